@@ -1,0 +1,49 @@
+// swift-tools-version:5.10
+import Foundation
+import PackageDescription
+
+// Numerical kernels are compiled for the CPU that builds them (HPC users build on the nodes they run on).
+// Set HAT_TARGET_CPU (e.g. `haswell` for any AVX2/FMA x86-64, `znver4`, `skylake-avx512`) to override;
+// see README "Build options". -vector-library=LIBMVEC lets LLVM call glibc's vectorised exp/log.
+let targetCPU = ProcessInfo.processInfo.environment["HAT_TARGET_CPU"] ?? "native"
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU,
+                  "-Xcc", "-fno-math-errno", "-Xllvm", "-vector-library=LIBMVEC"],
+                 .when(configuration: .release)),
+]
+let mvec: [LinkerSetting] = [.linkedLibrary("mvec")]
+
+let package = Package(
+    name: "hat",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "hat", targets: ["hat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries through header shims (PLATFORM-NOTES.md).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c"),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-openmpi"),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
+
+        .target(name: "Parallel", dependencies: ["CMPI"]),
+        .target(name: "Storage", dependencies: ["CHDF5", "Parallel"]),
+        .target(name: "HATModel", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags, linkerSettings: mvec),
+        .target(name: "Solvers", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
+        .target(name: "Equilibrium", dependencies: ["HATModel", "Solvers", "Parallel"], swiftSettings: kernelFlags),
+        .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium",
+                                                  .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Storage", "Parallel"]),
+        .executableTarget(name: "hat", dependencies: [
+            "HATConfig", "Equilibrium", "Output", "Parallel", "HATModel",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: kernelFlags),
+
+        .testTarget(name: "HATModelTests", dependencies: ["HATModel", "Parallel"]),
+        .testTarget(name: "EquilibriumTests", dependencies: ["Equilibrium", "HATConfig", "Output", "Storage", "Parallel", "HATModel", "Solvers"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ]
+)

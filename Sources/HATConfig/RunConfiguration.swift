@@ -1,0 +1,303 @@
+import Equilibrium
+import Foundation
+import HATModel
+import TOMLKit
+
+/// A validated run configuration (CONTRACT.md "Configuration").
+public struct RunConfiguration: Sendable {
+    /// Path of the configuration file as given.
+    public var path: String
+    /// The configuration text (stored in outputs), after `--set` overrides are noted below it.
+    public var text: String
+    public var model: ModelParameters
+    public var world: World
+    public var equilibrium: EquilibriumOptions
+    /// Output folder (resolved against the configuration file's folder).
+    public var outputDirectory: String
+}
+
+/// Reads, overrides and validates a TOML configuration. Every problem becomes a `ConfigError` that names
+/// the file and the dotted key; nothing is computed or written here.
+public enum ConfigurationLoader {
+    public static func load(path: String, overrides: [String] = []) throws -> RunConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, key: "", problem: "cannot read configuration file (missing or unreadable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, key: "", problem: "configuration file is not UTF-8 text")
+        }
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw ConfigError(file: path, key: "", problem: "TOML syntax error at line \(e.source.begin.line): \(e.description)")
+        }
+        var r = Reader(file: path, root: table)
+        for o in overrides { try r.applyOverride(o) }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        var config = try r.configuration(base: base)
+        config.path = path
+        config.text = overrides.isEmpty ? text : text + "\n# overrides: " + overrides.joined(separator: " ") + "\n"
+        return config
+    }
+}
+
+/// Walks the TOML table, tracking which keys were used so unknown keys can be reported.
+struct Reader {
+    let file: String
+    let root: TOMLTable
+    var overrides: [String: String] = [:]
+
+    init(file: String, root: TOMLTable) { self.file = file; self.root = root }
+
+    func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: file, key: key, problem: problem) }
+
+    static let schema: [String: Set<String>] = [
+        "model": ["gamma", "sigma_eps", "psi_slope", "beta", "phi", "amax"],
+        "grid": ["assets"],
+        "income": ["persistent_states", "transitory_states", "rho", "sigma_persistent", "sigma_transitory"],
+        "world": ["countries", "tfp", "labor", "trade_costs", "tariffs"],
+        "equilibrium": ["closure", "rate", "initial_wages", "tolerance", "household_tolerance",
+                        "reporting_household_tolerance", "distribution_tolerance", "max_iterations", "warm_start"],
+        "output": ["dir"],
+    ]
+
+    /// `--set section.key=value`: the value is parsed as a TOML value.
+    mutating func applyOverride(_ text: String) throws {
+        guard let eq = text.firstIndex(of: "=") else {
+            throw ConfigError(file: "--set", key: text, problem: "expected KEY=VALUE")
+        }
+        let key = String(text[..<eq]).trimmingCharacters(in: .whitespaces)
+        let value = String(text[text.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+        let parts = key.split(separator: ".").map(String.init)
+        guard parts.count == 2, let keys = Reader.schema[parts[0]], keys.contains(parts[1]) else {
+            throw ConfigError(file: "--set", key: key, problem: "unknown configuration key")
+        }
+        overrides[key] = value
+    }
+
+    func section(_ name: String, required: Bool) throws -> TOMLTable? {
+        guard let v = root[name] else {
+            if required && !overrides.keys.contains(where: { $0.hasPrefix(name + ".") }) {
+                throw fail(name, "missing section")
+            }
+            return nil
+        }
+        guard let t = v.table else { throw fail(name, "must be a table, found \(v.type)") }
+        return t
+    }
+
+    /// The raw value of `section.key`, with `--set` overrides applied.
+    func value(_ section: String, _ key: String) throws -> TOMLValueConvertible? {
+        let dotted = "\(section).\(key)"
+        if let text = overrides[dotted] {
+            do {
+                let t = try TOMLTable(string: "v = \(text)")
+                return t["v"]
+            } catch {
+                // A bare word is taken as a string (`--set equilibrium.closure=autarky`).
+                return text
+            }
+        }
+        return try self.section(section, required: false)?[key]
+    }
+
+    func double(_ s: String, _ k: String, default def: Double? = nil) throws -> Double {
+        guard let v = try value(s, k) else {
+            if let def { return def }
+            throw fail("\(s).\(k)", "missing required key")
+        }
+        if let d = v.double { return d }
+        if let i = v.int { return Double(i) }
+        throw fail("\(s).\(k)", "must be a number, found \(v.type) \(v.debugDescription)")
+    }
+
+    func int(_ s: String, _ k: String, default def: Int? = nil) throws -> Int {
+        guard let v = try value(s, k) else {
+            if let def { return def }
+            throw fail("\(s).\(k)", "missing required key")
+        }
+        if let i = v.int { return i }
+        throw fail("\(s).\(k)", "must be an integer, found \(v.type) \(v.debugDescription)")
+    }
+
+    func bool(_ s: String, _ k: String, default def: Bool) throws -> Bool {
+        guard let v = try value(s, k) else { return def }
+        if let b = v.bool { return b }
+        throw fail("\(s).\(k)", "must be true or false, found \(v.type) \(v.debugDescription)")
+    }
+
+    func string(_ s: String, _ k: String, default def: String? = nil) throws -> String {
+        guard let v = try value(s, k) else {
+            if let def { return def }
+            throw fail("\(s).\(k)", "missing required key")
+        }
+        if let str = v.string { return str }
+        throw fail("\(s).\(k)", "must be a string, found \(v.type) \(v.debugDescription)")
+    }
+
+    func doubles(_ s: String, _ k: String, required: Bool = true) throws -> [Double]? {
+        guard let v = try value(s, k) else {
+            if required { throw fail("\(s).\(k)", "missing required key") }
+            return nil
+        }
+        guard let arr = v.array else { throw fail("\(s).\(k)", "must be an array of numbers, found \(v.type)") }
+        return try arr.enumerated().map { idx, e in
+            if let d = e.double { return d }
+            if let i = e.int { return Double(i) }
+            throw fail("\(s).\(k)", "entry \(idx + 1) must be a number, found \(e.type) \(e.debugDescription)")
+        }
+    }
+
+    func matrix(_ s: String, _ k: String, required: Bool) throws -> [[Double]]? {
+        guard let v = try value(s, k) else {
+            if required { throw fail("\(s).\(k)", "missing required key") }
+            return nil
+        }
+        guard let rows = v.array else { throw fail("\(s).\(k)", "must be an array of rows, found \(v.type)") }
+        return try rows.enumerated().map { r, row in
+            guard let cells = row.array else { throw fail("\(s).\(k)", "row \(r + 1) must be an array of numbers, found \(row.type)") }
+            return try cells.enumerated().map { c, e in
+                if let d = e.double { return d }
+                if let i = e.int { return Double(i) }
+                throw fail("\(s).\(k)", "row \(r + 1), column \(c + 1) must be a number, found \(e.type) \(e.debugDescription)")
+            }
+        }
+    }
+
+    func checkUnknownKeys() throws {
+        for key in root.keys.sorted() {
+            guard let allowed = Reader.schema[key] else { throw fail(key, "unknown section") }
+            if let t = root[key]?.table {
+                for k in t.keys.sorted() where !allowed.contains(k) { throw fail("\(key).\(k)", "unknown key") }
+            }
+        }
+    }
+
+    func configuration(base: URL) throws -> RunConfiguration {
+        try checkUnknownKeys()
+        for required in ["model", "grid", "world", "equilibrium"] { _ = try section(required, required: true) }
+
+        // [model]
+        let gamma = try double("model", "gamma")
+        guard gamma > 0, gamma.isFinite else { throw fail("model.gamma", "must be > 0 (got \(gamma))") }
+        let sigmaEps = try double("model", "sigma_eps")
+        guard sigmaEps > 0, sigmaEps.isFinite else { throw fail("model.sigma_eps", "must be > 0 (got \(sigmaEps))") }
+        let psiSlope = try double("model", "psi_slope", default: 0)
+        guard psiSlope.isFinite else { throw fail("model.psi_slope", "must be finite") }
+        let beta = try double("model", "beta")
+        guard beta > 0, beta < 1 else { throw fail("model.beta", "must lie in (0, 1) (got \(beta))") }
+        let phi = try double("model", "phi")
+        guard phi >= 0, phi.isFinite else { throw fail("model.phi", "must be >= 0 (got \(phi))") }
+        let amax = try double("model", "amax")
+        guard amax > -phi, amax.isFinite else { throw fail("model.amax", "must exceed -phi (got \(amax))") }
+
+        // [grid]
+        let assets = try int("grid", "assets")
+        guard assets >= 2 else { throw fail("grid.assets", "must be >= 2 (got \(assets))") }
+
+        // [income]
+        let d = IncomeProcess.Parameters.baseline
+        let np = try int("income", "persistent_states", default: d.persistentStates)
+        guard np >= 1 else { throw fail("income.persistent_states", "must be >= 1 (got \(np))") }
+        let ni = try int("income", "transitory_states", default: d.transitoryStates)
+        guard ni >= 1 else { throw fail("income.transitory_states", "must be >= 1 (got \(ni))") }
+        let rho = try double("income", "rho", default: d.rho)
+        guard abs(rho) < 1 else { throw fail("income.rho", "must lie in (-1, 1) (got \(rho))") }
+        let sp = try double("income", "sigma_persistent", default: d.sigmaPersistent)
+        guard sp >= 0, sp.isFinite else { throw fail("income.sigma_persistent", "must be >= 0 (got \(sp))") }
+        let si = try double("income", "sigma_transitory", default: d.sigmaTransitory)
+        guard si >= 0, si.isFinite else { throw fail("income.sigma_transitory", "must be >= 0 (got \(si))") }
+
+        // [world]
+        let world = try readWorld()
+
+        // [equilibrium]
+        let closureName = try string("equilibrium", "closure")
+        guard let closure = Closure(rawValue: closureName) else {
+            throw fail("equilibrium.closure", "must be one of \(Closure.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(closureName)\")")
+        }
+        let rate = try double("equilibrium", "rate", default: 1.02)
+        guard rate > 0, rate.isFinite else { throw fail("equilibrium.rate", "must be > 0 (got \(rate))") }
+        let initialWages = try doubles("equilibrium", "initial_wages", required: false)
+        if let w = initialWages {
+            guard w.count == world.count else {
+                throw fail("equilibrium.initial_wages", "has \(w.count) entries for \(world.count) countries")
+            }
+            guard w.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail("equilibrium.initial_wages", "entries must be > 0") }
+        }
+        func positive(_ k: String, _ def: Double) throws -> Double {
+            let v = try double("equilibrium", k, default: def)
+            guard v > 0, v.isFinite else { throw fail("equilibrium.\(k)", "must be > 0 (got \(v))") }
+            return v
+        }
+        let tolerance = try positive("tolerance", 1e-10)
+        let hhTol = try positive("household_tolerance", 1e-6)
+        let reportTol = try positive("reporting_household_tolerance", 1e-10)
+        let distTol = try positive("distribution_tolerance", 1e-10)
+        let maxIterations = try int("equilibrium", "max_iterations", default: 100)
+        guard maxIterations >= 1 else { throw fail("equilibrium.max_iterations", "must be >= 1 (got \(maxIterations))") }
+        let warm = try bool("equilibrium", "warm_start", default: false)
+
+        // [output]
+        let dir = try string("output", "dir", default: "out/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
+        guard !dir.isEmpty else { throw fail("output.dir", "must not be empty") }
+        let outputDirectory = dir.hasPrefix("/") ? dir : base.appendingPathComponent(dir).standardizedFileURL.path
+
+        let model = ModelParameters(
+            gamma: gamma, sigmaEps: sigmaEps, psiSlope: psiSlope, beta: beta, phi: phi, amax: amax,
+            assetPoints: assets,
+            income: .init(persistentStates: np, transitoryStates: ni, rho: rho, sigmaPersistent: sp, sigmaTransitory: si))
+        let eq = EquilibriumOptions(
+            closure: closure, rate: rate, initialWages: initialWages, tolerance: tolerance,
+            maxIterations: maxIterations,
+            evaluation: EvaluationOptions(householdTolerance: hhTol, distributionTolerance: distTol, warmStart: warm),
+            reportingHouseholdTolerance: reportTol)
+        return RunConfiguration(path: file, text: "", model: model, world: world, equilibrium: eq,
+                                outputDirectory: outputDirectory)
+    }
+
+    func readWorld() throws -> World {
+        guard let namesValue = try value("world", "countries") else { throw fail("world.countries", "missing required key") }
+        guard let namesArray = namesValue.array else { throw fail("world.countries", "must be an array of strings") }
+        let names = try namesArray.enumerated().map { i, v -> String in
+            guard let s = v.string, !s.isEmpty else { throw fail("world.countries", "entry \(i + 1) must be a non-empty string") }
+            return s
+        }
+        let m = names.count
+        guard m >= 1 else { throw fail("world.countries", "must name at least one country") }
+        guard Set(names).count == m else { throw fail("world.countries", "country names must be unique") }
+        let tfp = try doubles("world", "tfp")!
+        guard tfp.count == m else { throw fail("world.tfp", "has \(tfp.count) entries for \(m) countries") }
+        guard tfp.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail("world.tfp", "entries must be > 0") }
+        let labor = try doubles("world", "labor")!
+        guard labor.count == m else { throw fail("world.labor", "has \(labor.count) entries for \(m) countries") }
+        guard labor.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail("world.labor", "entries must be > 0") }
+        let d = try squareMatrix("trade_costs", m: m, required: true)!
+        for i in 0..<m {
+            for j in 0..<m {
+                guard d[i][j] > 0, d[i][j].isFinite else {
+                    throw fail("world.trade_costs", "entry (\(i + 1), \(j + 1)) must be > 0 (got \(d[i][j]))")
+                }
+            }
+            guard d[i][i] == 1 else { throw fail("world.trade_costs", "diagonal entry (\(i + 1), \(i + 1)) must be 1 (got \(d[i][i]))") }
+        }
+        let t = try squareMatrix("tariffs", m: m, required: false)
+        if let t {
+            for i in 0..<m {
+                for j in 0..<m where !(t[i][j] > -1 && t[i][j].isFinite) {
+                    throw fail("world.tariffs", "entry (\(i + 1), \(j + 1)) must exceed -1 (got \(t[i][j]))")
+                }
+                guard t[i][i] == 0 else { throw fail("world.tariffs", "diagonal entry (\(i + 1), \(i + 1)) must be 0") }
+            }
+        }
+        return World(names: names, tfp: tfp, labor: labor, tradeCosts: d.flatMap { $0 }, tariffs: t?.flatMap { $0 })
+    }
+
+    func squareMatrix(_ key: String, m: Int, required: Bool) throws -> [[Double]]? {
+        guard let rows = try matrix("world", key, required: required) else { return nil }
+        guard rows.count == m else { throw fail("world.\(key)", "has \(rows.count) rows for \(m) countries") }
+        for (r, row) in rows.enumerated() where row.count != m {
+            throw fail("world.\(key)", "row \(r + 1) has \(row.count) entries, expected \(m) (matrix must be square)")
+        }
+        return rows
+    }
+}

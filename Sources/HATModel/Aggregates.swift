@@ -1,0 +1,68 @@
+/// Country aggregates of HAT-SPEC §4.1, already multiplied by the country's labour force L_i.
+public struct CountryAggregates: Sendable, Equatable {
+    /// N_i = L Σ_k λ_k z_s(k).
+    public var efficiencyUnits: Double
+    /// 𝒜′_i = L Σ_k λ_k Σ_j π_kj a′_kj (bond demand).
+    public var bondDemand: Double
+    /// B_i = L Σ_k λ_k a(k) (current assets, reporting).
+    public var assets: Double
+    /// PC_i = L Σ_k λ_k Σ_j p_j c_kj π_kj.
+    public var expenditure: Double
+    /// M_ij = L Σ_k λ_k p_j c_kj π_kj for every source j (buyer prices).
+    public var imports: [Double]
+    /// Y_i = w_i N_i.
+    public var output: Double
+    /// Mass at the top of the asset grid (diagnostic for the saving cap, HAT-SPEC §9 item 7).
+    public var massAtTop: Double
+
+    /// Trade shares π_ij = M_ij / PC_i.
+    public var tradeShares: [Double] { imports.map { $0 / expenditure } }
+
+    /// Number of values in `packed` (for gathering over ranks).
+    public static func packedCount(varieties: Int) -> Int { 6 + varieties }
+
+    public var packed: [Double] {
+        [efficiencyUnits, bondDemand, assets, expenditure, output, massAtTop] + imports
+    }
+
+    public init(packed v: ArraySlice<Double>) {
+        let b = v.startIndex
+        efficiencyUnits = v[b]; bondDemand = v[b + 1]; assets = v[b + 2]; expenditure = v[b + 3]
+        output = v[b + 4]; massAtTop = v[b + 5]; imports = Array(v[(b + 6)...])
+    }
+
+    /// Aggregate one country from its solved household and distribution.
+    public init(problem pr: HouseholdProblem, household hh: HouseholdSolver,
+                distribution: StationaryDistribution, labor: Double) {
+        let na = hh.assetCount, nS = hh.shockCount, nJ = hh.varietyCount
+        let lambda = distribution.masses
+        let c = hh.consumption, pi = hh.choiceProbabilities, aNext = hh.assetPolicy
+        var n = 0.0, bond = 0.0, b = 0.0, top = 0.0
+        var m = [Double](repeating: 0, count: nJ)
+        for s in 0..<nS {
+            for a in 0..<na {
+                let k = s * na + a
+                let mass = lambda[k]
+                n += mass * pr.income.z[s]
+                b += mass * pr.assets[a]
+                if a == na - 1 { top += mass }
+                var saving = 0.0
+                for j in 0..<nJ {
+                    let idx = hh.index(variety: j, shock: s, asset: a)
+                    saving += pi[idx] * aNext[idx]
+                    m[j] += mass * pr.prices[j] * c[idx] * pi[idx]
+                }
+                bond += mass * saving
+            }
+        }
+        efficiencyUnits = labor * n
+        bondDemand = labor * bond
+        assets = labor * b
+        imports = m.map { labor * $0 }
+        var total = 0.0
+        for x in imports { total += x }
+        expenditure = total
+        output = pr.wage * efficiencyUnits
+        massAtTop = top
+    }
+}

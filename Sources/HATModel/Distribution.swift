@@ -1,0 +1,125 @@
+import COpenBLAS
+import Foundation
+
+/// How a stationary-distribution iteration ended.
+public struct DistributionStats: Sendable {
+    public var iterations: Int
+    public var converged: Bool
+    /// max_k |λ⁽ⁿ⁺¹⁾_k − λ⁽ⁿ⁾_k| at the last iteration.
+    public var change: Double
+
+    public init(iterations: Int, converged: Bool, change: Double) {
+        self.iterations = iterations; self.converged = converged; self.change = change
+    }
+}
+
+/// The stationary distribution over (asset, shock) states (HAT-SPEC §3), by pushing mass forward through
+/// the policy lotteries and the shock transition. The dense N_aS × N_aS matrix Q is never built: once per
+/// solve the variety-weighted lotteries of each state are pre-aggregated into a band of next-period asset
+/// points ("band distribution"), then each iteration is a band scatter plus an S × S mixing of shocks.
+///
+/// λ is laid out `[shock][asset]`, index `s * N_a + a` (the spec's k = a + (s−1) N_a).
+public final class StationaryDistribution {
+    public let assetCount: Int, shockCount: Int
+    private let nState: Int
+    private let lambda: UnsafeMutablePointer<Double>
+    private let next: UnsafeMutablePointer<Double>
+    private let moved: UnsafeMutablePointer<Double>
+    // Band of each state: targets bandLow[k] ..< bandLow[k] + bandWidth[k], weights at bandStart[k].
+    private var bandLow: [Int32], bandWidth: [Int32], bandStart: [Int32]
+    private var bandWeights: [Double]
+    public private(set) var hasSolution = false
+
+    public init(assets: Int, shocks: Int) {
+        assetCount = assets; shockCount = shocks; nState = assets * shocks
+        lambda = .allocate(capacity: nState); lambda.initialize(repeating: 0, count: nState)
+        next = .allocate(capacity: nState); next.initialize(repeating: 0, count: nState)
+        moved = .allocate(capacity: nState); moved.initialize(repeating: 0, count: nState)
+        bandLow = .init(repeating: 0, count: nState)
+        bandWidth = .init(repeating: 0, count: nState)
+        bandStart = .init(repeating: 0, count: nState)
+        bandWeights = []
+        bandWeights.reserveCapacity(nState * 4)
+    }
+
+    deinit { lambda.deallocate(); next.deallocate(); moved.deallocate() }
+
+    /// λ as an array `[shock][asset]`.
+    public var masses: [Double] { Array(UnsafeBufferPointer(start: lambda, count: nState)) }
+
+    public func reset() { hasSolution = false }
+
+    /// Build the bands from the household's converged policies, then iterate λ ← Qᵀλ from the uniform
+    /// distribution (or the stored one with `warmStart`) until max|Δλ| < `tolerance` (at most
+    /// `maxIterations`, 5000 as in the author's code). No renormalisation, as in the author's code.
+    @discardableResult
+    public func solve(household hh: HouseholdSolver, transition: [Double], tolerance: Double,
+                      maxIterations: Int = 5000, warmStart: Bool = false) -> DistributionStats {
+        precondition(hh.assetCount == assetCount && hh.shockCount == shockCount)
+        buildBands(hh)
+        let na = assetCount, nS = shockCount, ns = nState
+        if !(warmStart && hasSolution) {
+            for k in 0..<ns { lambda[k] = 1 / Double(ns) }
+        }
+        hasSolution = false
+        var stats = DistributionStats(iterations: 0, converged: false, change: .infinity)
+        bandWeights.withUnsafeBufferPointer { wts in
+            transition.withUnsafeBufferPointer { p in
+                for iteration in 1...max(maxIterations, 1) {
+                    // Scatter each state's mass over its band of next-period assets (same shock).
+                    for k in 0..<ns { moved[k] = 0 }
+                    for s in 0..<nS {
+                        let rs = s * na
+                        for a in 0..<na {
+                            let k = rs + a
+                            let mass = lambda[k]
+                            let low = rs + Int(bandLow[k]), start = Int(bandStart[k])
+                            for t in 0..<Int(bandWidth[k]) { moved[low + t] += mass * wts[start + t] }
+                        }
+                    }
+                    // Mix shocks: next[s′][a′] = Σ_s P[s][s′] moved[s][a′]  (Pᵀ · moved).
+                    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(nS), Int32(na), Int32(nS),
+                                1, p.baseAddress, Int32(nS), moved, Int32(na), 0, next, Int32(na))
+                    var change = 0.0, total = 0.0
+                    for k in 0..<ns {
+                        change = max(change, abs(next[k] - lambda[k]))
+                        total += next[k]
+                        lambda[k] = next[k]
+                    }
+                    stats.iterations = iteration
+                    stats.change = total.isFinite ? change : .nan
+                    if change < tolerance { stats.converged = true; break }
+                }
+            }
+        }
+        hasSolution = stats.change.isFinite
+        return stats
+    }
+
+    /// Pre-aggregate π_kj × (lottery of a′_kj) over varieties j into one band per state k.
+    private func buildBands(_ hh: HouseholdSolver) {
+        let na = assetCount, nS = shockCount, nJ = hh.varietyCount
+        bandWeights.removeAll(keepingCapacity: true)
+        for s in 0..<nS {
+            for a in 0..<na {
+                var low = Int32.max, high = Int32.min
+                for j in 0..<nJ {
+                    let l = hh.lotteryLow[hh.index(variety: j, shock: s, asset: a)]
+                    low = min(low, l); high = max(high, l + 1)
+                }
+                let k = s * na + a
+                let width = Int(high - low) + 1
+                let start = bandWeights.count
+                bandWeights.append(contentsOf: repeatElement(0, count: width))
+                for j in 0..<nJ {
+                    let idx = hh.index(variety: j, shock: s, asset: a)
+                    let pi = hh.piPtr[idx], w = hh.lotteryWeight[idx]
+                    let offset = start + Int(hh.lotteryLow[idx] - low)
+                    bandWeights[offset] += pi * w
+                    bandWeights[offset + 1] += pi * (1 - w)
+                }
+                bandLow[k] = low; bandWidth[k] = Int32(width); bandStart[k] = Int32(start)
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Equilibrium
+import Foundation
+import HATConfig
+import HATModel
+import Parallel
+import Storage
+
+/// Layout version of `solution.h5`; bump when datasets change meaning.
+public let solutionSchemaVersion = "1"
+
+/// Writes `solution.h5` collectively: every rank creates the same objects, then writes the household
+/// arrays of the countries it owns as one hyperslab of the leading (country) dimension. The file is
+/// written under a temporary name and renamed by the root once it is closed.
+public func writeSolution(path: String, config: RunConfiguration, result: EquilibriumResult,
+                          evaluator: WorldEvaluator) throws {
+    let comm = evaluator.communicator
+    let tmp = path + ".tmp"
+    do {
+        let file = try HDF5File.create(tmp, communicator: comm)
+        try writeContents(file, config: config, result: result, evaluator: evaluator)
+        try file.flush()
+    }
+    try comm.barrier()
+    if comm.isRoot && rename(tmp, path) != 0 { throw HDF5Error(operation: "rename to solution.h5", path: path) }
+    try comm.barrier()
+}
+
+private func writeContents(_ f: HDF5File, config: RunConfiguration, result: EquilibriumResult,
+                           evaluator: WorldEvaluator) throws {
+    let world = config.world, m = world.count
+    let income = evaluator.income, nS = income.count, na = config.model.assetPoints
+    let report = result.report
+
+    try f.setAttribute("/", "schema_version", solutionSchemaVersion)
+    try f.setAttribute("/", "hat_version", hatVersion)
+    try f.setAttribute("/", "status", result.converged ? "converged" : "not-converged")
+    try f.setAttribute("/", "reason", result.reason.rawValue)
+    try f.setAttribute("/", "closure", config.equilibrium.closure.rawValue)
+    try f.setAttribute("/", "countries", world.names.joined(separator: ","))
+    try f.setAttribute("/", "configuration", config.text)
+    try f.setAttribute("/", "array_layout",
+                       "C order (last index fastest). Household arrays are [country, variety, income_state, asset], i.e. the spec's X[a, s, j] per country; distributions [country, income_state, asset].")
+
+    func shared(_ name: String, _ shape: [Int], _ values: [Double], _ description: String, units: String = "") throws {
+        try f.writeShared(name, shape: shape, values: values, attributes: ["description": description, "units": units])
+    }
+    // World and prices.
+    try shared("world/tfp", [m], world.tfp, "TFP A_i")
+    try shared("world/labor", [m], world.labor, "labour force L_i")
+    try shared("world/trade_costs", [m, m], world.tradeCosts, "iceberg cost d_ij, row = importer i, column = exporter j", units: "gross")
+    try shared("world/tariffs", [m, m], world.tariffs, "ad-valorem tariff t_ij, row = importer", units: "fraction")
+    try shared("prices/wages", [m], result.prices.wages, "wage w_i, normalised to mean one")
+    try shared("prices/R", [m], result.prices.rates, "gross interest rate R_i")
+    try shared("prices/beta", [], [result.prices.beta], "discount factor beta")
+    try shared("prices/buyer_prices", [m, m], (0..<m).flatMap { world.buyerPrices(importer: $0, wages: result.prices.wages) },
+               "p_ij = w_j/A_j d_ij (1+t_ij), row = importer")
+    // Income process and grids.
+    try shared("income/log_z", [nS], income.logZ, "log efficiency units of each income state (mean z = 1)")
+    try shared("income/transition", [nS, nS], income.transition, "P[s, s'], rows sum to one")
+    try shared("income/stationary", [nS], income.stationary, "stationary distribution of the income states")
+    try shared("income/log_persistent", [nS], income.logPersistent, "raw log persistent grid value l_s used by the quality shifter")
+    let grids = (0..<m).flatMap { assetGrid(points: na, borrowingLimit: config.model.phi, top: config.model.amax, tfp: world.tfp[$0]) }
+    try shared("grid/assets", [m, na], grids, "asset grid of each country, [-phi A_i, amax A_i]", units: "assets")
+    // Aggregates (gathered on every rank; the root writes them).
+    try shared("aggregates/trade_flows", [m, m], report.tradeFlows.flatMap { $0 }, "M_ij: spending of importer i on variety j at buyer prices")
+    try shared("aggregates/trade_shares", [m, m], report.tradeShares.flatMap { $0 }, "pi_ij = M_ij / sum_j M_ij, row = importer")
+    try shared("aggregates/bond_demand", [m], report.bondDemand, "next-period asset demand L_i sum lambda pi a'")
+    try shared("aggregates/output", [m], report.output, "Y_i = w_i N_i")
+    try shared("aggregates/efficiency_units", [m], report.countries.map { $0.aggregates.efficiencyUnits }, "N_i = L_i sum lambda z")
+    try shared("aggregates/expenditure", [m], report.countries.map { $0.aggregates.expenditure }, "consumption expenditure PC_i")
+    try shared("aggregates/assets", [m], report.countries.map { $0.aggregates.assets }, "current assets B_i = L_i sum lambda a")
+    try shared("aggregates/mass_at_grid_top", [m], report.countries.map { $0.aggregates.massAtTop }, "share of households at the top asset grid point")
+    // Solver state.
+    try shared("solver/unknowns", [result.unknowns.count], result.unknowns,
+               "root-finder unknowns: " + result.unknownNames.joined(separator: ", "))
+    try shared("solver/residuals", [result.residuals.count], result.residuals,
+               "market residuals at the unknowns: " + result.residualNames.joined(separator: ", "))
+    try shared("solver/reporting_residuals", [result.reportResiduals.count], result.reportResiduals,
+               "market residuals re-evaluated at the reporting household tolerance")
+
+    // Per-country household arrays: each rank writes the rows of the countries it owns.
+    let owned = evaluator.owned
+    let arrays: [(String, String, (HouseholdSolver) -> [Double])] = [
+        ("household/c", "consumption policy c[country, j, s, a] of variety j", { $0.consumption }),
+        ("household/a_next", "asset policy a'[country, j, s, a] conditional on variety j", { $0.assetPolicy }),
+        ("household/pi", "choice probability pi[country, j, s, a] of variety j", { $0.choiceProbabilities }),
+        ("household/v", "choice-specific value v[country, j, s, a], net of psi and taste shocks", { $0.values }),
+    ]
+    for (name, description, extract) in arrays {
+        try f.createDataset(name, shape: [m, m, nS, na], attributes: ["description": description,
+                                                                     "dimensions": "country, variety, income_state, asset"])
+        let values = owned.flatMap { extract(evaluator.households[$0]!) }
+        try f.write(name, rows: owned.lowerBound, count: owned.count, values: values)
+    }
+    try f.createDataset("distribution", shape: [m, nS, na],
+                        attributes: ["description": "stationary distribution lambda[country, s, a] (sums to one per country)",
+                                     "dimensions": "country, income_state, asset"])
+    try f.write("distribution", rows: owned.lowerBound, count: owned.count,
+                values: owned.flatMap { evaluator.distributions[$0]!.masses })
+}

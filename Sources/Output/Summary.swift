@@ -1,0 +1,52 @@
+import Equilibrium
+import Foundation
+import HATConfig
+
+public let hatVersion = "0.1.0"
+
+/// The headline numbers of a solve (CONTRACT.md `summary.json`).
+public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ranks: Int, wallSeconds: Double) -> JSON {
+    let report = result.report
+    let shares = report.tradeShares
+    let names = config.world.names
+    let eq = config.equilibrium
+    let residuals: [(String, JSON)] = zip(result.residualNames, result.residuals).map { ($0.0, JSON.number($0.1)) }
+    let unknowns: [(String, JSON)] = zip(result.unknownNames, result.unknowns).map { ($0.0, JSON.number($0.1)) }
+    let homeShares: [Double] = (0..<names.count).map { shares[$0][$0] }
+    let reportingMax: Double = result.reportResiduals.map { abs($0) }.max() ?? 0
+    var fields: [(String, JSON)] = []
+    fields.append(("status", .string(result.converged ? "converged" : "not-converged")))
+    fields.append(("reason", .string(result.reason.rawValue)))
+    fields.append(("closure", .string(eq.closure.rawValue)))
+    fields.append(("countries", .array(names.map { JSON.string($0) })))
+    fields.append(("R", .numbers(result.prices.rates)))
+    fields.append(("beta", .number(result.prices.beta)))
+    fields.append(("wages", .numbers(result.prices.wages)))
+    fields.append(("trade_shares", .matrix(shares)))
+    fields.append(("home_shares", .numbers(homeShares)))
+    fields.append(("bond_demand", .numbers(report.bondDemand)))
+    fields.append(("output", .numbers(report.output)))
+    fields.append(("residual_max", .number(result.residualMax)))
+    fields.append(("residuals", .object(residuals)))
+    fields.append(("unknowns", .object(unknowns)))
+    fields.append(("reporting_residual_max", .number(reportingMax)))
+    fields.append(("household_tolerance", .number(eq.evaluation.householdTolerance)))
+    fields.append(("reporting_household_tolerance", .number(eq.reportingHouseholdTolerance)))
+    fields.append(("distribution_tolerance", .number(eq.evaluation.distributionTolerance)))
+    fields.append(("household_iterations", .array(report.countries.map { JSON.integer($0.household.iterations) })))
+    fields.append(("distribution_iterations", .array(report.countries.map { JSON.integer($0.distribution.iterations) })))
+    fields.append(("mass_at_grid_top", .numbers(report.countries.map { $0.aggregates.massAtTop })))
+    fields.append(("iterations", .integer(result.iterations)))
+    fields.append(("world_evaluations", .integer(result.evaluations)))
+    fields.append(("ranks", .integer(ranks)))
+    fields.append(("wall_seconds", .number(wallSeconds)))
+    fields.append(("version", .string(hatVersion)))
+    return .object(fields)
+}
+
+/// Write text atomically: to a temporary name in the same folder, then rename.
+public func writeAtomically(_ text: String, to path: String) throws {
+    let tmp = path + ".tmp"
+    try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
+    if rename(tmp, path) != 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+}

@@ -1,0 +1,154 @@
+import CMPI
+import Foundation
+
+/// An MPI failure turned into a Swift error at the boundary (return code + the call that failed).
+public struct MPIError: Error, CustomStringConvertible {
+    public let call: String
+    public let code: Int32
+    public var description: String { "MPI call \(call) failed with code \(code)" }
+}
+
+@inline(__always)
+func check(_ code: Int32, _ call: @autoclosure () -> String) throws {
+    if code != MPI_SUCCESS { throw MPIError(call: call(), code: code) }
+}
+
+/// Process-wide MPI state: initialised once (also as a singleton without a launcher), finalised at exit.
+public enum MPIEnvironment {
+    private static let initialised: Bool = {
+        var flag: Int32 = 0
+        MPI_Initialized(&flag)
+        if flag == 0 {
+            var provided: Int32 = 0
+            MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
+            atexit { MPIEnvironment.finalize() }
+        }
+        return true
+    }()
+
+    /// Initialise MPI (idempotent) and return the world communicator.
+    public static func world() -> Communicator {
+        _ = initialised
+        return Communicator(handle: MPI_COMM_WORLD, owned: false)
+    }
+
+    /// Finalise MPI if it is running (idempotent; registered with `atexit`).
+    public static func finalize() {
+        var initialised: Int32 = 0, finalised: Int32 = 0
+        MPI_Initialized(&initialised)
+        MPI_Finalized(&finalised)
+        if initialised != 0 && finalised == 0 { MPI_Finalize() }
+    }
+
+    /// The rank of this process as announced by the launcher (mpirun, srun), without initialising MPI.
+    /// Used to print configuration errors once, before any MPI work starts.
+    public static var launcherRank: Int {
+        let env = ProcessInfo.processInfo.environment
+        for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
+            if let value = env[key], let rank = Int(value) { return rank }
+        }
+        return 0
+    }
+}
+
+/// A thin typed wrapper around an MPI communicator. Collectives are methods; buffers are Swift arrays.
+public final class Communicator {
+    public let handle: MPI_Comm
+    private let owned: Bool
+    public let rank: Int
+    public let size: Int
+
+    init(handle: MPI_Comm, owned: Bool) {
+        self.handle = handle
+        self.owned = owned
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(handle, &r)
+        MPI_Comm_size(handle, &s)
+        rank = Int(r)
+        size = Int(s)
+    }
+
+    deinit {
+        var finalised: Int32 = 0
+        MPI_Finalized(&finalised)
+        if owned && finalised == 0 {
+            var h: MPI_Comm? = handle
+            MPI_Comm_free(&h)
+        }
+    }
+
+    public var isRoot: Bool { rank == 0 }
+
+    public func barrier() throws { try check(MPI_Barrier(handle), "MPI_Barrier") }
+
+    /// Split into sub-communicators by `color`, ordered by `key` (MPI_Comm_split).
+    public func split(color: Int, key: Int) throws -> Communicator {
+        var newComm: MPI_Comm? = nil
+        try check(MPI_Comm_split(handle, Int32(color), Int32(key), &newComm), "MPI_Comm_split")
+        guard let comm = newComm else { throw MPIError(call: "MPI_Comm_split (null)", code: -1) }
+        return Communicator(handle: comm, owned: true)
+    }
+
+    /// Broadcast `values` from `root`; every rank must pass an array of the same length.
+    public func broadcast(_ values: inout [Double], root: Int = 0) throws {
+        let n = Int32(values.count)
+        try values.withUnsafeMutableBufferPointer { buf in
+            try check(MPI_Bcast(buf.baseAddress, n, MPI_DOUBLE, Int32(root), handle), "MPI_Bcast(double)")
+        }
+    }
+
+    public func broadcast(_ values: inout [Int64], root: Int = 0) throws {
+        let n = Int32(values.count)
+        try values.withUnsafeMutableBufferPointer { buf in
+            try check(MPI_Bcast(buf.baseAddress, n, MPI_LONG_LONG, Int32(root), handle), "MPI_Bcast(int64)")
+        }
+    }
+
+    /// Broadcast a variable-length array of doubles (length first).
+    public func broadcastVector(_ values: [Double], root: Int = 0) throws -> [Double] {
+        var count: [Int64] = [Int64(values.count)]
+        try broadcast(&count, root: root)
+        var out = rank == root ? values : [Double](repeating: 0, count: Int(count[0]))
+        try broadcast(&out, root: root)
+        return out
+    }
+
+    /// Gather `local` from every rank into one rank-ordered array on every rank (MPI_Allgatherv).
+    /// No arithmetic happens in MPI, so the result is bitwise independent of the rank count.
+    public func allGatherV(_ local: [Double]) throws -> [Double] {
+        var counts = [Int32](repeating: 0, count: size)
+        var mine = Int32(local.count)
+        try check(MPI_Allgather(&mine, 1, MPI_INT, &counts, 1, MPI_INT, handle), "MPI_Allgather(counts)")
+        var displs = [Int32](repeating: 0, count: size)
+        for r in 1..<max(size, 1) where r < size { displs[r] = displs[r - 1] + counts[r - 1] }
+        let total = Int(counts.reduce(0, +))
+        var out = [Double](repeating: 0, count: total)
+        try local.withUnsafeBufferPointer { src in
+            try out.withUnsafeMutableBufferPointer { dst in
+                try check(MPI_Allgatherv(src.baseAddress, mine, MPI_DOUBLE, dst.baseAddress, counts, displs,
+                                         MPI_DOUBLE, handle), "MPI_Allgatherv")
+            }
+        }
+        return out
+    }
+
+    /// Largest value over ranks (order-independent, so safe for determinism).
+    public func allMax(_ value: Double) throws -> Double {
+        var x = value, y = 0.0
+        try check(MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_MAX, handle), "MPI_Allreduce(max)")
+        return y
+    }
+
+    /// Largest integer over ranks; used to agree on an error code.
+    public func allMax(_ value: Int) throws -> Int {
+        var x = Int64(value), y: Int64 = 0
+        try check(MPI_Allreduce(&x, &y, 1, MPI_LONG_LONG, MPI_MAX, handle), "MPI_Allreduce(max int)")
+        return Int(y)
+    }
+
+    /// Terminate every rank of the job with `code`. Never returns.
+    public func abort(code: Int32) -> Never {
+        MPI_Abort(handle, code)
+        exit(code)
+    }
+}

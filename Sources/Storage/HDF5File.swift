@@ -1,0 +1,201 @@
+import CHDF5
+import CMPI
+import Foundation
+import Parallel
+
+/// An HDF5 failure at the boundary, naming the operation and the file.
+public struct HDF5Error: Error, CustomStringConvertible {
+    public let operation: String
+    public let path: String
+    public var description: String { "HDF5: \(operation) failed for \(path)" }
+    public init(operation: String, path: String) { self.operation = operation; self.path = path }
+}
+
+/// An HDF5 file opened by every rank of a communicator through MPI-IO (or serially with `nil`).
+///
+/// Creation of groups, datasets and attributes is collective (every rank makes the same calls with the
+/// same arguments); `write` is a collective hyperslab transfer in which each rank writes its own rows
+/// (a rank with nothing to write passes an empty selection).
+public final class HDF5File {
+    public let path: String
+    let id: hid_t
+    let communicator: Communicator?
+
+    private init(path: String, id: hid_t, communicator: Communicator?) {
+        self.path = path; self.id = id; self.communicator = communicator
+    }
+
+    deinit { H5Fclose(id) }
+
+    static func accessList(_ comm: Communicator?) -> hid_t {
+        let fapl = H5Pcreate(H5P_FILE_ACCESS)
+        if let comm { H5Pset_fapl_mpio(fapl, comm.handle, MPI_INFO_NULL) }
+        return fapl
+    }
+
+    /// Create (truncate) a file. Collective when `communicator` is given.
+    public static func create(_ path: String, communicator: Communicator?) throws -> HDF5File {
+        silenceErrorStack()
+        let fapl = accessList(communicator)
+        defer { H5Pclose(fapl) }
+        let id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)
+        guard id >= 0 else { throw HDF5Error(operation: "create", path: path) }
+        return HDF5File(path: path, id: id, communicator: communicator)
+    }
+
+    /// Open an existing file read-only (serially unless a communicator is given).
+    public static func open(_ path: String, communicator: Communicator? = nil) throws -> HDF5File {
+        silenceErrorStack()
+        let fapl = accessList(communicator)
+        defer { H5Pclose(fapl) }
+        let id = H5Fopen(path, H5F_ACC_RDONLY, fapl)
+        guard id >= 0 else { throw HDF5Error(operation: "open", path: path) }
+        return HDF5File(path: path, id: id, communicator: communicator)
+    }
+
+    /// HDF5 prints its error stack by default; errors are reported as Swift errors instead.
+    static func silenceErrorStack() { H5Eset_auto2(H5P_DEFAULT, nil, nil) }
+
+    /// Flush everything to disk (collective).
+    public func flush() throws {
+        guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else { throw HDF5Error(operation: "flush", path: path) }
+    }
+
+    // MARK: - Groups, datasets, attributes
+
+    /// Create a group (and its parents).
+    public func createGroup(_ name: String) throws {
+        let lcpl = H5Pcreate(H5P_LINK_CREATE)
+        defer { H5Pclose(lcpl) }
+        H5Pset_create_intermediate_group(lcpl, 1)
+        let g = H5Gcreate2(id, name, lcpl, H5P_DEFAULT, H5P_DEFAULT)
+        guard g >= 0 else { throw HDF5Error(operation: "create group \(name)", path: path) }
+        H5Gclose(g)
+    }
+
+    /// Create a double dataset of the given shape (C order, last index fastest) with string attributes.
+    public func createDataset(_ name: String, shape: [Int], attributes: [String: String] = [:]) throws {
+        var dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dims.count), &dims, nil)
+        defer { H5Sclose(space) }
+        let lcpl = H5Pcreate(H5P_LINK_CREATE)
+        defer { H5Pclose(lcpl) }
+        H5Pset_create_intermediate_group(lcpl, 1)
+        let ds = H5Dcreate2(id, name, H5T_NATIVE_DOUBLE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT)
+        guard ds >= 0 else { throw HDF5Error(operation: "create dataset \(name)", path: path) }
+        defer { H5Dclose(ds) }
+        for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try setAttribute(on: ds, key, value) }
+    }
+
+    /// Write rows `[first, first + count)` of the leading dimension of a dataset (collective with MPI-IO).
+    /// `values` holds those rows in C order.
+    public func write(_ name: String, rows first: Int, count: Int, values: [Double]) throws {
+        let ds = H5Dopen2(id, name, H5P_DEFAULT)
+        guard ds >= 0 else { throw HDF5Error(operation: "open dataset \(name)", path: path) }
+        defer { H5Dclose(ds) }
+        let fileSpace = H5Dget_space(ds)
+        defer { H5Sclose(fileSpace) }
+        let rank = Int(H5Sget_simple_extent_ndims(fileSpace))
+        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+        H5Sget_simple_extent_dims(fileSpace, &dims, nil)
+        var memDims: [hsize_t]
+        if rank == 0 {
+            memDims = [1]
+            if count == 0 { H5Sselect_none(fileSpace) }
+        } else {
+            var start = [hsize_t](repeating: 0, count: rank)
+            var counts = dims
+            start[0] = hsize_t(first)
+            counts[0] = hsize_t(count)
+            if count == 0 { H5Sselect_none(fileSpace) } else {
+                H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &counts, nil)
+            }
+            memDims = counts
+        }
+        let expected = memDims.reduce(1) { $0 * Int($1) }
+        precondition(count == 0 || values.count == expected, "write \(name): \(values.count) values for \(expected)")
+        var memCount = [hsize_t(max(values.count, 1))]
+        let memSpace = H5Screate_simple(1, &memCount, nil)
+        defer { H5Sclose(memSpace) }
+        if count == 0 { H5Sselect_none(memSpace) }
+        let dxpl = H5Pcreate(H5P_DATASET_XFER)
+        defer { H5Pclose(dxpl) }
+        if communicator != nil { H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) }
+        let buffer = values.isEmpty ? [0.0] : values
+        let status = buffer.withUnsafeBufferPointer { H5Dwrite(ds, H5T_NATIVE_DOUBLE, memSpace, fileSpace, dxpl, $0.baseAddress) }
+        guard status >= 0 else { throw HDF5Error(operation: "write \(name)", path: path) }
+    }
+
+    /// Create a dataset and write all of it from every rank's identical copy (rank 0's rows are written
+    /// by rank 0 only, so the transfer stays collective).
+    public func writeShared(_ name: String, shape: [Int], values: [Double], attributes: [String: String] = [:]) throws {
+        try createDataset(name, shape: shape, attributes: attributes)
+        let isWriter = communicator?.isRoot ?? true
+        let rows = shape.first ?? 1
+        try write(name, rows: 0, count: isWriter ? (shape.isEmpty ? 1 : rows) : 0, values: isWriter ? values : [])
+    }
+
+    /// Attach a string attribute to the file root (`"/"`) or to a group or dataset.
+    public func setAttribute(_ object: String, _ key: String, _ value: String) throws {
+        let obj = H5Oopen(id, object, H5P_DEFAULT)
+        guard obj >= 0 else { throw HDF5Error(operation: "open \(object)", path: path) }
+        defer { H5Oclose(obj) }
+        try setAttribute(on: obj, key, value)
+    }
+
+    func setAttribute(on obj: hid_t, _ key: String, _ value: String) throws {
+        let type = H5Tcopy(H5T_C_S1)
+        defer { H5Tclose(type) }
+        let bytes = Array(value.utf8)
+        H5Tset_size(type, max(bytes.count, 1))
+        let space = H5Screate(H5S_SCALAR)
+        defer { H5Sclose(space) }
+        let attr = H5Acreate2(obj, key, type, space, H5P_DEFAULT, H5P_DEFAULT)
+        guard attr >= 0 else { throw HDF5Error(operation: "create attribute \(key)", path: path) }
+        defer { H5Aclose(attr) }
+        let buffer = bytes.isEmpty ? [UInt8(0)] : bytes
+        let status = buffer.withUnsafeBufferPointer { H5Awrite(attr, type, $0.baseAddress) }
+        guard status >= 0 else { throw HDF5Error(operation: "write attribute \(key)", path: path) }
+    }
+
+    // MARK: - Reading (serial)
+
+    /// The shape of a dataset.
+    public func shape(_ name: String) throws -> [Int] {
+        let ds = H5Dopen2(id, name, H5P_DEFAULT)
+        guard ds >= 0 else { throw HDF5Error(operation: "open dataset \(name)", path: path) }
+        defer { H5Dclose(ds) }
+        let space = H5Dget_space(ds)
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        return rank == 0 ? [] : dims.map { Int($0) }
+    }
+
+    /// Read a whole double dataset in C order.
+    public func read(_ name: String) throws -> [Double] {
+        let n = try shape(name).reduce(1, *)
+        let ds = H5Dopen2(id, name, H5P_DEFAULT)
+        guard ds >= 0 else { throw HDF5Error(operation: "open dataset \(name)", path: path) }
+        defer { H5Dclose(ds) }
+        var out = [Double](repeating: 0, count: n)
+        let status = out.withUnsafeMutableBufferPointer { H5Dread(ds, H5T_NATIVE_DOUBLE, hid_t(H5S_ALL), hid_t(H5S_ALL), H5P_DEFAULT, $0.baseAddress) }
+        guard status >= 0 else { throw HDF5Error(operation: "read \(name)", path: path) }
+        return out
+    }
+
+    /// Read a string attribute of an object.
+    public func attribute(_ object: String, _ key: String) throws -> String {
+        let attr = H5Aopen_by_name(id, object, key, H5P_DEFAULT, H5P_DEFAULT)
+        guard attr >= 0 else { throw HDF5Error(operation: "open attribute \(object)/\(key)", path: path) }
+        defer { H5Aclose(attr) }
+        let type = H5Aget_type(attr)
+        defer { H5Tclose(type) }
+        let size = H5Tget_size(type)
+        var buffer = [UInt8](repeating: 0, count: size + 1)
+        let status = buffer.withUnsafeMutableBufferPointer { H5Aread(attr, type, $0.baseAddress) }
+        guard status >= 0 else { throw HDF5Error(operation: "read attribute \(key)", path: path) }
+        return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
+    }
+}

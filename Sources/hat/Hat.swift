@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import HATConfig
+import Parallel
+
+/// Exit codes of CONTRACT.md.
+enum ExitCode2 {
+    static let badInput: Int32 = 2
+    static let notConverged: Int32 = 3
+    static let io: Int32 = 4
+}
+
+struct Hat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hat",
+        abstract: "Heterogeneous-agent trade (Waugh 2023) equilibria on MPI.",
+        discussion: """
+        Run as a single process (`hat solve CONFIG`) or under a launcher (`mpirun -np P hat solve CONFIG`,
+        `srun --mpi=pmix hat solve CONFIG`). Results do not depend on the number of ranks.
+        Exit codes: 0 success, 2 bad input, 3 not converged, 4 I/O failure, 1 anything else.
+        """,
+        version: "0.1.0",
+        subcommands: [Solve.self, Bench.self])
+}
+
+/// Print one line on standard error, from the first rank only (configuration errors happen before MPI
+/// starts, on every rank alike).
+func reportError(_ message: String) {
+    if MPIEnvironment.launcherRank == 0 {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    }
+}
+
+func fail(_ message: String, code: Int32) -> Never {
+    reportError(message)
+    MPIEnvironment.finalize()
+    exit(code)
+}
+
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try Hat.parseAsRoot()
+            try command.run()
+        } catch let error as ConfigError {
+            fail(error.description, code: ExitCode2.badInput)
+        } catch {
+            let code = Hat.exitCode(for: error)
+            if code == .success {               // --help, --version
+                Hat.exit(withError: error)
+            }
+            if code == .validationFailure || error is ValidationError {
+                reportError(Hat.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments")
+                exit(ExitCode2.badInput)
+            }
+            fail("\(error)", code: code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+}
