@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelFlags),
 
-        .testTarget(name: "HATModelTests", dependencies: ["HATModel", "Parallel"]),
+        .testTarget(name: "HATModelTests", dependencies: ["HATModel", "Solvers", "Parallel"]),
         .testTarget(name: "EquilibriumTests", dependencies: ["Equilibrium", "HATConfig", "Output", "Storage", "Parallel", "HATModel", "Solvers"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]

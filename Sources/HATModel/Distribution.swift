@@ -80,14 +80,15 @@ public final class StationaryDistribution {
                     // Mix shocks: next[s′][a′] = Σ_s P[s][s′] moved[s][a′]  (Pᵀ · moved).
                     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(nS), Int32(na), Int32(nS),
                                 1, p.baseAddress, Int32(nS), moved, Int32(na), 0, next, Int32(na))
-                    var change = 0.0, total = 0.0
+                    // Max-abs change as an integer reduction on bit patterns (vectorises; NaN sorts highest).
+                    var changeBits: UInt64 = 0
                     for k in 0..<ns {
-                        change = max(change, abs(next[k] - lambda[k]))
-                        total += next[k]
+                        changeBits = max(changeBits, abs(next[k] - lambda[k]).bitPattern)
                         lambda[k] = next[k]
                     }
+                    let change = Double(bitPattern: changeBits)
                     stats.iterations = iteration
-                    stats.change = total.isFinite ? change : .nan
+                    stats.change = change
                     if change < tolerance { stats.converged = true; break }
                 }
             }

@@ -226,12 +226,11 @@ public final class HouseholdSolver {
         for j in 0..<varietyCount {
             for s in 0..<shockCount {
                 let psi = j == pr.home ? pr.homeQuality[s] : 0
-                let base = (j * shockCount + s) * na, rs = s * na
-                for a in 0..<na {
-                    let e = exp((psi + v[base + a] - mx[rs + a]) * invSigma)
-                    expo[base + a] = e
-                    sumExp[rs + a] += e
-                }
+                let e = expo + (j * shockCount + s) * na, vj = v + (j * shockCount + s) * na
+                let mrow = mx + s * na, srow = sumExp + s * na
+                for a in 0..<na { e[a] = (psi + vj[a] - mrow[a]) * invSigma }
+                for a in 0..<na { e[a] = exp(e[a]) }
+                for a in 0..<na { srow[a] += e[a] }
             }
         }
     }
@@ -278,9 +277,11 @@ public final class HouseholdSolver {
             }
         }
 
-        var maxChange = 0.0
-        var minC = Double.infinity
-        var sumC = 0.0     // NaN-propagating check (max/min drop NaNs)
+        // Reductions on integers so that they vectorise (floating max/sum reductions do not without
+        // fast-math): for non-negative doubles the bit patterns order like the values, and NaN sorts
+        // above +inf, so a NaN change surfaces as a NaN maximum.
+        var maxChangeBits: UInt64 = 0
+        var infeasible = 0
         try pr.assets.withUnsafeBufferPointer { gridBuf in
             let grid = gridBuf.baseAddress!
             let aMin = grid[0], aMax = grid[na - 1]
@@ -304,40 +305,50 @@ public final class HouseholdSolver {
                     // borrowing constraint binds, right of ã_N saving is capped at the grid top. The interval
                     // found is also the lottery of a′ on the grid (low index, weight on it).
                     let lo = aTilde[0], hi = aTilde[na - 1]
+                    let aOut = aNextPtr + base, lowOut = lotteryLow + base, weightOut = lotteryWeight + base
+                    var a = 0
+                    while a < na && grid[a] <= lo {                 // constrained: a′ = a_1
+                        aOut[a] = aMin; lowOut[a] = 0; weightOut[a] = 1; a += 1
+                    }
+                    var end = na
+                    while end > a && grid[end - 1] >= hi {          // capped: a′ = a_N
+                        end -= 1
+                        aOut[end] = aMax; lowOut[end] = Int32(na - 2); weightOut[end] = 0
+                    }
                     var i = 0
-                    for a in 0..<na {
+                    while a < end {
                         let x = grid[a]
-                        let out = base + a
-                        if x <= lo {
-                            aNextPtr[out] = aMin; lotteryLow[out] = 0; lotteryWeight[out] = 1
-                        } else if x >= hi {
-                            aNextPtr[out] = aMax; lotteryLow[out] = Int32(na - 2); lotteryWeight[out] = 0
-                        } else {
-                            while aTilde[i + 1] < x { i += 1 }
-                            let t = (x - aTilde[i]) * invDiff[i]
-                            aNextPtr[out] = grid[i] + t * (grid[i + 1] - grid[i])
-                            lotteryLow[out] = Int32(i); lotteryWeight[out] = 1 - t
-                        }
+                        while aTilde[i + 1] < x { i += 1 }
+                        let t = (x - aTilde[i]) * invDiff[i]
+                        aOut[a] = grid[i] + t * (grid[i + 1] - grid[i])
+                        lowOut[a] = Int32(i); weightOut[a] = 1 - t
+                        a += 1
                     }
-                    // New consumption, its power, utility and value.
+                    // New consumption, its power, utility and value: single-purpose loops so that LLVM
+                    // vectorises them (log/exp through libmvec).
+                    let cOut = c1 + base, cpOut = cp1 + base, vOut = v1 + base, cOld = c0 + base
+                    let cashRow = cash + rs
+                    for a in 0..<na { cOut[a] = (cashRow[a] - aOut[a]) * invP }
+                    for a in 0..<na { cpOut[a] = log(cOut[a]) }
+                    if logUtility {
+                        for a in 0..<na { vOut[a] = cpOut[a]; cpOut[a] = 1 / cOut[a] }
+                    } else {
+                        let invOneMinusGamma = 1 / (1 - gamma)
+                        for a in 0..<na { cpOut[a] = exp(-gamma * cpOut[a]) }
+                        for a in 0..<na { vOut[a] = cOut[a] * cpOut[a] * invOneMinusGamma }
+                    }
+                    let bar = phiBar + rs
                     for a in 0..<na {
-                        let out = base + a
-                        let c = (cash[rs + a] - aNextPtr[out]) * invP
-                        let logc = log(c)
-                        let cp = logUtility ? 1 / c : exp(-gamma * logc)
-                        let u = logUtility ? logc : c * cp / (1 - gamma)
-                        let l = Int(lotteryLow[out]), w = lotteryWeight[out]
-                        let ev = w * phiBar[rs + l] + (1 - w) * phiBar[rs + l + 1]
-                        c1[out] = c; cp1[out] = cp
-                        v1[out] = u + beta * ev
-                        maxChange = max(maxChange, abs(c - c0[out]))
-                        minC = min(minC, c)
-                        sumC += c
+                        let l = Int(lowOut[a]), w = weightOut[a]
+                        vOut[a] += beta * (w * bar[l] + (1 - w) * bar[l + 1])
                     }
+                    for a in 0..<na { maxChangeBits = max(maxChangeBits, abs(cOut[a] - cOld[a]).bitPattern) }
+                    for a in 0..<na { infeasible &+= cOut[a] > 0 ? 0 : 1 }    // NaN counts too
                 }
             }
         }
-        if !(minC > 0) || !sumC.isFinite {
+        let maxChange = Double(bitPattern: maxChangeBits)
+        if infeasible > 0 || !maxChange.isFinite {
             // Locate the offending state for the error message (cold path).
             for k in 0..<nAll where !(c1[k] > 0) || !c1[k].isFinite {
                 let j = k / ns, s = (k % ns) / na, a = k % na

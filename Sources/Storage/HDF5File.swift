@@ -148,6 +148,7 @@ public final class HDF5File {
         defer { H5Tclose(type) }
         let bytes = Array(value.utf8)
         H5Tset_size(type, max(bytes.count, 1))
+        H5Tset_cset(type, H5T_CSET_UTF8)
         let space = H5Screate(H5S_SCALAR)
         defer { H5Sclose(space) }
         let attr = H5Acreate2(obj, key, type, space, H5P_DEFAULT, H5P_DEFAULT)

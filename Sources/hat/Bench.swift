@@ -1,4 +1,143 @@
 import ArgumentParser
+import COpenBLAS
+import Equilibrium
+import Foundation
+import HATModel
+import Output
+import Parallel
+
+/// Timing benchmarks (not tests): prints medians and writes JSON.
 struct Bench: ParsableCommand {
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark the household kernel, a 19-country world evaluation and the two-country equilibrium.",
+        discussion: """
+        Cases: a cold and a warm household solve of a 19-variety problem (N_a 100, S 10, tolerance 1e-10);
+        one world evaluation of a synthetic 19-country world (partitioned over the ranks; run under mpirun
+        to measure scaling); the two-country equilibrium of configs/two-country.toml. Medians over repetitions.
+        """)
+
+    @Option(help: "Repetitions per case (the median is reported).")
+    var repetitions = 9
+
+    @Option(help: "Write the results as JSON to this file (root rank).")
+    var json = "out/bench.json"
+
+    func run() throws {
+        let comm = MPIEnvironment.world()
+        openblas_set_num_threads(1)
+        var rows: [(String, [Double], String)] = []
+        let world = syntheticWorld(countries: 19)
+        let model = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, beta: 0.93, phi: 0.5, amax: 8,
+                                    assetPoints: 100, income: .baseline)
+        let income = IncomeProcess(model.income)
+        let prices = Prices(wages: [Double](repeating: 1, count: 19), rates: [Double](repeating: 1.01, count: 19), beta: 0.93)
+
+        if comm.isRoot {
+            // Household: cold solve and warm solve (from the solution at wages 0.1% lower).
+            let problem = world.householdProblem(country: 18, model: model, income: income, prices: prices)
+            let hh = HouseholdSolver(assets: 100, shocks: income.count, varieties: 19)
+            var iterations = 0
+            let cold = try timings(repetitions) { iterations = try hh.solve(problem, tolerance: 1e-10).iterations }
+            rows.append(("household_cold_19_varieties", cold, "\(iterations) Coleman steps"))
+            var shifted = problem
+            shifted.wage *= 0.999
+            var warmIterations = 0
+            let warm = try timings(repetitions, setup: { try hh.solve(shifted, tolerance: 1e-10) }) {
+                warmIterations = try hh.solve(problem, tolerance: 1e-10, warmStart: true).iterations
+            }
+            rows.append(("household_warm_19_varieties", warm, "\(warmIterations) Coleman steps"))
+            let dist = StationaryDistribution(assets: 100, shocks: income.count)
+            try hh.solve(problem, tolerance: 1e-10)
+            var distIterations = 0
+            let d = try timings(repetitions) {
+                distIterations = dist.solve(household: hh, transition: income.transition, tolerance: 1e-10).iterations
+            }
+            rows.append(("distribution_19_varieties", d, "\(distIterations) iterations"))
+        }
+
+        // One world evaluation (collective), household tolerance 1e-10.
+        let evaluator = WorldEvaluator(world: world, model: model, communicator: comm)
+        let options = EvaluationOptions(householdTolerance: 1e-10, distributionTolerance: 1e-10)
+        var samples: [Double] = []
+        for _ in 0..<max(3, repetitions / 3) {
+            try comm.barrier()
+            let t0 = Date()
+            _ = try evaluator.evaluate(prices: prices, options: options)
+            try comm.barrier()
+            samples.append(Date().timeIntervalSince(t0))
+        }
+        rows.append(("world_evaluation_19_countries", samples, "\(comm.size) rank(s), household tolerance 1e-10"))
+
+        // Two-country equilibrium of configs/two-country.toml (collective).
+        let two = World(names: ["HOME", "FOREIGN"], tfp: [1, 1], labor: [1, 1], tradeCosts: [1, 1.745, 1.745, 1])
+        let twoModel = ModelParameters(gamma: 1.5, sigmaEps: 0.25, psiSlope: 0, beta: 0.92, phi: 0.5, amax: 8,
+                                       assetPoints: 100, income: .baseline)
+        let eqOptions = EquilibriumOptions(closure: .worldRate, rate: 1.02, tolerance: 1e-10, maxIterations: 100,
+                                           evaluation: EvaluationOptions(householdTolerance: 1e-6, distributionTolerance: 1e-10),
+                                           reportingHouseholdTolerance: 1e-10)
+        var eqSamples: [Double] = []
+        var rate = 0.0
+        for _ in 0..<max(3, repetitions / 3) {
+            let ev = WorldEvaluator(world: two, model: twoModel, communicator: comm)
+            try comm.barrier()
+            let t0 = Date()
+            let result = try solveEquilibrium(evaluator: ev, options: eqOptions)
+            try comm.barrier()
+            eqSamples.append(Date().timeIntervalSince(t0))
+            rate = result.prices.rates[0]
+        }
+        rows.append(("equilibrium_two_country", eqSamples, "R = \(rate), includes the reporting evaluation"))
+
+        guard comm.isRoot else { return }
+        let machine = machineDescription()
+        print("hat bench — \(machine), \(comm.size) rank(s), medians of \(repetitions) (world/equilibrium: \(max(3, repetitions / 3)))")
+        for (name, t, note) in rows {
+            print(String(format: "  %-32@ %10.3f ms   (min %.3f, max %.3f)  %@", name as NSString, median(t) * 1e3,
+                         t.min()! * 1e3, t.max()! * 1e3, note))
+        }
+        let out = JSON.object([
+            ("machine", .string(machine)), ("ranks", .integer(comm.size)), ("version", .string(hatVersion)),
+            ("target_cpu", .string(ProcessInfo.processInfo.environment["HAT_TARGET_CPU"] ?? "native (build default)")),
+            ("cases", .object(rows.map { name, t, note in
+                (name, .object([("median_ms", .number(median(t) * 1e3)), ("min_ms", .number(t.min()! * 1e3)),
+                                ("samples_ms", .numbers(t.map { $0 * 1e3 })), ("note", .string(note))]))
+            })),
+        ])
+        let dir = URL(fileURLWithPath: json).deletingLastPathComponent().path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try writeAtomically(out.rendered() + "\n", to: json)
+        print("wrote \(json)")
+    }
+}
+
+/// A synthetic M-country world: TFP and labour spread around one, trade costs growing with |i − j|.
+func syntheticWorld(countries m: Int) -> World {
+    let tfp = (0..<m).map { 0.7 + 0.6 * Double($0) / Double(max(m - 1, 1)) }
+    let labor = (0..<m).map { 0.5 + Double(($0 * 7) % m) / Double(m) }
+    var d = [Double](repeating: 1, count: m * m)
+    for i in 0..<m { for j in 0..<m where i != j { d[i * m + j] = 1.5 + 0.05 * Double(abs(i - j)) } }
+    return World(names: (1...m).map { "C\($0)" }, tfp: tfp, labor: labor, tradeCosts: d)
+}
+
+func timings(_ n: Int, setup: () throws -> Void = {}, _ body: () throws -> Void) throws -> [Double] {
+    var out: [Double] = []
+    for _ in 0..<n {
+        try setup()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        out.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+    }
+    return out
+}
+
+func median(_ x: [Double]) -> Double {
+    let s = x.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+}
+
+func machineDescription() -> String {
+    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("model name") }?
+        .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+    return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores"
 }
