@@ -219,17 +219,22 @@ public final class HouseholdSolver {
         for j in 0..<varietyCount {
             for s in 0..<shockCount {
                 let psi = j == pr.home ? pr.homeQuality[s] : 0
-                let base = (j * shockCount + s) * na, rs = s * na
-                for a in 0..<na { mx[rs + a] = max(mx[rs + a], psi + v[base + a]) }
+                let vj = v + (j * shockCount + s) * na, mrow = mx + s * na
+                for a in 0..<na { mrow[a] = max(mrow[a], psi + vj[a]) }
             }
         }
         for j in 0..<varietyCount {
             for s in 0..<shockCount {
                 let psi = j == pr.home ? pr.homeQuality[s] : 0
                 let e = expo + (j * shockCount + s) * na, vj = v + (j * shockCount + s) * na
-                let mrow = mx + s * na, srow = sumExp + s * na
+                let mrow = mx + s * na
                 for a in 0..<na { e[a] = (psi + vj[a] - mrow[a]) * invSigma }
-                for a in 0..<na { e[a] = exp(e[a]) }
+            }
+        }
+        VectorMath.exp(expo, count: nAll)
+        for j in 0..<varietyCount {
+            for s in 0..<shockCount {
+                let e = expo + (j * shockCount + s) * na, srow = sumExp + s * na
                 for a in 0..<na { srow[a] += e[a] }
             }
         }
@@ -254,10 +259,9 @@ public final class HouseholdSolver {
                 for a in 0..<na { acc[rs + a] += expo[base + a] * cp0[base + a] * invP }
             }
         }
-        for k in 0..<ns {
-            m[k] = acc[k] / sumExp[k]
-            phi[k] = mx[k] + sigma * log(sumExp[k])
-        }
+        for k in 0..<ns { m[k] = acc[k] / sumExp[k]; phi[k] = sumExp[k] }
+        VectorMath.log(phi, count: ns)
+        for k in 0..<ns { phi[k] = mx[k] + sigma * phi[k] }
         // 3. E[s][a′] = βRλ Σ_s′ P[s][s′] m[s′][a′]; Φ̄[s][a′] = Σ_s′ P[s][s′] Φ[s′][a′] (S×S · S×N_a).
         pr.income.transition.withUnsafeBufferPointer { p in
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nS), Int32(na), Int32(nS),
@@ -267,7 +271,8 @@ public final class HouseholdSolver {
         }
         // 4. E^(−1/γ), shared by all varieties (p_j is factored out).
         let invGamma = 1 / gamma
-        for k in 0..<ns { einv[k] = exp(-invGamma * log(expect[k])) }
+        for k in 0..<ns { einv[k] = expect[k] }
+        VectorMath.pow(einv, count: ns, power: -invGamma)
         // Period resources λ(R a + w z_s) + τ on the grid.
         let z = pr.income.z
         pr.assets.withUnsafeBufferPointer { grid in
@@ -324,29 +329,35 @@ public final class HouseholdSolver {
                         lowOut[a] = Int32(i); weightOut[a] = 1 - t
                         a += 1
                     }
-                    // New consumption, its power, utility and value: single-purpose loops so that LLVM
-                    // vectorises them (log/exp through libmvec).
-                    let cOut = c1 + base, cpOut = cp1 + base, vOut = v1 + base, cOld = c0 + base
-                    let cashRow = cash + rs
+                    // New consumption from the budget.
+                    let cOut = c1 + base, cashRow = cash + rs
                     for a in 0..<na { cOut[a] = (cashRow[a] - aOut[a]) * invP }
-                    for a in 0..<na { cpOut[a] = log(cOut[a]) }
-                    if logUtility {
-                        for a in 0..<na { vOut[a] = cpOut[a]; cpOut[a] = 1 / cOut[a] }
-                    } else {
-                        let invOneMinusGamma = 1 / (1 - gamma)
-                        for a in 0..<na { cpOut[a] = exp(-gamma * cpOut[a]) }
-                        for a in 0..<na { vOut[a] = cOut[a] * cpOut[a] * invOneMinusGamma }
-                    }
-                    let bar = phiBar + rs
-                    for a in 0..<na {
-                        let l = Int(lowOut[a]), w = weightOut[a]
-                        vOut[a] += beta * (w * bar[l] + (1 - w) * bar[l + 1])
-                    }
-                    for a in 0..<na { maxChangeBits = max(maxChangeBits, abs(cOut[a] - cOld[a]).bitPattern) }
-                    for a in 0..<na { infeasible &+= cOut[a] > 0 ? 0 : 1 }    // NaN counts too
                 }
             }
         }
+        // c^−γ and u(c) over all states at once (vector exp/log), then the expected continuation value
+        // through each state's lottery: v = u(c) + β (ω Φ̄[l] + (1−ω) Φ̄[l+1]).
+        for k in 0..<nAll { cp1[k] = c1[k] }
+        if logUtility {
+            for k in 0..<nAll { v1[k] = c1[k]; cp1[k] = 1 / c1[k] }
+            VectorMath.log(v1, count: nAll)
+        } else {
+            let invOneMinusGamma = 1 / (1 - gamma)
+            VectorMath.pow(cp1, count: nAll, power: -gamma)
+            for k in 0..<nAll { v1[k] = c1[k] * cp1[k] * invOneMinusGamma }
+        }
+        for j in 0..<varietyCount {
+            for s in 0..<nS {
+                let base = (j * nS + s) * na
+                let vOut = v1 + base, low = lotteryLow + base, weight = lotteryWeight + base, bar = phiBar + s * na
+                for a in 0..<na {
+                    let l = Int(low[a]), w = weight[a]
+                    vOut[a] += beta * (w * bar[l] + (1 - w) * bar[l + 1])
+                }
+            }
+        }
+        for k in 0..<nAll { maxChangeBits = max(maxChangeBits, abs(c1[k] - c0[k]).bitPattern) }
+        for k in 0..<nAll { infeasible &+= c1[k] > 0 ? 0 : 1 }    // NaN counts too
         let maxChange = Double(bitPattern: maxChangeBits)
         if infeasible > 0 || !maxChange.isFinite {
             // Locate the offending state for the error message (cold path).

@@ -1,0 +1,12 @@
+# Convenience targets; the scripts do the work (they also run on a machine without make).
+.PHONY: main test bench build clean
+main:
+	bash scripts/main.sh
+test:
+	bash scripts/test.sh
+bench:
+	bash scripts/bench.sh
+build:
+	swift build -c release
+clean:
+	rm -rf .build out

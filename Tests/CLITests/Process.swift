@@ -1,0 +1,65 @@
+import Foundation
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The `hat` executable built next to the tests (release or debug), or $HAT_BINARY.
+let hatBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["HAT_BINARY"] { return path }
+    for config in ["release", "debug"] {
+        let path = packageRoot.appendingPathComponent(".build/\(config)/hat").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return packageRoot.appendingPathComponent(".build/release/hat").path
+}()
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Run a command. The child's environment drops the OMPI_*/PMIX_* variables that MPI_Init puts into this
+/// process (a child mpirun inheriting them fails silently, PLATFORM-NOTES.md) and allows mpirun as root.
+func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil) throws -> RunResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }
+    env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+    p.environment = env
+    // Capture into files (no pipe to fill up, nothing shared with another thread).
+    let dir = FileManager.default.temporaryDirectory
+    let outURL = dir.appendingPathComponent("hat-out-\(UUID().uuidString)")
+    let errURL = dir.appendingPathComponent("hat-err-\(UUID().uuidString)")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
+    p.standardOutput = try FileHandle(forWritingTo: outURL)
+    p.standardError = try FileHandle(forWritingTo: errURL)
+    try p.run()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus,
+                     stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                     stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+}
+
+func hat(_ arguments: [String]) throws -> RunResult { try runProcess(hatBinary, arguments) }
+
+func mpirun(ranks: Int, _ arguments: [String]) throws -> RunResult {
+    try runProcess("/usr/bin/mpirun", ["-np", "\(ranks)", hatBinary] + arguments)
+}
+
+func temporaryDirectory() -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hat-cli-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func readJSON(_ path: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+}
