@@ -34,16 +34,18 @@ let package = Package(
         .target(name: "HATModel", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags, linkerSettings: mvec),
         .target(name: "Solvers", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
         .target(name: "Equilibrium", dependencies: ["HATModel", "Solvers", "Parallel"], swiftSettings: kernelFlags),
-        .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium",
+        .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers"]),
+        .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Storage", "Parallel"]),
+        .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel"]),
         .executableTarget(name: "hat", dependencies: [
-            "HATConfig", "Equilibrium", "Output", "Parallel", "HATModel",
+            "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelFlags),
 
         .testTarget(name: "HATModelTests", dependencies: ["HATModel", "Solvers", "Parallel"]),
         .testTarget(name: "EquilibriumTests", dependencies: ["Equilibrium", "HATConfig", "Output", "Storage", "Parallel", "HATModel", "Solvers"]),
+        .testTarget(name: "GravityTests", dependencies: ["Gravity", "Solvers"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]
 )

@@ -12,6 +12,8 @@ public struct EquilibriumOptions: Sendable {
     /// Converged when the max-abs market residual is at most this.
     public var tolerance: Double
     public var maxIterations: Int
+    /// Relative forward-difference step of the Jacobian (see `HybridRootFinder.jacobianStep`).
+    public var jacobianStep: Double = Double.ulpOfOne.squareRoot()
     /// Household/distribution tolerances inside the residual evaluations.
     public var evaluation: EvaluationOptions
     /// Household tolerance of the final evaluation whose objects are reported (HAT-SPEC §2.2: 1e-10).
@@ -65,7 +67,8 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
     if comm.isRoot {
         let x0 = closure.unknowns(wages: options.initialWages ?? [Double](repeating: 1, count: m),
                                   rates: [Double](repeating: options.rate, count: m), beta: beta)
-        let finder = HybridRootFinder(tolerance: options.tolerance, maxIterations: options.maxIterations)
+        var finder = HybridRootFinder(tolerance: options.tolerance, maxIterations: options.maxIterations)
+        finder.jacobianStep = options.jacobianStep
         let result = try finder.solve(from: x0, monitor: { rec in
             let elapsed = Date().timeIntervalSince(start)
             log(String(format: "iter %3d  residual %.3e  step %.3e  %@  evals %3d  elapsed %.2f s",
@@ -105,9 +108,11 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
     let x = Array(outcome[2..<(2 + n)])
     let residuals = Array(outcome[(2 + n)..<(2 + 2 * n)])
     let reason = ConvergenceReason.fromIndex(Int(outcome[2 + 2 * n]))
-    // Re-evaluate at the solution with the reporting tolerance (collective).
+    // Re-evaluate at the solution with the reporting tolerance (collective), from a cold start so that the
+    // reported objects are a function of the solution alone, not of the solver's path.
     var reporting = options.evaluation
     reporting.householdTolerance = options.reportingHouseholdTolerance
+    reporting.warmStart = false
     let report = try evaluator.evaluate(prices: prices(x), options: reporting)
     return EquilibriumResult(unknowns: x, unknownNames: closure.unknownNames(countries: world.names),
                              residuals: residuals, residualNames: closure.residualNames(countries: world.names),

@@ -1,5 +1,6 @@
 import Equilibrium
 import Foundation
+import Gravity
 import HATModel
 import TOMLKit
 
@@ -14,6 +15,17 @@ public struct RunConfiguration: Sendable {
     public var equilibrium: EquilibriumOptions
     /// Output folder (resolved against the configuration file's folder).
     public var outputDirectory: String
+    /// Set when the world is built from the Eaton–Kortum data and a parameter vector.
+    public var dataWorld: DataWorld?
+}
+
+/// A world built from data (HAT-SPEC §5): the data, the parameter vector and the data's gravity moments.
+public struct DataWorld: Sendable {
+    public var directory: String
+    public var parametersFile: String
+    public var data: EKData
+    public var parameters: TradeCostParameters
+    public var dataFit: GravityFit
 }
 
 /// Reads, overrides and validates a TOML configuration. Every problem becomes a `ConfigError` that names
@@ -54,9 +66,10 @@ struct Reader {
         "model": ["gamma", "sigma_eps", "psi_slope", "beta", "phi", "amax"],
         "grid": ["assets"],
         "income": ["persistent_states", "transitory_states", "rho", "sigma_persistent", "sigma_transitory"],
-        "world": ["countries", "tfp", "labor", "trade_costs", "tariffs"],
-        "equilibrium": ["closure", "rate", "initial_wages", "tolerance", "household_tolerance",
-                        "reporting_household_tolerance", "distribution_tolerance", "max_iterations", "warm_start"],
+        "world": ["countries", "tfp", "labor", "trade_costs", "tariffs", "data_dir", "parameters"],
+        "equilibrium": ["closure", "rate", "initial_wages", "initial_guess", "tolerance", "household_tolerance",
+                        "reporting_household_tolerance", "distribution_tolerance", "max_iterations", "warm_start",
+                        "jacobian_step"],
         "output": ["dir"],
     ]
 
@@ -183,7 +196,7 @@ struct Reader {
         guard sigmaEps > 0, sigmaEps.isFinite else { throw fail("model.sigma_eps", "must be > 0 (got \(sigmaEps))") }
         let psiSlope = try double("model", "psi_slope", default: 0)
         guard psiSlope.isFinite else { throw fail("model.psi_slope", "must be finite") }
-        let beta = try double("model", "beta")
+        var beta = try double("model", "beta")
         guard beta > 0, beta < 1 else { throw fail("model.beta", "must lie in (0, 1) (got \(beta))") }
         let phi = try double("model", "phi")
         guard phi >= 0, phi.isFinite else { throw fail("model.phi", "must be >= 0 (got \(phi))") }
@@ -208,7 +221,7 @@ struct Reader {
         guard si >= 0, si.isFinite else { throw fail("income.sigma_transitory", "must be >= 0 (got \(si))") }
 
         // [world]
-        let world = try readWorld()
+        let (world, dataWorld) = try readWorld(base: base)
 
         // [equilibrium]
         let closureName = try string("equilibrium", "closure")
@@ -217,7 +230,23 @@ struct Reader {
         }
         let rate = try double("equilibrium", "rate", default: 1.02)
         guard rate > 0, rate.isFinite else { throw fail("equilibrium.rate", "must be > 0 (got \(rate))") }
-        let initialWages = try doubles("equilibrium", "initial_wages", required: false)
+        var initialWages = try doubles("equilibrium", "initial_wages", required: false)
+        if let guessFile = try optionalPath("equilibrium", "initial_guess", base: base) {
+            // The author's wage-guess files: M − 1 mean-one wages, then β (w_M = M − Σ w).
+            guard initialWages == nil else {
+                throw fail("equilibrium.initial_guess", "give either initial_wages or initial_guess, not both")
+            }
+            let v: [Double]
+            do { v = try readVector(path: guessFile, count: world.count) } catch let e as DataError {
+                throw fail("equilibrium.initial_guess", e.description)
+            }
+            let wages = Array(v.prefix(world.count - 1))
+            initialWages = wages + [Double(world.count) - wages.reduce(0, +)]
+            guard let b = v.last, b > 0, b < 1 else {
+                throw fail("equilibrium.initial_guess", "\(guessFile): last entry (beta) must lie in (0, 1)")
+            }
+            beta = b
+        }
         if let w = initialWages {
             guard w.count == world.count else {
                 throw fail("equilibrium.initial_wages", "has \(w.count) entries for \(world.count) countries")
@@ -236,6 +265,10 @@ struct Reader {
         let maxIterations = try int("equilibrium", "max_iterations", default: 100)
         guard maxIterations >= 1 else { throw fail("equilibrium.max_iterations", "must be >= 1 (got \(maxIterations))") }
         let warm = try bool("equilibrium", "warm_start", default: false)
+        let jacobianStep = try double("equilibrium", "jacobian_step", default: Double.ulpOfOne.squareRoot())
+        guard jacobianStep > 0, jacobianStep < 0.1 else {
+            throw fail("equilibrium.jacobian_step", "must lie in (0, 0.1) (got \(jacobianStep))")
+        }
 
         // [output]
         let dir = try string("output", "dir", default: "out/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
@@ -246,16 +279,66 @@ struct Reader {
             gamma: gamma, sigmaEps: sigmaEps, psiSlope: psiSlope, beta: beta, phi: phi, amax: amax,
             assetPoints: assets,
             income: .init(persistentStates: np, transitoryStates: ni, rho: rho, sigmaPersistent: sp, sigmaTransitory: si))
-        let eq = EquilibriumOptions(
+        var eq = EquilibriumOptions(
             closure: closure, rate: rate, initialWages: initialWages, tolerance: tolerance,
             maxIterations: maxIterations,
             evaluation: EvaluationOptions(householdTolerance: hhTol, distributionTolerance: distTol, warmStart: warm),
             reportingHouseholdTolerance: reportTol)
+        eq.jacobianStep = jacobianStep
         return RunConfiguration(path: file, text: "", model: model, world: world, equilibrium: eq,
-                                outputDirectory: outputDirectory)
+                                outputDirectory: outputDirectory, dataWorld: dataWorld)
     }
 
-    func readWorld() throws -> World {
+    /// A path-valued key, resolved against the configuration file's folder.
+    func optionalPath(_ s: String, _ k: String, base: URL) throws -> String? {
+        guard try value(s, k) != nil else { return nil }
+        let raw = try string(s, k)
+        guard !raw.isEmpty else { throw fail("\(s).\(k)", "must not be empty") }
+        return raw.hasPrefix("/") ? raw : base.appendingPathComponent(raw).standardizedFileURL.path
+    }
+
+    /// Either an explicit world or one built from `data_dir` + `parameters` (HAT-SPEC §5.4–5.5).
+    func readWorld(base: URL) throws -> (World, DataWorld?) {
+        guard let dir = try optionalPath("world", "data_dir", base: base) else {
+            if try value("world", "parameters") != nil {
+                throw fail("world.parameters", "needs [world] data_dir (the Eaton-Kortum data folder)")
+            }
+            return (try readExplicitWorld(), nil)
+        }
+        for key in ["countries", "tfp", "labor", "trade_costs"] where try value("world", key) != nil {
+            throw fail("world.\(key)", "not allowed with data_dir: the world is built from the data and the parameter vector")
+        }
+        guard let parametersFile = try optionalPath("world", "parameters", base: base) else {
+            throw fail("world.parameters", "missing required key (a parameter vector file, used with data_dir)")
+        }
+        let data = try EKData.load(directory: dir)
+        let v = try readVector(path: parametersFile, count: TradeCostParameters.count(countries: data.count))
+        let parameters = TradeCostParameters(vector: v, countries: data.count)
+        let fit: GravityFit
+        do { fit = try gravityRegression(y: data.logTradeRatios, pairs: data.pairs, countries: data.count) } catch {
+            throw fail("world.data_dir", "\(error)")
+        }
+        var world = World(names: data.countries, tfp: parameters.tfp, labor: data.labor,
+                          tradeCosts: parameters.tradeCosts(pairs: data.pairs, countries: data.count))
+        if let t = try squareMatrix("tariffs", m: data.count, required: false) {
+            world.tariffs = try validatedTariffs(t)
+        }
+        return (world, DataWorld(directory: dir, parametersFile: parametersFile, data: data, parameters: parameters,
+                                 dataFit: fit))
+    }
+
+    func validatedTariffs(_ t: [[Double]]) throws -> [Double] {
+        let m = t.count
+        for i in 0..<m {
+            for j in 0..<m where !(t[i][j] > -1 && t[i][j].isFinite) {
+                throw fail("world.tariffs", "entry (\(i + 1), \(j + 1)) must exceed -1 (got \(t[i][j]))")
+            }
+            guard t[i][i] == 0 else { throw fail("world.tariffs", "diagonal entry (\(i + 1), \(i + 1)) must be 0") }
+        }
+        return t.flatMap { $0 }
+    }
+
+    func readExplicitWorld() throws -> World {
         guard let namesValue = try value("world", "countries") else { throw fail("world.countries", "missing required key") }
         guard let namesArray = namesValue.array else { throw fail("world.countries", "must be an array of strings") }
         let names = try namesArray.enumerated().map { i, v -> String in
@@ -280,16 +363,8 @@ struct Reader {
             }
             guard d[i][i] == 1 else { throw fail("world.trade_costs", "diagonal entry (\(i + 1), \(i + 1)) must be 1 (got \(d[i][i]))") }
         }
-        let t = try squareMatrix("tariffs", m: m, required: false)
-        if let t {
-            for i in 0..<m {
-                for j in 0..<m where !(t[i][j] > -1 && t[i][j].isFinite) {
-                    throw fail("world.tariffs", "entry (\(i + 1), \(j + 1)) must exceed -1 (got \(t[i][j]))")
-                }
-                guard t[i][i] == 0 else { throw fail("world.tariffs", "diagonal entry (\(i + 1), \(i + 1)) must be 0") }
-            }
-        }
-        return World(names: names, tfp: tfp, labor: labor, tradeCosts: d.flatMap { $0 }, tariffs: t?.flatMap { $0 })
+        let t = try squareMatrix("tariffs", m: m, required: false).map { try validatedTariffs($0) }
+        return World(names: names, tfp: tfp, labor: labor, tradeCosts: d.flatMap { $0 }, tariffs: t)
     }
 
     func squareMatrix(_ key: String, m: Int, required: Bool) throws -> [[Double]]? {

@@ -12,12 +12,21 @@ public let solutionSchemaVersion = "1"
 /// arrays of the countries it owns as one hyperslab of the leading (country) dimension. The file is
 /// written under a temporary name and renamed by the root once it is closed.
 public func writeSolution(path: String, config: RunConfiguration, result: EquilibriumResult,
-                          evaluator: WorldEvaluator) throws {
+                          evaluator: WorldEvaluator, gravity: GravityComparison? = nil) throws {
     let comm = evaluator.communicator
     let tmp = path + ".tmp"
     do {
         let file = try HDF5File.create(tmp, communicator: comm)
         try writeContents(file, config: config, result: result, evaluator: evaluator)
+        if let gravity {
+            let layout = "S (M), theta_m (M), distance bins (6), border, language, EC, EFTA"
+            try file.writeShared("gravity/model_moments", shape: [gravity.model.moments.flattened.count],
+                                 values: gravity.model.moments.flattened,
+                                 attributes: ["description": "gravity regression on the model's trade shares: " + layout])
+            try file.writeShared("gravity/data_moments", shape: [gravity.data.moments.flattened.count],
+                                 values: gravity.data.moments.flattened,
+                                 attributes: ["description": "gravity regression on the data: " + layout])
+        }
         try file.flush()
     }
     try comm.barrier()

@@ -5,7 +5,8 @@ import HATConfig
 public let hatVersion = "0.1.0"
 
 /// The headline numbers of a solve (CONTRACT.md `summary.json`).
-public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ranks: Int, wallSeconds: Double) -> JSON {
+public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ranks: Int, wallSeconds: Double,
+                        gravity: GravityComparison? = nil, peakMemoryMiB: [Double] = []) -> JSON {
     let report = result.report
     let shares = report.tradeShares
     let names = config.world.names
@@ -36,10 +37,18 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     fields.append(("household_iterations", .array(report.countries.map { JSON.integer($0.household.iterations) })))
     fields.append(("distribution_iterations", .array(report.countries.map { JSON.integer($0.distribution.iterations) })))
     fields.append(("mass_at_grid_top", .numbers(report.countries.map { $0.aggregates.massAtTop })))
+    if let gravity {
+        fields.append(("gravity", .object([
+            ("max_abs_gap", .number(gravity.maxAbsGap)),
+            ("model", gravityJSON(gravity.model, countries: names)),
+            ("data", gravityJSON(gravity.data, countries: names)),
+        ])))
+    }
     fields.append(("iterations", .integer(result.iterations)))
     fields.append(("world_evaluations", .integer(result.evaluations)))
     fields.append(("ranks", .integer(ranks)))
     fields.append(("wall_seconds", .number(wallSeconds)))
+    fields.append(("peak_memory_mib", .numbers(peakMemoryMiB)))
     fields.append(("version", .string(hatVersion)))
     return .object(fields)
 }

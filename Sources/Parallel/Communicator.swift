@@ -152,3 +152,10 @@ public final class Communicator {
         exit(code)
     }
 }
+
+/// Peak resident memory of this process in MiB (getrusage; Linux reports kilobytes).
+public func peakResidentMemoryMiB() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}

@@ -49,6 +49,10 @@ public struct HybridRootFinder: Sendable {
     public var maxEvaluations: Int?
     /// Initial trust radius = factor · ‖x₀‖ (or factor if x₀ = 0), MINPACK's `factor`.
     public var trustFactor: Double = 100
+    /// Relative forward-difference step h_j = step·|x_j| (step if x_j = 0). MINPACK's default √ε suits a
+    /// residual accurate to machine precision; a residual with relative noise η (iterative inner solves)
+    /// wants about √η (MINPACK's `epsfcn`).
+    public var jacobianStep: Double = Double.ulpOfOne.squareRoot()
 
     public init(tolerance: Double, maxIterations: Int = 200, maxEvaluations: Int? = nil) {
         self.tolerance = tolerance
@@ -76,13 +80,13 @@ public struct HybridRootFinder: Sendable {
                                 trustRadius: .nan, evaluations: evaluations, jacobianEvaluations: 0))
         if normInf(f) <= tolerance { return result(.residualTolerance, 0) }
 
-        let sqrtEps = Double.ulpOfOne.squareRoot()
+        let relativeStep = jacobianStep
         func jacobian(at x: [Double], f: [Double]) throws -> [Double] {
             jacobians += 1
             var jac = [Double](repeating: 0, count: n * n)
             for j in 0..<n {
-                var h = sqrtEps * abs(x[j])
-                if h == 0 { h = sqrtEps }
+                var h = relativeStep * abs(x[j])
+                if h == 0 { h = relativeStep }
                 var xp = x
                 xp[j] += h
                 var fp = try evaluate(xp)

@@ -2,6 +2,7 @@ import ArgumentParser
 import COpenBLAS
 import Equilibrium
 import Foundation
+import HATConfig
 import HATModel
 import Output
 import Parallel
@@ -22,9 +23,14 @@ struct Bench: ParsableCommand {
     @Option(help: "Write the results as JSON to this file (root rank).")
     var json = "out/bench.json"
 
+    @Option(help: "Also time this configuration's equilibrium from its initial guess and from that guess with every wage perturbed by ±5 % (alternating signs), e.g. configs/ek19-baseline.toml.")
+    var equilibrium: String?
+
+    @Option(name: .customLong("set"), help: "Override a key of the --equilibrium configuration (repeatable).")
+    var overrides: [String] = []
+
     func run() throws {
         let comm = MPIEnvironment.world()
-        openblas_set_num_threads(1)
         var rows: [(String, [Double], String)] = []
         let world = syntheticWorld(countries: 19)
         let model = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, beta: 0.93, phi: 0.5, amax: 8,
@@ -88,12 +94,35 @@ struct Bench: ParsableCommand {
         }
         rows.append(("equilibrium_two_country", eqSamples, "R = \(rate), includes the reporting evaluation"))
 
+        if let path = equilibrium {
+            let config = try ConfigurationLoader.load(path: path, overrides: overrides)
+            let base = config.equilibrium.initialWages ?? [Double](repeating: 1, count: config.world.count)
+            for (label, factor) in [("committed", 0.0), ("perturbed_5pct", 0.05)] {
+                var options = config.equilibrium
+                options.initialWages = base.enumerated().map { $0.element * (1 + ($0.offset % 2 == 0 ? factor : -factor)) }
+                var times: [Double] = []
+                var note = ""
+                for _ in 0..<max(1, repetitions / 3) {
+                    let ev = WorldEvaluator(world: config.world, model: config.model, communicator: comm)
+                    try comm.barrier()
+                    let t0 = Date()
+                    let result = try solveEquilibrium(evaluator: ev, options: options)
+                    try comm.barrier()
+                    times.append(Date().timeIntervalSince(t0))
+                    note = String(format: "%@, %d iterations, %d evaluations, residual %.1e", result.converged ? "converged" : "NOT converged",
+                                  result.iterations, result.evaluations, result.residualMax)
+                }
+                let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                rows.append(("equilibrium_\(name)_\(label)", times, note))
+            }
+        }
+
         guard comm.isRoot else { return }
         let machine = machineDescription()
         print("hat bench — \(machine), \(comm.size) rank(s), medians of \(repetitions) (world/equilibrium: \(max(3, repetitions / 3)))")
         for (name, t, note) in rows {
-            print(String(format: "  %-32@ %10.3f ms   (min %.3f, max %.3f)  %@", name as NSString, median(t) * 1e3,
-                         t.min()! * 1e3, t.max()! * 1e3, note))
+            let label = name.padding(toLength: max(44, name.count), withPad: " ", startingAt: 0)
+            print("  " + label + String(format: "%11.3f ms   (min %.3f, max %.3f)  ", median(t) * 1e3, t.min()! * 1e3, t.max()! * 1e3) + note)
         }
         let out = JSON.object([
             ("machine", .string(machine)), ("ranks", .integer(comm.size)), ("version", .string(hatVersion)),

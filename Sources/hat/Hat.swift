@@ -1,5 +1,7 @@
 import ArgumentParser
+import COpenBLAS
 import Foundation
+import Gravity
 import HATConfig
 import Parallel
 
@@ -20,7 +22,7 @@ struct Hat: ParsableCommand {
         Exit codes: 0 success, 2 bad input, 3 not converged, 4 I/O failure, 1 anything else.
         """,
         version: "0.1.0",
-        subcommands: [Solve.self, Bench.self])
+        subcommands: [Solve.self, GravityCommand.self, Bench.self])
 }
 
 /// Print one line on standard error, from the first rank only (configuration errors happen before MPI
@@ -40,10 +42,15 @@ func fail(_ message: String, code: Int32) -> Never {
 @main
 enum Main {
     static func main() {
+        // One BLAS thread per rank, before any LAPACK call (the gravity regression runs while the configuration
+        // is read): a thread count that depends on the launcher's core binding would change summation order.
+        openblas_set_num_threads(1)
         do {
             var command = try Hat.parseAsRoot()
             try command.run()
         } catch let error as ConfigError {
+            fail(error.description, code: ExitCode2.badInput)
+        } catch let error as DataError {
             fail(error.description, code: ExitCode2.badInput)
         } catch {
             let code = Hat.exitCode(for: error)

@@ -28,7 +28,6 @@ struct Solve: ParsableCommand {
         try prepareOutputDirectory(cfg.outputDirectory, key: out == nil ? "output.dir" : "", file: out == nil ? config : "--out")
 
         let comm = MPIEnvironment.world()
-        openblas_set_num_threads(1)
         let log: (String) -> Void = { line in
             if comm.isRoot { FileHandle.standardError.write(Data("hat: \(line)\n".utf8)) }
         }
@@ -42,12 +41,18 @@ struct Solve: ParsableCommand {
             reportError("\(error)")
             comm.abort(code: 1)
         }
+        let peakMemory = (try? comm.allGatherV([peakResidentMemoryMiB()])) ?? []
+        log("peak memory per rank (MiB): " + peakMemory.map { String(format: "%.0f", $0) }.joined(separator: " "))
+        // Gravity moments of the model next to the data's (computed identically on every rank).
+        let gravity = try? gravityComparison(config: cfg, tradeShares: result.report.tradeShares)
+        if let gravity { log(String(format: "gravity: max |model - data| over the 46 moments = %.3e", gravity.maxAbsGap)) }
         do {
             let dir = cfg.outputDirectory
-            try writeSolution(path: dir + "/solution.h5", config: cfg, result: result, evaluator: evaluator)
+            try writeSolution(path: dir + "/solution.h5", config: cfg, result: result, evaluator: evaluator, gravity: gravity)
             if comm.isRoot {
                 let summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
-                                          wallSeconds: Date().timeIntervalSince(started))
+                                          wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
+                                          peakMemoryMiB: peakMemory)
                 try writeAtomically(summary.rendered() + "\n", to: dir + "/summary.json")
             }
             try comm.barrier()

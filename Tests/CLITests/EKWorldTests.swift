@@ -1,0 +1,153 @@
+import Foundation
+import XCTest
+
+let sharedData = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+let ekData = sharedData.appendingPathComponent("ek2002").path
+
+/// Issue 3: the Eaton–Kortum world through the command line.
+final class EKWorldTests: XCTestCase {
+    func testGravityCommandReproducesTheDataMoments() throws {
+        let r = try hat(["gravity", "--data", ekData, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let dist = j["distance"] as! [Double]
+        for (a, b) in zip(dist, [-3.102440, -3.665941, -4.033395, -4.218077, -6.064372, -6.558933]) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        let dummies = j["dummies"] as! [String: Double]
+        XCTAssertEqual(dummies["border"]!, 0.303564, accuracy: 1e-6)
+        XCTAssertEqual(dummies["language"]!, 0.510080, accuracy: 1e-6)
+        XCTAssertEqual(dummies["european_community"]!, 0.035912, accuracy: 1e-6)
+        XCTAssertEqual(dummies["efta"]!, 0.536071, accuracy: 1e-6)
+        let S = j["S"] as! [String: Double], tm = j["theta_m"] as! [String: Double]
+        let names = ["AUS", "AUT", "BEL", "CAN", "DNK", "FIN", "FRA", "DEU", "GRC", "ITA", "JPN", "NLD", "NZL", "NOR",
+                     "PRT", "ESP", "SWE", "GBR", "USA"]
+        let sRef = [0.192558, -1.161839, -3.335625, 0.411561, -1.749550, -0.522466, 1.281384, 2.352748, -2.813521,
+                    1.781510, 4.198787, -2.189319, -1.197687, -1.346152, -1.573180, 0.303089, 0.009816, 1.374167, 3.983719]
+        let tmRef = [0.236221, -1.678415, 1.120118, 0.688596, -0.505889, -1.334488, 0.218294, 0.998812, -2.356411,
+                     0.070178, 1.584890, 1.004782, 0.066574, -1.000409, -1.206780, -1.156611, -0.024864, 0.816808, 2.458596]
+        for (k, name) in names.enumerated() {
+            XCTAssertEqual(S[name]!, sRef[k], accuracy: 1e-6, name)
+            XCTAssertEqual(tm[name]!, tmRef[k], accuracy: 1e-6, name)
+        }
+        XCTAssertEqual(j["r_squared"] as! Double, 0.9757, accuracy: 5e-5)
+        XCTAssertNotNil(j["standard_errors"])
+        // The table form works too.
+        let table = try hat(["gravity", "--data", ekData])
+        XCTAssertEqual(table.status, 0)
+        XCTAssertTrue(table.stdout.contains("USA"))
+    }
+
+    /// HAT-SPEC §10 item 6 on 1, 2 and 3 ranks: markets clear to 1e-10, wages and β agree with the committed
+    /// file, the model's gravity moments match the data's, and the numbers do not depend on the rank count.
+    func checkCalibratedWorld(config: String, wageFile: String) throws {
+        let path = packageRoot.appendingPathComponent("configs/\(config)").path
+        let guess = try String(contentsOf: sharedData.appendingPathComponent("hat-calibration/\(wageFile)"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().compactMap { Double($0) }
+        XCTAssertEqual(guess.count, 19)
+        var texts: [String] = []
+        for ranks in [1, 2, 3] {
+            let out = temporaryDirectory()
+            let r = try mpirun(ranks: ranks, ["solve", path, "--out", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let s = try readJSON(out + "/summary.json")
+            XCTAssertEqual(s["status"] as? String, "converged")
+            XCTAssertLessThanOrEqual(s["residual_max"] as! Double, 1e-10)
+            let wages = s["wages"] as! [Double]
+            for k in 0..<18 { XCTAssertEqual(wages[k], guess[k], accuracy: 1e-6, "\(config) wage \(k + 1)") }
+            XCTAssertEqual(wages[18], 19 - guess[0..<18].reduce(0, +), accuracy: 1e-6)
+            XCTAssertEqual(s["beta"] as! Double, guess[18], accuracy: 1e-6)
+            XCTAssertEqual(s["R"] as! [Double], [Double](repeating: 1.01, count: 19))
+            let gravity = s["gravity"] as! [String: Any]
+            XCTAssertLessThanOrEqual(gravity["max_abs_gap"] as! Double, 1e-4)
+            texts.append(try String(contentsOfFile: out + "/summary.json", encoding: .utf8).split(separator: "\n")
+                .filter { !$0.contains("\"ranks\"") && !$0.contains("\"wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") }
+                .joined(separator: "\n"))
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        XCTAssertEqual(texts[0], texts[1], "\(config): 1 vs 2 ranks")
+        XCTAssertEqual(texts[0], texts[2], "\(config): 1 vs 3 ranks")
+    }
+
+    func testBaselineEquilibrium() throws {
+        try checkCalibratedWorld(config: "ek19-baseline.toml", wageFile: "current-wage-guess-145-30-725.csv")
+    }
+
+    func testLogEquilibrium() throws {
+        try checkCalibratedWorld(config: "ek19-log.toml", wageFile: "current-wage-guess-log-24.csv")
+    }
+
+    /// Defects made in a temporary copy of the data: exit code 2, one line naming file, row and column.
+    func testMalformedDataFiles() throws {
+        typealias Edit = (inout [String]) -> Void
+        func replaceCell(_ line: Int, _ column: Int, _ value: String) -> Edit {
+            { lines in
+                var cells = lines[line - 1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                cells[column] = value
+                lines[line - 1] = cells.joined(separator: ",")
+            }
+        }
+        let cases: [(String, String, Edit, String, String)] = [
+            ("wrong column name", "ek-data.csv", { $0[0] = $0[0].replacingOccurrences(of: "trade", with: "trades") }, "row 1", "trades"),
+            ("non-numeric cell", "ek-data.csv", replaceCell(5, 1, "far"), "row 5", "column distance"),
+            ("index out of range", "ek-data.csv", replaceCell(7, 10, "20"), "row 7", "column importer"),
+            ("duplicated pair", "ek-data.csv", replaceCell(4, 11, "2"), "row 4", "column exporter"),
+            ("missing pair", "ek-data.csv", { $0.remove(at: 30) }, "row 31", "column importer"),
+            ("wrong cell count", "ek-data.csv", { $0[9] += ",1" }, "row 10", "cells"),
+            ("diagonal trade not zero", "ek-data.csv", replaceCell(2, 0, "0.5"), "row 2", "column trade"),
+            ("bin and distbin disagree", "ek-cntryfix.csv", replaceCell(6, 8, "3.0"), "row 6", "column distbin"),
+            ("dummy not 0/1", "ek-language.csv", replaceCell(12, 2, "2"), "row 12", "column efta"),
+            ("language row missing", "ek-language.csv", { $0.removeLast() }, "row 343", "column sharedlanguage"),
+            ("non-positive labour", "ek-labor.csv", replaceCell(4, 0, "-0.1"), "row 4", "column L"),
+            ("cntryfix disagrees with data", "ek-cntryfix.csv", replaceCell(3, 1, "1"), "row 3", "column border"),
+        ]
+        XCTAssertGreaterThanOrEqual(cases.count, 8)
+        for (name, file, edit, row, column) in cases {
+            let dir = temporaryDirectory()
+            for f in try FileManager.default.contentsOfDirectory(atPath: ekData) {
+                try FileManager.default.copyItem(atPath: ekData + "/" + f, toPath: dir + "/" + f)
+            }
+            let path = dir + "/" + file
+            var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.last == "" { lines.removeLast() }
+            let before = lines
+            edit(&lines)
+            XCTAssertNotEqual(lines, before, "\(name): edit did not apply")
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            let r = try hat(["gravity", "--data", dir])
+            XCTAssertEqual(r.status, 2, "\(name): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(file), "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(row + ",") || r.stderr.contains(row + ":"), "\(name): '\(r.stderr)' lacks \(row)")
+            XCTAssertTrue(r.stderr.contains(column), "\(name): '\(r.stderr)' lacks \(column)")
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    /// A configuration pointing at broken data or a broken parameter file fails before any computation.
+    func testDataWorldConfigurationErrors() throws {
+        let base = try String(contentsOf: packageRoot.appendingPathComponent("configs/ek19-baseline.toml"), encoding: .utf8)
+            .replacingOccurrences(of: "../../shared/data", with: sharedData.path)
+            .replacingOccurrences(of: "dir = \"../out/ek19-baseline\"", with: "dir = \"out\"")
+        let dir = temporaryDirectory()
+        let short = dir + "/short.csv"
+        let params = try String(contentsOf: sharedData.appendingPathComponent("hat-calibration/current-guess-145-30-725.csv"), encoding: .utf8)
+        try params.split(separator: "\n").dropLast().joined(separator: "\n").write(toFile: short, atomically: true, encoding: .utf8)
+        let cases: [(String, String, String)] = [
+            ("missing parameters", base.replacingOccurrences(of: "parameters = ", with: "# parameters = "), "[world.parameters]"),
+            ("explicit and data world", base.replacingOccurrences(of: "[world]\n", with: "[world]\ntfp = [1.0]\n"), "[world.tfp]"),
+            ("short parameter vector", base.replacingOccurrences(of: sharedData.path + "/hat-calibration/current-guess-145-30-725.csv", with: short), "short.csv: row 47"),
+            ("missing data folder", base.replacingOccurrences(of: sharedData.path + "/ek2002", with: dir + "/nowhere"), "nowhere"),
+            ("bad guess file", base.replacingOccurrences(of: sharedData.path + "/hat-calibration/current-wage-guess-145-30-725.csv", with: short), "[equilibrium.initial_guess]"),
+        ]
+        for (name, text, expected) in cases {
+            XCTAssertNotEqual(text, base, name)
+            let config = dir + "/bad.toml"
+            try text.write(toFile: config, atomically: true, encoding: .utf8)
+            let r = try hat(["solve", config])
+            XCTAssertEqual(r.status, 2, "\(name): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(expected), "\(name): '\(r.stderr)' lacks \(expected)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"), "\(name): wrote output")
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
