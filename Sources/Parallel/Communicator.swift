@@ -104,15 +104,6 @@ public final class Communicator {
         }
     }
 
-    /// Broadcast a variable-length array of doubles (length first).
-    public func broadcastVector(_ values: [Double], root: Int = 0) throws -> [Double] {
-        var count: [Int64] = [Int64(values.count)]
-        try broadcast(&count, root: root)
-        var out = rank == root ? values : [Double](repeating: 0, count: Int(count[0]))
-        try broadcast(&out, root: root)
-        return out
-    }
-
     /// Gather `local` from every rank into one rank-ordered array on every rank (MPI_Allgatherv).
     /// No arithmetic happens in MPI, so the result is bitwise independent of the rank count.
     public func allGatherV(_ local: [Double]) throws -> [Double] {
@@ -130,20 +121,6 @@ public final class Communicator {
             }
         }
         return out
-    }
-
-    /// Largest value over ranks (order-independent, so safe for determinism).
-    public func allMax(_ value: Double) throws -> Double {
-        var x = value, y = 0.0
-        try check(MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_MAX, handle), "MPI_Allreduce(max)")
-        return y
-    }
-
-    /// Largest integer over ranks; used to agree on an error code.
-    public func allMax(_ value: Int) throws -> Int {
-        var x = Int64(value), y: Int64 = 0
-        try check(MPI_Allreduce(&x, &y, 1, MPI_LONG_LONG, MPI_MAX, handle), "MPI_Allreduce(max int)")
-        return Int(y)
     }
 
     /// Terminate every rank of the job with `code`. Never returns.

@@ -18,8 +18,4 @@ public struct Partition: Equatable, Sendable {
         return lower..<upper
     }
 
-    /// The part that owns `item`.
-    public func owner(of item: Int) -> Int {
-        (0..<parts).first { range(of: $0).contains(item) }!
-    }
 }

@@ -95,9 +95,8 @@ public final class HDF5File {
         defer { H5Dclose(ds) }
         let fileSpace = H5Dget_space(ds)
         defer { H5Sclose(fileSpace) }
-        let rank = Int(H5Sget_simple_extent_ndims(fileSpace))
-        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
-        H5Sget_simple_extent_dims(fileSpace, &dims, nil)
+        let dims = HDF5File.dimensions(of: fileSpace).map { hsize_t($0) }
+        let rank = dims.count
         var memDims: [hsize_t]
         if rank == 0 {
             memDims = [1]
@@ -168,10 +167,16 @@ public final class HDF5File {
         defer { H5Dclose(ds) }
         let space = H5Dget_space(ds)
         defer { H5Sclose(space) }
+        return HDF5File.dimensions(of: space)
+    }
+
+    /// The extent of a dataspace ([] for a scalar).
+    static func dimensions(of space: hid_t) -> [Int] {
         let rank = Int(H5Sget_simple_extent_ndims(space))
-        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+        guard rank > 0 else { return [] }
+        var dims = [hsize_t](repeating: 0, count: rank)
         H5Sget_simple_extent_dims(space, &dims, nil)
-        return rank == 0 ? [] : dims.map { Int($0) }
+        return dims.map { Int($0) }
     }
 
     /// Read a whole double dataset in C order.

@@ -58,9 +58,7 @@ final class EKWorldTests: XCTestCase {
             XCTAssertEqual(s["R"] as! [Double], [Double](repeating: 1.01, count: 19))
             let gravity = s["gravity"] as! [String: Any]
             XCTAssertLessThanOrEqual(gravity["max_abs_gap"] as! Double, 1e-4)
-            texts.append(try String(contentsOfFile: out + "/summary.json", encoding: .utf8).split(separator: "\n")
-                .filter { !$0.contains("\"ranks\"") && !$0.contains("\"wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") }
-                .joined(separator: "\n"))
+            texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
             try? FileManager.default.removeItem(atPath: out)
         }
         XCTAssertEqual(texts[0], texts[1], "\(config): 1 vs 2 ranks")

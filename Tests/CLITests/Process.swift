@@ -63,3 +63,11 @@ func readJSON(_ path: String) throws -> [String: Any] {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     return try JSONSerialization.jsonObject(with: data) as! [String: Any]
 }
+
+/// summary.json text without the fields that legitimately differ between runs (rank count, timing,
+/// memory). Doubles are printed in shortest round-trip form, so equal text means bitwise-equal numbers.
+func summaryTextWithoutRunFields(_ path: String) throws -> String {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        .filter { !$0.contains("\"ranks\"") && !$0.contains("\"wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") }
+        .joined(separator: "\n")
+}
