@@ -28,6 +28,21 @@ final class SolveCommandTests: XCTestCase {
         XCTAssertGreaterThan(texts[0].count, 500)
     }
 
+    /// More ranks than countries: the idle rank still takes part in every collective (gathers, HDF5 writes).
+    func testMoreRanksThanCountries() throws {
+        let config = packageRoot.appendingPathComponent("configs/two-country.toml").path
+        var texts: [String] = []
+        for ranks in [1, 3] {
+            let out = temporaryDirectory()
+            let r = try mpirun(ranks: ranks, ["solve", config, "--out", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/solution.h5"))
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        XCTAssertEqual(texts[0], texts[1])
+    }
+
     /// CONTRACT.md keys are present, and solution.h5 lists the documented datasets with attributes.
     func testOutputsFollowTheContract() throws {
         let out = temporaryDirectory()
