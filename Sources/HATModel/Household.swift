@@ -197,7 +197,7 @@ public final class HouseholdSolver {
         }
     }
 
-    /// Max-shifted softmax over varieties of (ψ + v)/σ; also leaves max and log-sum in `mx`, `phi`.
+    /// Max-shifted softmax over varieties of (ψ + v)/σ (uses the `mx`, `expo`, `sumExp` scratch buffers).
     private func choiceProbabilities(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>,
                                      into out: UnsafeMutablePointer<Double>) {
         softmaxPieces(pr, v: v)

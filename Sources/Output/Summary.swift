@@ -36,6 +36,9 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     fields.append(("distribution_tolerance", .number(eq.evaluation.distributionTolerance)))
     fields.append(("household_iterations", .array(report.countries.map { JSON.integer($0.household.iterations) })))
     fields.append(("distribution_iterations", .array(report.countries.map { JSON.integer($0.distribution.iterations) })))
+    // The author's code only prints a warning when these inner loops hit their caps (500 / 5000).
+    fields.append(("household_converged", .array(report.countries.map { JSON.bool($0.household.converged) })))
+    fields.append(("distribution_converged", .array(report.countries.map { JSON.bool($0.distribution.converged) })))
     fields.append(("mass_at_grid_top", .numbers(report.countries.map { $0.aggregates.massAtTop })))
     if let gravity {
         fields.append(("gravity", .object([

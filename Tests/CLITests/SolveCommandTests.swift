@@ -61,6 +61,8 @@ final class SolveCommandTests: XCTestCase {
         let wages = s["wages"] as! [Double]
         XCTAssertEqual(wages.reduce(0, +) / Double(wages.count), 1, accuracy: 1e-14)
         XCTAssertLessThanOrEqual(s["residual_max"] as! Double, 1e-10)
+        XCTAssertEqual(s["household_converged"] as? [Bool], [true, true, true])
+        XCTAssertEqual(s["distribution_converged"] as? [Bool], [true, true, true])
 
         let dump = try runProcess("/usr/bin/h5dump", ["-H", out + "/solution.h5"])
         XCTAssertEqual(dump.status, 0, dump.stderr)
