@@ -75,7 +75,6 @@ public final class WorldEvaluator {
 
     public private(set) var households: [Int: HouseholdSolver] = [:]
     public private(set) var distributions: [Int: StationaryDistribution] = [:]
-    public private(set) var problems: [Int: HouseholdProblem] = [:]
     /// Evaluations performed so far.
     public private(set) var evaluations = 0
 
@@ -94,7 +93,6 @@ public final class WorldEvaluator {
     /// Solve one country at the given prices on this rank.
     public func solveCountry(_ i: Int, prices: Prices, options: EvaluationOptions) -> CountryOutcome {
         let problem = world.householdProblem(country: i, model: model, income: income, prices: prices)
-        problems[i] = problem
         let hh = households[i]!, dist = distributions[i]!
         do {
             let hs = try hh.solve(problem, tolerance: options.householdTolerance,

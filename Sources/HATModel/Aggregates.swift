@@ -36,7 +36,8 @@ public struct CountryAggregates: Sendable, Equatable {
                 distribution: StationaryDistribution, labor: Double) {
         let na = hh.assetCount, nS = hh.shockCount, nJ = hh.varietyCount
         let lambda = distribution.masses
-        let c = hh.consumption, pi = hh.choiceProbabilities, aNext = hh.assetPolicy
+        // Read the solver's buffers directly: no copies of the N_a·S·M policy arrays per evaluation.
+        let c = hh.consumptionPointer, pi = hh.piPtr, aNext = hh.aNextPtr
         var n = 0.0, bond = 0.0, b = 0.0, top = 0.0
         var m = [Double](repeating: 0, count: nJ)
         for s in 0..<nS {

@@ -135,6 +135,8 @@ public final class HouseholdSolver {
     // MARK: - Results (copies)
 
     public var consumption: [Double] { Array(UnsafeBufferPointer(start: cBuf[solutionC], count: nAll)) }
+    /// The converged consumption buffer itself (valid until the next solve), for in-module readers.
+    var consumptionPointer: UnsafeMutablePointer<Double> { cBuf[solutionC] }
     public var values: [Double] { Array(UnsafeBufferPointer(start: vBuf[solutionV], count: nAll)) }
     public var assetPolicy: [Double] { Array(UnsafeBufferPointer(start: aNextPtr, count: nAll)) }
     public var choiceProbabilities: [Double] { Array(UnsafeBufferPointer(start: piPtr, count: nAll)) }

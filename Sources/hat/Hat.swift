@@ -6,7 +6,7 @@ import HATConfig
 import Parallel
 
 /// Exit codes of CONTRACT.md.
-enum ExitCode2 {
+enum HatExit {
     static let badInput: Int32 = 2
     static let notConverged: Int32 = 3
     static let io: Int32 = 4
@@ -49,9 +49,9 @@ enum Main {
             var command = try Hat.parseAsRoot()
             try command.run()
         } catch let error as ConfigError {
-            fail(error.description, code: ExitCode2.badInput)
+            fail(error.description, code: HatExit.badInput)
         } catch let error as DataError {
-            fail(error.description, code: ExitCode2.badInput)
+            fail(error.description, code: HatExit.badInput)
         } catch {
             let code = Hat.exitCode(for: error)
             if code == .success {               // --help, --version
@@ -59,7 +59,7 @@ enum Main {
             }
             if code == .validationFailure || error is ValidationError {
                 reportError(Hat.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments")
-                exit(ExitCode2.badInput)
+                exit(HatExit.badInput)
             }
             fail("\(error)", code: code.rawValue == 0 ? 1 : code.rawValue)
         }

@@ -58,13 +58,13 @@ struct Solve: ParsableCommand {
             try comm.barrier()
         } catch {
             FileHandle.standardError.write(Data("error: writing outputs: \(error)\n".utf8))
-            comm.abort(code: ExitCode2.io)
+            comm.abort(code: HatExit.io)
         }
         log(String(format: "%@: R = %@, residual %.3e, wrote %@", result.converged ? "converged" : "NOT converged",
                    result.prices.rates.map { String($0) }.joined(separator: " "), result.residualMax, cfg.outputDirectory))
         if !result.converged {
             MPIEnvironment.finalize()
-            Foundation.exit(ExitCode2.notConverged)
+            Foundation.exit(HatExit.notConverged)
         }
     }
 }
