@@ -65,7 +65,33 @@ public enum Closure: String, CaseIterable, Sendable {
         }
     }
 
-    /// Market-clearing residuals at an evaluated world (sums in country order).
+    /// The bond-market block: each pair is an unknown (log R, log β or log R_i) and the bond residual that
+    /// rises with it when the wages are held fixed (more patient or better-paid savers demand more bonds).
+    /// Held at fixed wages, these residuals depend only on their own unknown, so each can be bracketed.
+    public func bondBlock(countries m: Int) -> [(unknown: Int, residual: Int)] {
+        switch self {
+        case .worldRate, .fixedRate: return [(m - 1, 0)]
+        case .autarky: return (0..<m).map { (m - 1 + $0, $0) }
+        }
+    }
+
+    /// Open bounds of each bond-block unknown: log β < 0 (β < 1); log R unbounded.
+    public var bondUnknownBounds: (lower: Double, upper: Double) {
+        self == .fixedRate ? (-.infinity, 0) : (-.infinity, .infinity)
+    }
+
+    /// What the bond-block unknowns are, for logs ("R", "beta", "R_i").
+    public var bondUnknownName: String {
+        switch self {
+        case .worldRate: return "R"
+        case .fixedRate: return "beta"
+        case .autarky: return "each R_i"
+        }
+    }
+
+    /// Market-clearing residuals at an evaluated world (sums in country order). A country that could not
+    /// be evaluated makes its own bond residual (autarky) or the world's bond residual NaN, and every goods
+    /// residual NaN.
     public func residuals(_ outcome: WorldOutcome, world: World) -> [Double] {
         let goods = Array(outcome.goodsMarketResiduals(world: world).dropFirst())
         switch self {

@@ -11,6 +11,7 @@ public struct EquilibriumOptions: Sendable {
     public var initialWages: [Double]?
     /// Converged when the max-abs market residual is at most this.
     public var tolerance: Double
+    /// Iterations of each hybrid run (a fallback strategy starts its own count).
     public var maxIterations: Int
     /// Relative forward-difference step of the Jacobian (see `HybridRootFinder.jacobianStep`).
     public var jacobianStep: Double = Double.ulpOfOne.squareRoot()
@@ -35,20 +36,36 @@ public struct EquilibriumResult: Sendable {
     public var residuals: [Double]
     public var residualNames: [String]
     public var reason: ConvergenceReason
+    /// What the reason means here: the numbers behind it and, when it is not converged, what to change.
+    public var reasonDetail: String
+    /// The strategy that produced the result (see `solveEquilibrium`).
+    public var strategy: String
     public var iterations: Int
     public var evaluations: Int
+    /// Measured noise of the residual near the solution, when a stall made the solver measure it.
+    public var residualNoise: Double?
     public var prices: Prices
     /// The world re-evaluated at the solution with the reporting tolerance.
     public var report: WorldOutcome
     /// Residuals of the reporting evaluation.
     public var reportResiduals: [Double]
     public var converged: Bool { reason.converged }
-    public var residualMax: Double { residuals.map { abs($0) }.max() ?? 0 }
+    /// max-abs residual; NaN if any residual is NaN.
+    public var residualMax: Double { normInf(residuals) }
 }
 
 /// Solves for a world equilibrium. Collective over the evaluator's communicator: the root rank runs the
 /// root finder and broadcasts each trial point; the other ranks serve evaluations until told to stop.
 /// Decisions are taken only on the root, so ranks cannot disagree even on heterogeneous nodes.
+///
+/// Strategies, in order, each tried only when the one before stalled (the log says which runs and why):
+/// 1. the hybrid (Powell dogleg) method on all unknowns;
+/// 2. the bond unknowns (R, β or each R_i) re-bracketed at the best wages so far, then the hybrid again:
+///    bond demand rises with them, so bracketing works where the residual is flat (every household at the
+///    borrowing limit) and a Newton-type method has no slope to follow;
+/// 3. the hybrid on the wages alone, with the bond markets cleared inside every evaluation by bracketing,
+///    then a final hybrid polish on all unknowns.
+/// A stall at the residual's noise floor (inexact inner solves) ends the solve at once with that reason.
 public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOptions,
                              log: @escaping (String) -> Void = { _ in }) throws -> EquilibriumResult {
     let comm = evaluator.communicator
@@ -59,71 +76,212 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
         closure.prices(from: x, countries: m, fixedRate: options.rate, beta: beta)
     }
     let n = closure.unknownCount(countries: m)
-    let start = Date()
 
-    // Command protocol: [1, n] + x = evaluate x; [0, n] + x = done, x is the final point and the
-    // remaining fields carry the solver's outcome.
+    // Command protocol: [1] + x = evaluate x; [0] = done, followed by the outcome.
     var outcome: [Double]
+    var detail = "", strategy = ""
     if comm.isRoot {
+        let start = Date()
         let x0 = closure.unknowns(wages: options.initialWages ?? [Double](repeating: 1, count: m),
                                   rates: [Double](repeating: options.rate, count: m), beta: beta)
-        var finder = HybridRootFinder(tolerance: options.tolerance, maxIterations: options.maxIterations)
-        finder.jacobianStep = options.jacobianStep
-        let result = try finder.solve(from: x0, monitor: { rec in
-            let elapsed = Date().timeIntervalSince(start)
-            log(String(format: "iter %3d  residual %.3e  step %.3e  %@  evals %3d  elapsed %.2f s",
-                       rec.iteration, rec.residualMax, rec.stepNorm, rec.accepted ? "accepted" : "rejected",
-                       rec.evaluations, elapsed))
-        }) { x in
-            var header: [Double] = [1, Double(n)]
+        let driver = StrategyDriver(closure: closure, countries: m, options: options, log: log, start: start) { x in
+            var header: [Double] = [1]
             try comm.broadcast(&header)
             var xb = x
             try comm.broadcast(&xb)
             let out = try evaluator.evaluate(prices: prices(x), options: options.evaluation)
-            return out.failed ? [Double](repeating: .nan, count: n) : closure.residuals(out, world: world)
+            if out.failed { log("trial point infeasible: " + out.failureSummary(names: world.names)) }
+            return closure.residuals(out, world: world)
         }
-        log("stopped: \(result.reason.rawValue) after \(result.iterations) iterations, \(result.evaluations) evaluations")
-        outcome = [0, Double(n)] + result.x + result.residual
-            + [Double(ConvergenceReason.allCasesIndex(result.reason)), Double(result.iterations), Double(result.evaluations)]
-        var header = Array(outcome[0..<2])
+        let r = try driver.run(from: x0)
+        log("stopped: \(r.reason.message)\(r.detail.isEmpty ? "" : " (\(r.detail))") after \(driver.iterations) iterations, \(driver.evaluations) evaluations, strategy \(r.strategy)")
+        detail = r.detail
+        strategy = r.strategy
+        outcome = r.x + r.residual + [Double(r.reason.rawValue), Double(driver.iterations), Double(driver.evaluations),
+                                      r.noise ?? -1]
+        var header: [Double] = [0]
         try comm.broadcast(&header)
-        var rest = Array(outcome[2...])
-        try comm.broadcast(&rest)
+        try comm.broadcast(&outcome)
     } else {
         while true {
-            var header: [Double] = [0, 0]
+            var header: [Double] = [0]
             try comm.broadcast(&header)
             if header[0] == 1 {
                 var x = [Double](repeating: 0, count: n)
                 try comm.broadcast(&x)
                 _ = try evaluator.evaluate(prices: prices(x), options: options.evaluation)
             } else {
-                var rest = [Double](repeating: 0, count: 2 * n + 3)
-                try comm.broadcast(&rest)
-                outcome = header + rest
+                outcome = [Double](repeating: 0, count: 2 * n + 4)
+                try comm.broadcast(&outcome)
                 break
             }
         }
     }
-    let x = Array(outcome[2..<(2 + n)])
-    let residuals = Array(outcome[(2 + n)..<(2 + 2 * n)])
-    let reason = ConvergenceReason.fromIndex(Int(outcome[2 + 2 * n]))
+    try comm.broadcast(&detail)
+    try comm.broadcast(&strategy)
+    let x = Array(outcome[0..<n])
+    let residuals = Array(outcome[n..<(2 * n)])
+    let reason = ConvergenceReason(rawValue: Int32(outcome[2 * n])) ?? .notMakingProgress
     // Re-evaluate at the solution with the reporting tolerance (collective), from a cold start so that the
     // reported objects are a function of the solution alone, not of the solver's path.
     var reporting = options.evaluation
     reporting.householdTolerance = options.reportingHouseholdTolerance
     reporting.warmStart = false
     let report = try evaluator.evaluate(prices: prices(x), options: reporting)
+    let noise = outcome[2 * n + 3]
     return EquilibriumResult(unknowns: x, unknownNames: closure.unknownNames(countries: world.names),
                              residuals: residuals, residualNames: closure.residualNames(countries: world.names),
-                             reason: reason, iterations: Int(outcome[3 + 2 * n]),
-                             evaluations: Int(outcome[4 + 2 * n]), prices: prices(x), report: report,
+                             reason: reason, reasonDetail: detail, strategy: strategy,
+                             iterations: Int(outcome[2 * n + 1]), evaluations: Int(outcome[2 * n + 2]),
+                             residualNoise: noise >= 0 ? noise : nil, prices: prices(x), report: report,
                              reportResiduals: closure.residuals(report, world: world))
 }
 
-extension ConvergenceReason {
-    static let ordered: [ConvergenceReason] = [.residualTolerance, .maxIterations, .maxEvaluations,
-                                               .notMakingProgress, .nonFiniteInitialResidual]
-    static func allCasesIndex(_ r: ConvergenceReason) -> Int { ordered.firstIndex(of: r)! }
-    static func fromIndex(_ i: Int) -> ConvergenceReason { ordered[i] }
+/// Runs the strategies of `solveEquilibrium` on the root rank over a residual function x ↦ F(x).
+final class StrategyDriver {
+    struct Outcome {
+        var x: [Double]
+        var residual: [Double]
+        var reason: ConvergenceReason
+        var detail: String
+        var strategy: String
+        var noise: Double?
+    }
+
+    let closure: Closure
+    let countries: Int
+    let options: EquilibriumOptions
+    let log: (String) -> Void
+    let start: Date
+    let residual: ([Double]) throws -> [Double]
+    var iterations = 0
+    var evaluations = 0
+    /// The finite point with the smallest ‖F‖₂ seen so far.
+    var best: (x: [Double], f: [Double])?
+
+    init(closure: Closure, countries: Int, options: EquilibriumOptions, log: @escaping (String) -> Void, start: Date,
+         residual: @escaping ([Double]) throws -> [Double]) {
+        self.closure = closure; self.countries = countries; self.options = options; self.log = log
+        self.start = start; self.residual = residual
+    }
+
+    /// F(x), counting evaluations and remembering the best finite point.
+    func evaluate(_ x: [Double]) throws -> [Double] {
+        evaluations += 1
+        let f = try residual(x)
+        if f.allSatisfy({ $0.isFinite }), best == nil || norm(f) < norm(best!.f) { best = (x, f) }
+        return f
+    }
+
+    func norm(_ f: [Double]) -> Double { f.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+
+    func finder(tolerance: Double) -> HybridRootFinder {
+        var finder = HybridRootFinder(tolerance: tolerance, maxIterations: options.maxIterations)
+        finder.jacobianStep = options.jacobianStep
+        return finder
+    }
+
+    func monitor(_ label: String) -> (IterationRecord) -> Void {
+        { [log, start] rec in
+            let elapsed = Date().timeIntervalSince(start)
+            if let note = rec.note { log("\(label): \(note)"); return }
+            log(String(format: "iter %3d  residual %.3e  l2 %.3e  step %.3e  %@  evals %3d  elapsed %.2f s  [%@]",
+                       rec.iteration, rec.residualMax, rec.residualNorm, rec.stepNorm,
+                       rec.accepted ? "accepted" : "rejected", rec.evaluations, elapsed, label))
+        }
+    }
+
+    /// Hybrid on all unknowns from x.
+    func hybrid(from x: [Double], label: String) throws -> Outcome {
+        let r = try finder(tolerance: options.tolerance).solve(from: x, monitor: monitor(label)) { try self.evaluate($0) }
+        iterations += r.iterations
+        return Outcome(x: r.x, residual: r.residual, reason: r.reason, detail: detail(r), strategy: label, noise: r.noise)
+    }
+
+    func detail(_ r: RootFindingResult) -> String {
+        switch r.reason {
+        case .noiseFloor:
+            return String(format: "max-abs residual %.3e against tolerance %.1e, measured residual noise %.2e with household_tolerance %.1e and distribution_tolerance %.1e: loosen equilibrium.tolerance to at least %.0e, or tighten equilibrium.household_tolerance (which moves the root by about the inner solves' error)",
+                          r.residualMax, options.tolerance, r.noise ?? 0, options.evaluation.householdTolerance,
+                          options.evaluation.distributionTolerance, 10 * (r.noise ?? 0))
+        case .maxIterations:
+            return "raise equilibrium.max_iterations (now \(options.maxIterations)) or start closer"
+        default:
+            return ""
+        }
+    }
+
+    /// Bracket the bond unknowns at the wages of x (held fixed). Returns the new x and whether every bond
+    /// market was cleared to the tolerance.
+    func bracketBonds(at x: [Double], tolerance: Double, initialStep: Double) throws
+        -> (x: [Double], f: [Double], converged: Bool)
+    {
+        let block = closure.bondBlock(countries: countries)
+        let bounds = closure.bondUnknownBounds
+        let brackets = MonotoneBrackets(tolerance: tolerance, maxEvaluations: 200, initialStep: initialStep)
+        let r = try brackets.solve(from: block.map { x[$0.unknown] },
+                                   lower: block.map { _ in bounds.lower }, upper: block.map { _ in bounds.upper },
+                                   evaluate: { t in
+                                       var y = x
+                                       for (k, b) in block.enumerated() { y[b.unknown] = t[k] }
+                                       return try self.evaluate(y)
+                                   },
+                                   extract: { f in block.map { f[$0.residual] } })
+        var y = x
+        for (k, b) in block.enumerated() { y[b.unknown] = r.t[k] }
+        return (y, r.lastOutput, r.converged)
+    }
+
+    /// Strategy 3: the hybrid on the wages, with the bond markets cleared by bracketing inside.
+    func reducedSpace(from x: [Double], label: String) throws -> Outcome {
+        let block = closure.bondBlock(countries: countries)
+        let bondUnknowns = Set(block.map(\.unknown)), bondResiduals = Set(block.map(\.residual))
+        let wageIndex = x.indices.filter { !bondUnknowns.contains($0) }
+        let goodsIndex = x.indices.filter { !bondResiduals.contains($0) }
+        var current = x
+        var lastFull: [Double] = []
+        let inner = 0.1 * options.tolerance
+        let r = try finder(tolerance: options.tolerance).solve(from: wageIndex.map { x[$0] }, monitor: monitor(label)) { w in
+            var y = current
+            for (k, i) in wageIndex.enumerated() { y[i] = w[k] }
+            let b = try self.bracketBonds(at: y, tolerance: inner, initialStep: 1e-3)
+            guard b.converged else { return goodsIndex.map { _ in .nan } }
+            current = b.x
+            lastFull = b.f
+            return goodsIndex.map { b.f[$0] }
+        }
+        iterations += r.iterations
+        var y = current
+        for (k, i) in wageIndex.enumerated() { y[i] = r.x[k] }
+        let f = lastFull.isEmpty ? try evaluate(y) : (y == current ? lastFull : try evaluate(y))
+        return Outcome(x: y, residual: f, reason: normInf(f) <= options.tolerance ? .residualTolerance : r.reason,
+                       detail: detail(r), strategy: label, noise: r.noise)
+    }
+
+    /// Whether a stop is worth a fallback: a stall or the evaluation budget, not the user's iteration cap,
+    /// a success, or a noise floor (no strategy resolves digits the residual does not have).
+    func worthFallback(_ r: Outcome) -> Bool { r.reason == .notMakingProgress || r.reason == .maxEvaluations }
+
+    func run(from x0: [Double]) throws -> Outcome {
+        let bondName = closure.bondUnknownName
+        log("strategy 1/3: hybrid (Powell dogleg, scaled variables, forward-difference Jacobian) on all \(x0.count) unknowns")
+        var r = try hybrid(from: x0, label: "hybrid")
+        guard worthFallback(r), let from = best else { return r }
+
+        log(String(format: "strategy 1 stopped (%@) at max-abs residual %.3e; switching to strategy 2/3: bracket %@ (bond demand rises with it) at the best wages so far, then hybrid",
+                   r.reason.message, normInf(r.residual), bondName))
+        let b = try bracketBonds(at: from.x, tolerance: 0.1 * options.tolerance, initialStep: 0.02)
+        log(String(format: "strategy 2: bond market(s) %@ after bracketing: max-abs residual %.3e",
+                   b.converged ? "cleared" : "not cleared", normInf(b.f)))
+        r = try hybrid(from: b.x, label: "bracket+hybrid")
+        guard worthFallback(r), let from2 = best else { return r }
+
+        log(String(format: "strategy 2 stopped (%@) at max-abs residual %.3e; switching to strategy 3/3: hybrid on the wages with %@ bracketed inside every evaluation",
+                   r.reason.message, normInf(r.residual), bondName))
+        r = try reducedSpace(from: from2.x, label: "wages|bracketed-bonds")
+        if r.reason.converged || r.reason == .noiseFloor { return r }
+        log(String(format: "strategy 3 stopped at max-abs residual %.3e; polishing with the hybrid on all unknowns",
+                   normInf(r.residual)))
+        return try hybrid(from: best?.x ?? r.x, label: "polish")
+    }
 }

@@ -2,25 +2,73 @@ import Foundation
 import HATModel
 import Parallel
 
+/// Why a country could not be evaluated at some prices, as numbers that travel with the gathered results.
+public struct CountryFailure: Sendable, Equatable {
+    public enum Kind: Int, Sendable {
+        case nonPositiveConsumption = 1, nonMonotoneGrid = 2, nonFiniteDistribution = 3
+    }
+    public var kind: Kind
+    /// 1-based asset, shock and variety indices, the household iteration and the offending value (0 if n/a).
+    public var asset = 0, shock = 0, variety = 0, iteration = 0
+    public var value = 0.0
+
+    static let packedCount = 6
+    var packed: [Double] { [Double(kind.rawValue), Double(asset), Double(shock), Double(variety), Double(iteration), value] }
+    init?(packed v: ArraySlice<Double>) {
+        let b = v.startIndex
+        guard let kind = Kind(rawValue: Int(v[b])) else { return nil }
+        self.kind = kind
+        asset = Int(v[b + 1]); shock = Int(v[b + 2]); variety = Int(v[b + 3]); iteration = Int(v[b + 4]); value = v[b + 5]
+    }
+    init(kind: Kind, asset: Int = 0, shock: Int = 0, variety: Int = 0, iteration: Int = 0, value: Double = 0) {
+        self.kind = kind; self.asset = asset; self.shock = shock; self.variety = variety; self.iteration = iteration
+        self.value = value
+    }
+    init(_ error: HouseholdError) {
+        switch error {
+        case let .nonPositiveConsumption(a, s, j, it, c):
+            self.init(kind: .nonPositiveConsumption, asset: a + 1, shock: s + 1, variety: j + 1, iteration: it, value: c)
+        case let .nonMonotoneGrid(s, j, it):
+            self.init(kind: .nonMonotoneGrid, shock: s + 1, variety: j + 1, iteration: it)
+        }
+    }
+
+    /// One phrase for the log, e.g. "consumption -0.2 at asset 1, shock 1, variety 2 (household iteration 3)".
+    public var description: String {
+        switch kind {
+        case .nonPositiveConsumption:
+            return "consumption \(value) at asset \(asset), shock \(shock), variety \(variety) (household iteration \(iteration))"
+        case .nonMonotoneGrid:
+            return "endogenous asset grid not increasing at shock \(shock), variety \(variety) (household iteration \(iteration))"
+        case .nonFiniteDistribution:
+            return "the stationary distribution is not finite"
+        }
+    }
+}
+
 /// One country's outcome at given prices.
 public struct CountryOutcome: Sendable {
     public var aggregates: CountryAggregates
     public var household: HouseholdSolveStats
     public var distribution: DistributionStats
-    /// Set when the household kernel failed (infeasible prices); aggregates are then NaN.
-    public var failed: Bool
+    /// Set when the country could not be evaluated at these prices (infeasible); aggregates are then NaN.
+    public var failure: CountryFailure?
+    public var failed: Bool { failure != nil }
 
-    static func packedCount(varieties: Int) -> Int { CountryAggregates.packedCount(varieties: varieties) + 7 }
+    static func packedCount(varieties: Int) -> Int {
+        CountryAggregates.packedCount(varieties: varieties) + 6 + CountryFailure.packedCount
+    }
 
     var packed: [Double] {
         aggregates.packed + [Double(household.iterations), household.converged ? 1 : 0, household.policyChange,
-                             Double(distribution.iterations), distribution.converged ? 1 : 0, distribution.change,
-                             failed ? 1 : 0]
+                             Double(distribution.iterations), distribution.converged ? 1 : 0, distribution.change]
+            + (failure?.packed ?? [Double](repeating: 0, count: CountryFailure.packedCount))
     }
 
-    init(aggregates: CountryAggregates, household: HouseholdSolveStats, distribution: DistributionStats, failed: Bool) {
+    init(aggregates: CountryAggregates, household: HouseholdSolveStats, distribution: DistributionStats,
+         failure: CountryFailure?) {
         self.aggregates = aggregates; self.household = household; self.distribution = distribution
-        self.failed = failed
+        self.failure = failure
     }
 
     init(packed v: ArraySlice<Double>, varieties: Int) {
@@ -30,7 +78,7 @@ public struct CountryOutcome: Sendable {
         let t = b + na
         household = HouseholdSolveStats(iterations: Int(v[t]), converged: v[t + 1] != 0, policyChange: v[t + 2])
         distribution = DistributionStats(iterations: Int(v[t + 3]), converged: v[t + 4] != 0, change: v[t + 5])
-        failed = v[t + 6] != 0
+        failure = CountryFailure(packed: v[(t + 6)..<(t + 6 + CountryFailure.packedCount)])
     }
 }
 
@@ -40,6 +88,11 @@ public struct WorldOutcome: Sendable {
     public var countries: [CountryOutcome]
 
     public var failed: Bool { countries.contains { $0.failed } }
+    /// "NAME: what failed" for every country that could not be evaluated (names in country order).
+    public func failureSummary(names: [String]) -> String {
+        zip(names, countries).compactMap { name, c in c.failure.map { "\(name): \($0.description)" } }
+            .joined(separator: "; ")
+    }
     public var bondDemand: [Double] { countries.map { $0.aggregates.bondDemand } }
     public var output: [Double] { countries.map { $0.aggregates.output } }
     /// M_ij, row = importer.
@@ -100,15 +153,19 @@ public final class WorldEvaluator {
             let ds = dist.solve(household: hh, transition: income.transition, tolerance: options.distributionTolerance,
                                 maxIterations: options.distributionMaxIterations, warmStart: options.warmStart)
             let agg = CountryAggregates(problem: problem, household: hh, distribution: dist, labor: world.labor[i])
-            return CountryOutcome(aggregates: agg, household: hs, distribution: ds, failed: !ds.change.isFinite)
+            let finite = ds.change.isFinite && agg.packed.allSatisfy { $0.isFinite }
+            if !finite { hh.reset(); dist.reset() }
+            return CountryOutcome(aggregates: agg, household: hs, distribution: ds,
+                                  failure: finite ? nil : CountryFailure(kind: .nonFiniteDistribution))
         } catch {
+            // Infeasible prices: no warning here (every rank would print); the failure travels with the
+            // gathered results and the root rank logs one line.
             hh.reset(); dist.reset()
-            FileHandle.standardError.write(Data("warning: \(world.names[i]): \(error)\n".utf8))
             let nan = [Double](repeating: .nan, count: CountryAggregates.packedCount(varieties: world.count))
             return CountryOutcome(aggregates: CountryAggregates(packed: nan[...]),
                                   household: HouseholdSolveStats(iterations: 0, converged: false, policyChange: .nan),
                                   distribution: DistributionStats(iterations: 0, converged: false, change: .nan),
-                                  failed: true)
+                                  failure: (error as? HouseholdError).map(CountryFailure.init) ?? CountryFailure(kind: .nonPositiveConsumption))
         }
     }
 

@@ -43,7 +43,7 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try f.setAttribute("/", "schema_version", solutionSchemaVersion)
     try f.setAttribute("/", "hat_version", hatVersion)
     try f.setAttribute("/", "status", result.converged ? "converged" : "not-converged")
-    try f.setAttribute("/", "reason", result.reason.rawValue)
+    try f.setAttribute("/", "reason", result.reason.message)
     try f.setAttribute("/", "closure", config.equilibrium.closure.rawValue)
     try f.setAttribute("/", "countries", world.names.joined(separator: ","))
     try f.setAttribute("/", "configuration", config.text)

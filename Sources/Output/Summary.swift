@@ -17,7 +17,7 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     let reportingMax: Double = result.reportResiduals.map { abs($0) }.max() ?? 0
     var fields: [(String, JSON)] = []
     fields.append(("status", .string(result.converged ? "converged" : "not-converged")))
-    fields.append(("reason", .string(result.reason.rawValue)))
+    fields.append(("reason", .string(result.reason.message)))
     fields.append(("closure", .string(eq.closure.rawValue)))
     fields.append(("countries", .array(names.map { JSON.string($0) })))
     fields.append(("R", .numbers(result.prices.rates)))

@@ -104,6 +104,18 @@ public final class Communicator {
         }
     }
 
+    /// Broadcast a string from `root` (length first, then the UTF-8 bytes).
+    public func broadcast(_ text: inout String, root: Int = 0) throws {
+        var bytes = Array(text.utf8)
+        var count = [Int64(bytes.count)]
+        try broadcast(&count, root: root)
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(count[0])) }
+        try bytes.withUnsafeMutableBufferPointer { buf in
+            try check(MPI_Bcast(buf.baseAddress, Int32(buf.count), MPI_BYTE, Int32(root), handle), "MPI_Bcast(bytes)")
+        }
+        text = String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Gather `local` from every rank into one rank-ordered array on every rank (MPI_Allgatherv).
     /// No arithmetic happens in MPI, so the result is bitwise independent of the rank count.
     public func allGatherV(_ local: [Double]) throws -> [Double] {

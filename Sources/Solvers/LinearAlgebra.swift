@@ -20,7 +20,8 @@ public func leastSquaresSolve(_ a: [Double], _ b: [Double], n: Int) -> [Double]?
 
 @inline(__always) func norm2(_ x: [Double]) -> Double { dot(x, x).squareRoot() }
 
-@inline(__always) func normInf(_ x: [Double]) -> Double {
+/// max_i |x_i|, NaN if any entry is NaN (Swift's `max()` would skip a NaN that is not first).
+public func normInf(_ x: [Double]) -> Double {
     var m = 0.0
     for v in x { if !(abs(v) <= m) { m = abs(v) } }   // NaN propagates
     return m
