@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers"]),
         .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel"]),
+        .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers"]),
         .executableTarget(name: "hat", dependencies: [
             "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -16,6 +16,7 @@ HAT_MPI_GETTER(MPI_Datatype, MPI_CHAR)
 HAT_MPI_GETTER(MPI_Datatype, MPI_BYTE)
 HAT_MPI_GETTER(MPI_Op, MPI_MAX)
 HAT_MPI_GETTER(MPI_Op, MPI_MIN)
+HAT_MPI_GETTER(MPI_Op, MPI_SUM)
 HAT_MPI_GETTER(MPI_Info, MPI_INFO_NULL)
 
 static inline MPI_Comm hat_MPI_COMM_NULL(void) __attribute__((swift_name("getter:MPI_COMM_NULL()")));

@@ -201,9 +201,12 @@ final class StrategyDriver {
     func detail(_ r: RootFindingResult) -> String {
         switch r.reason {
         case .noiseFloor:
-            return String(format: "max-abs residual %.3e against tolerance %.1e, measured residual noise %.2e with household_tolerance %.1e and distribution_tolerance %.1e: loosen equilibrium.tolerance to at least %.0e, or tighten equilibrium.household_tolerance (which moves the root by about the inner solves' error)",
+            // The residual got to r and no further: r, not the noise estimate (which may be measured at a
+            // coarser spacing), is what the tolerance can ask for.
+            let reachable = 2 * max(r.residualMax, options.tolerance)
+            return String(format: "max-abs residual %.3e against tolerance %.1e; the residual's measured noise is %.2e (inner solves at household_tolerance %.1e, distribution_tolerance %.1e), so the tolerance asks for digits the residual does not have: set equilibrium.tolerance to at least %.0e, or tighten equilibrium.household_tolerance (which moves the root by about the inner solves' error)",
                           r.residualMax, options.tolerance, r.noise ?? 0, options.evaluation.householdTolerance,
-                          options.evaluation.distributionTolerance, 10 * (r.noise ?? 0))
+                          options.evaluation.distributionTolerance, reachable)
         case .maxIterations:
             return "raise equilibrium.max_iterations (now \(options.maxIterations)) or start closer"
         default:

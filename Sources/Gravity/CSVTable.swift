@@ -14,16 +14,13 @@ public struct CSVTable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError(file: path, problem: "cannot read the file (missing or unreadable)")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw DataError(file: path, problem: "not UTF-8 text") }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : Substring($0)
-        }
+        var lines = try textLines(data, path: path)
         while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
         guard let header = lines.first else { throw DataError(file: path, problem: "empty file") }
         let names = header.split(separator: ",", omittingEmptySubsequences: false).map {
             $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"")) }
         guard names == expected else {
-            throw DataError(file: path, row: 1, problem: "expected columns \(expected.joined(separator: ",")), found \(names.joined(separator: ","))")
+            throw DataError(file: path, row: 1, problem: "expected columns \(expected.joined(separator: ",")), found \(abbreviated(names.joined(separator: ",")))")
         }
         columns = names
         var parsed: [[Double]] = []
@@ -36,7 +33,7 @@ public struct CSVTable {
             parsed.append(try cells.enumerated().map { c, cell in
                 let s = cell.trimmingCharacters(in: CharacterSet(charactersIn: " \""))
                 guard let v = Double(s), v.isFinite else {
-                    throw DataError(file: path, row: lineNumber, column: names[c], problem: "'\(s)' is not a finite number")
+                    throw DataError(file: path, row: lineNumber, column: names[c], problem: "'\(abbreviated(s))' is not a finite number")
                 }
                 return v
             })
@@ -50,6 +47,10 @@ public struct CSVTable {
         }
         rows = parsed
     }
+
+    /// The lines of a text file: UTF-8 (a leading byte-order mark is dropped), LF or CRLF line ends. A NUL
+    /// byte is an error (a binary file, or text cut short), not silently the end of the text.
+    public static func lines(of data: Data, path: String) throws -> [Substring] { try textLines(data, path: path) }
 
     public func index(of column: String) -> Int { columns.firstIndex(of: column)! }
 
@@ -68,3 +69,22 @@ public struct CSVTable {
         Double(try integer(r, column, in: 0...1))
     }
 }
+
+/// See `CSVTable.lines(of:path:)`. Lines are split on the byte `\n`, not on Swift's Characters (for which
+/// "\r\n" is one Character, so a CRLF file would be a single line).
+func textLines(_ data: Data, path: String) throws -> [Substring] {
+    if let nul = data.firstIndex(of: 0) {
+        let line = data[data.startIndex..<nul].reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
+        throw DataError(file: path, row: line, problem: "contains a NUL byte (at byte \(nul - data.startIndex + 1)): not a text file")
+    }
+    guard var text = String(data: data, encoding: .utf8) else { throw DataError(file: path, problem: "not UTF-8 text") }
+    if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+    return text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { scalars in
+        var line = Substring(String(scalars))
+        if line.hasSuffix("\r") { line = line.dropLast() }
+        return line
+    }
+}
+
+/// At most 80 characters of a value quoted in an error message.
+func abbreviated(_ s: String) -> String { s.count <= 80 ? s : String(s.prefix(77)) + "..." }

@@ -37,9 +37,10 @@ public struct EKData: Sendable {
         let dir = URL(fileURLWithPath: directory)
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) else {
             throw DataError(file: directory, problem: "data folder does not exist")
         }
+        guard isDir.boolValue else { throw DataError(file: directory, problem: "is a file, not a data folder") }
 
         // Labour: one column L, one row per country.
         let laborTable = try CSVTable(path: path("ek-labor.csv"), expected: ["L"])
@@ -136,10 +137,10 @@ public struct EKData: Sendable {
     /// countries.csv (index, iso3, name), optional.
     static func loadCountryNames(_ path: String, count m: Int) throws -> [String] {
         guard FileManager.default.fileExists(atPath: path) else { return (1...m).map { "\($0)" } }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError(file: path, problem: "cannot read the file")
         }
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        let lines = try CSVTable.lines(of: data, path: path).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard lines.first?.hasPrefix("index,iso3") == true else {
             throw DataError(file: path, row: 1, problem: "expected columns index,iso3,name")
         }

@@ -43,20 +43,54 @@ public struct GravityFit: Sendable {
 
 public enum GravityError: Error, CustomStringConvertible {
     case rankDeficient(String)
+    /// A regressor is (numerically) a linear combination of the others; `column` names it as in the data
+    /// files (a bin or dummy column, or "importer"/"exporter" for a fixed effect).
+    case collinear(column: String, detail: String)
+    /// The dependent variable is constant: nothing to explain.
+    case noVariation
+    /// The fit's statistics overflowed (values too large for double arithmetic).
+    case nonFinite(String)
+
     public var description: String {
-        switch self { case .rankDeficient(let what): return "gravity regression: \(what)" }
+        switch self {
+        case .rankDeficient(let what): return "gravity regression: \(what)"
+        case let .collinear(column, detail):
+            return "gravity regression: regressor \(column) is collinear with the others (\(detail)); the coefficients are not identified"
+        case .noVariation: return "gravity regression: every observation of the trade column is the same value; nothing to explain"
+        case .nonFinite(let what): return "gravity regression: \(what) is not finite (values too large for double arithmetic?)"
+        }
     }
+
+    /// The data column the error is about, if any.
+    public var column: String? {
+        switch self {
+        case .collinear(let column, _): return column
+        case .noVariation, .nonFinite: return "trade"
+        case .rankDeficient: return nil
+        }
+    }
+}
+
+/// Names of the design columns of `gravityRegression`, as the data files call them.
+func designColumnNames(countries m: Int, names: [String]?) -> [String] {
+    let label = { (i: Int) -> String in names.map { $0[i] } ?? "\(i + 1)" }
+    return ["bin375", "bin750", "bin1500", "bin3000", "bin6000", "binmax"]
+        + (1..<m).map { "importer (fixed effect of \(label($0)))" }
+        + (1..<m).map { "exporter (fixed effect of \(label($0)))" }
+        + ["border", "sharedlanguage", "europeancom", "efta"]
 }
 
 /// OLS of y_ij = FEimp_i + FEexp_j + Σ_k b_k bin_k + b·(border, language, EC, EFTA) (HAT-SPEC §5.2), solved
 /// with LAPACK (QR, dgels). The design drops what is collinear (FEimp_1 = FEexp_1 = 0; the six bins act as the
 /// intercept), then the EK transformation: S = FEexp − mean(FEexp), importer effects absorb the shift,
 /// m̄ = mean(FEimp + S), θm = FEimp + S − m̄, dist = b + m̄. These objects do not depend on the dropped columns.
-public func gravityRegression(y: [Double], pairs: [PairRegressors], countries m: Int) throws -> GravityFit {
+public func gravityRegression(y: [Double], pairs: [PairRegressors], countries m: Int,
+                              countryNames: [String]? = nil) throws -> GravityFit {
     let n = y.count
     precondition(pairs.count == n)
     let p = 6 + 2 * (m - 1) + 4
     guard n > p else { throw GravityError.rankDeficient("\(n) observations for \(p) parameters") }
+    guard y.contains(where: { $0 != y[0] }) else { throw GravityError.noVariation }
     // Column layout: bins 0..5 | importer FE 2..M | exporter FE 2..M | 4 dummies. Column-major X.
     var x = [Double](repeating: 0, count: n * p)
     for (r, pair) in pairs.enumerated() {
@@ -68,6 +102,7 @@ public func gravityRegression(y: [Double], pairs: [PairRegressors], countries m:
     // X'X for the covariance (before dgels overwrites X).
     var xtx = [Double](repeating: 0, count: p * p)
     cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, Int32(p), Int32(n), 1, x, Int32(n), 0, &xtx, Int32(p))
+    try checkFullRank(x, rows: n, columns: p, names: designColumnNames(countries: m, names: countryNames))
     var design = x
     var rhs = y
     let info = LAPACKE_dgels(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "N")), Int32(n), Int32(p), 1, &design, Int32(n), &rhs, Int32(n))
@@ -88,6 +123,8 @@ public func gravityRegression(y: [Double], pairs: [PairRegressors], countries m:
           LAPACKE_dpotri(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(p), &xtx, Int32(p)) == 0 else {
         throw GravityError.rankDeficient("X'X is singular")
     }
+    guard beta.allSatisfy({ $0.isFinite }) else { throw GravityError.nonFinite("a coefficient") }
+    guard ssr.isFinite, sst.isFinite else { throw GravityError.nonFinite("the sum of squares") }
     let sigma2 = ssr / Double(n - p)
     func cov(_ a: Int, _ b: Int) -> Double { sigma2 * (a <= b ? xtx[b * p + a] : xtx[a * p + b]) }
 
@@ -112,6 +149,24 @@ public func gravityRegression(y: [Double], pairs: [PairRegressors], countries m:
     return GravityFit(moments: moments,
                       standardErrors: GravityMoments(flattened: variances.map { $0.squareRoot() }, countries: m),
                       rSquared: 1 - ssr / sst, sumOfSquaredResiduals: ssr, observations: n, parameters: p)
+}
+
+/// Pivoted QR (LAPACK dgeqp3) of the column-major design: a diagonal entry of R below 1e-10 of the largest
+/// means the pivoted column at that position is a combination of the columns before it.
+func checkFullRank(_ x: [Double], rows n: Int, columns p: Int, names: [String]) throws {
+    var a = x
+    var pivots = [Int32](repeating: 0, count: p)
+    var tau = [Double](repeating: 0, count: p)
+    guard LAPACKE_dgeqp3(LAPACK_COL_MAJOR, Int32(n), Int32(p), &a, Int32(n), &pivots, &tau) == 0 else {
+        throw GravityError.rankDeficient("QR factorisation failed")
+    }
+    let largest = abs(a[0])
+    for k in 0..<p where !(abs(a[k * n + k]) > 1e-10 * largest) {
+        let column = names[Int(pivots[k]) - 1]
+        let zero = (0..<n).allSatisfy { x[(Int(pivots[k]) - 1) * n + $0] == 0 }
+        throw GravityError.collinear(column: column, detail: zero ? "it is zero in every observation"
+                                                                   : "it is a linear combination of other regressors")
+    }
 }
 
 /// The EK transformation of raw coefficients (layout of `gravityRegression`).

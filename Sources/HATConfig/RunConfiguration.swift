@@ -17,6 +17,11 @@ public struct RunConfiguration: Sendable {
     public var outputDirectory: String
     /// Set when the world is built from the Eaton–Kortum data and a parameter vector.
     public var dataWorld: DataWorld?
+    /// Dotted keys whose values came from `--set`.
+    public var overriddenKeys: Set<String> = []
+
+    /// Where the value of `key` came from, for error messages: "--set" or the configuration file.
+    public func source(of key: String) -> String { overriddenKeys.contains(key) ? "--set" : path }
 }
 
 /// A world built from data (HAT-SPEC §5): the data, the parameter vector and the data's gravity moments.
@@ -35,9 +40,15 @@ public enum ConfigurationLoader {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, key: "", problem: "cannot read configuration file (missing or unreadable)")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        // The TOML parser reads C strings: a NUL byte would silently end the file there.
+        if let nul = data.firstIndex(of: 0) {
+            let line = data[data.startIndex..<nul].reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
+            throw ConfigError(file: path, key: "", problem: "contains a NUL byte on line \(line) (byte \(nul - data.startIndex + 1)): not a text file")
+        }
+        guard var text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, key: "", problem: "configuration file is not UTF-8 text")
         }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }     // a byte-order mark is not TOML
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError(file: path, key: "", problem: "TOML syntax error at line \(e.source.begin.line): \(e.description)")
@@ -48,6 +59,7 @@ public enum ConfigurationLoader {
         var config = try r.configuration(base: base)
         config.path = path
         config.text = overrides.isEmpty ? text : text + "\n# overrides: " + overrides.joined(separator: " ") + "\n"
+        config.overriddenKeys = Set(r.overrides.keys)
         return config
     }
 }
@@ -60,7 +72,10 @@ struct Reader {
 
     init(file: String, root: TOMLTable) { self.file = file; self.root = root }
 
-    func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: file, key: key, problem: problem) }
+    /// An error about `key`, blamed on `--set` when the value came from there, else on the file.
+    func fail(_ key: String, _ problem: String) -> ConfigError {
+        ConfigError(file: overrides[key] != nil ? "--set" : file, key: key, problem: problem)
+    }
 
     static let schema: [String: Set<String>] = [
         "model": ["gamma", "sigma_eps", "psi_slope", "beta", "phi", "amax"],
@@ -80,6 +95,11 @@ struct Reader {
         }
         let key = String(text[..<eq]).trimmingCharacters(in: .whitespaces)
         let value = String(text[text.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+        // One value on one line: a newline would let the TOML parser read the rest as further keys.
+        if value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7f }) {
+            throw ConfigError(file: "--set", key: key, problem: "the value must be one line without control characters")
+        }
+        guard !value.isEmpty else { throw ConfigError(file: "--set", key: key, problem: "expected KEY=VALUE with a value") }
         let parts = key.split(separator: ".").map(String.init)
         guard parts.count == 2, let keys = Reader.schema[parts[0]], keys.contains(parts[1]) else {
             throw ConfigError(file: "--set", key: key, problem: "unknown configuration key")
@@ -104,7 +124,8 @@ struct Reader {
         if let text = overrides[dotted] {
             do {
                 let t = try TOMLTable(string: "v = \(text)")
-                return t["v"]
+                if t.keys.count == 1, let v = t["v"] { return v }
+                return text
             } catch {
                 // A bare word is taken as a string (`--set equilibrium.closure=autarky`).
                 return text
@@ -241,13 +262,19 @@ struct Reader {
                 throw fail("equilibrium.initial_guess", e.description)
             }
             let wages = Array(v.prefix(world.count - 1))
-            initialWages = wages + [Double(world.count) - wages.reduce(0, +)]
+            let last = Double(world.count) - wages.reduce(0, +)
+            for (k, w) in wages.enumerated() where !(w > 0) {
+                throw fail("equilibrium.initial_guess", "\(guessFile): row \(k + 2), column guess: wage \(w) must be > 0")
+            }
+            guard last > 0 else {
+                throw fail("equilibrium.initial_guess", "\(guessFile): the wages sum to more than \(world.count), so the last country's wage (\(world.count) minus their sum) is \(last), not > 0")
+            }
+            initialWages = wages + [last]
             guard let b = v.last, b > 0, b < 1 else {
-                throw fail("equilibrium.initial_guess", "\(guessFile): last entry (beta) must lie in (0, 1)")
+                throw fail("equilibrium.initial_guess", "\(guessFile): row \(world.count + 1), column guess: beta \(v.last ?? .nan) must lie in (0, 1)")
             }
             beta = b
-        }
-        if let w = initialWages {
+        } else if let w = initialWages {
             guard w.count == world.count else {
                 throw fail("equilibrium.initial_wages", "has \(w.count) entries for \(world.count) countries")
             }
@@ -273,7 +300,8 @@ struct Reader {
         // [output]
         let dir = try string("output", "dir", default: "out/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
         guard !dir.isEmpty else { throw fail("output.dir", "must not be empty") }
-        let outputDirectory = dir.hasPrefix("/") ? dir : base.appendingPathComponent(dir).standardizedFileURL.path
+        let outputBase = overrides["output.dir"] != nil ? URL(fileURLWithPath: FileManager.default.currentDirectoryPath) : base
+        let outputDirectory = dir.hasPrefix("/") ? dir : outputBase.appendingPathComponent(dir).standardizedFileURL.path
 
         let model = ModelParameters(
             gamma: gamma, sigmaEps: sigmaEps, psiSlope: psiSlope, beta: beta, phi: phi, amax: amax,
@@ -289,12 +317,15 @@ struct Reader {
                                 outputDirectory: outputDirectory, dataWorld: dataWorld)
     }
 
-    /// A path-valued key, resolved against the configuration file's folder.
+    /// A path-valued key, resolved against the configuration file's folder, or against the working folder
+    /// when it was given with `--set` (typed on the command line, where the shell resolves paths too).
     func optionalPath(_ s: String, _ k: String, base: URL) throws -> String? {
         guard try value(s, k) != nil else { return nil }
         let raw = try string(s, k)
         guard !raw.isEmpty else { throw fail("\(s).\(k)", "must not be empty") }
-        return raw.hasPrefix("/") ? raw : base.appendingPathComponent(raw).standardizedFileURL.path
+        if raw.hasPrefix("/") { return raw }
+        let origin = overrides["\(s).\(k)"] != nil ? URL(fileURLWithPath: FileManager.default.currentDirectoryPath) : base
+        return origin.appendingPathComponent(raw).standardizedFileURL.path
     }
 
     /// Either an explicit world or one built from `data_dir` + `parameters` (HAT-SPEC §5.4–5.5).
@@ -311,15 +342,27 @@ struct Reader {
         guard let parametersFile = try optionalPath("world", "parameters", base: base) else {
             throw fail("world.parameters", "missing required key (a parameter vector file, used with data_dir)")
         }
-        let data = try EKData.load(directory: dir)
-        let v = try readVector(path: parametersFile, count: TradeCostParameters.count(countries: data.count))
+        let data: EKData
+        do { data = try EKData.load(directory: dir) } catch let e as DataError {
+            throw fail("world.data_dir", e.description)
+        }
+        let v: [Double]
+        do { v = try readVector(path: parametersFile, count: TradeCostParameters.count(countries: data.count)) } catch let e as DataError {
+            throw fail("world.parameters", e.description)
+        }
         let parameters = TradeCostParameters(vector: v, countries: data.count)
+        let costs = parameters.tradeCosts(pairs: data.pairs, countries: data.count)
+        if let k = parameters.tfp.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
+            throw fail("world.parameters", "\(parametersFile): row \(k + 2), column guess: log TFP \(v[k]) gives TFP \(parameters.tfp[k]), not a finite positive number")
+        }
+        if let k = costs.firstIndex(where: { !($0 >= 1 && $0.isFinite) }) {
+            throw fail("world.parameters", "\(parametersFile): the trade cost of importer \(data.countries[k / data.count]) from exporter \(data.countries[k % data.count]) is \(costs[k]), not finite: a cost parameter is too large")
+        }
         let fit: GravityFit
         do { fit = try gravityRegression(y: data.logTradeRatios, pairs: data.pairs, countries: data.count) } catch {
             throw fail("world.data_dir", "\(error)")
         }
-        var world = World(names: data.countries, tfp: parameters.tfp, labor: data.labor,
-                          tradeCosts: parameters.tradeCosts(pairs: data.pairs, countries: data.count))
+        var world = World(names: data.countries, tfp: parameters.tfp, labor: data.labor, tradeCosts: costs)
         if let t = try squareMatrix("tariffs", m: data.count, required: false) {
             world.tariffs = try validatedTariffs(t)
         }

@@ -8,15 +8,15 @@ import Storage
 /// Layout version of `solution.h5`; bump when datasets change meaning.
 public let solutionSchemaVersion = "1"
 
-/// Writes `solution.h5` collectively: every rank creates the same objects, then writes the household
-/// arrays of the countries it owns as one hyperslab of the leading (country) dimension. The file is
-/// written under a temporary name and renamed by the root once it is closed.
+/// Writes `solution.h5` collectively at `path` (the caller stages and commits it, see `RunFolder`): every
+/// rank creates the same objects, then writes the household arrays of the countries it owns as one
+/// hyperslab of the leading (country) dimension. When the reporting evaluation failed for some country,
+/// the household arrays and aggregates are left out (they would hold NaN) and `failed_countries` says why.
 public func writeSolution(path: String, config: RunConfiguration, result: EquilibriumResult,
                           evaluator: WorldEvaluator, gravity: GravityComparison? = nil) throws {
     let comm = evaluator.communicator
-    let tmp = path + ".tmp"
     do {
-        let file = try HDF5File.create(tmp, communicator: comm)
+        let file = try HDF5File.create(path, communicator: comm)
         try writeContents(file, config: config, result: result, evaluator: evaluator)
         if let gravity {
             let layout = "S (M), theta_m (M), distance bins (6), border, language, EC, EFTA"
@@ -30,8 +30,6 @@ public func writeSolution(path: String, config: RunConfiguration, result: Equili
         try file.flush()
     }
     try comm.barrier()
-    if comm.isRoot && rename(tmp, path) != 0 { throw HDF5Error(operation: "rename to solution.h5", path: path) }
-    try comm.barrier()
 }
 
 private func writeContents(_ f: HDF5File, config: RunConfiguration, result: EquilibriumResult,
@@ -44,6 +42,9 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try f.setAttribute("/", "hat_version", hatVersion)
     try f.setAttribute("/", "status", result.converged ? "converged" : "not-converged")
     try f.setAttribute("/", "reason", result.reason.message)
+    try f.setAttribute("/", "reason_detail", result.reasonDetail)
+    try f.setAttribute("/", "strategy", result.strategy)
+    try f.setAttribute("/", "failed_countries", report.failureSummary(names: world.names))
     try f.setAttribute("/", "closure", config.equilibrium.closure.rawValue)
     try f.setAttribute("/", "countries", world.names.joined(separator: ","))
     try f.setAttribute("/", "configuration", config.text)
@@ -70,6 +71,17 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try shared("income/log_persistent", [nS], income.logPersistent, "raw log persistent grid value l_s used by the quality shifter")
     let grids = (0..<m).flatMap { assetGrid(points: na, borrowingLimit: config.model.phi, top: config.model.amax, tfp: world.tfp[$0]) }
     try shared("grid/assets", [m, na], grids, "asset grid of each country, [-phi A_i, amax A_i]", units: "assets")
+    // Solver state.
+    try shared("solver/unknowns", [result.unknowns.count], result.unknowns,
+               "root-finder unknowns: " + result.unknownNames.joined(separator: ", "))
+    if result.residuals.allSatisfy({ $0.isFinite }) {
+        try shared("solver/residuals", [result.residuals.count], result.residuals,
+                   "market residuals at the unknowns: " + result.residualNames.joined(separator: ", "))
+    }
+    // Nothing computed from a failed evaluation is written: no NaN ever lands in the file.
+    guard !report.failed else { return }
+    try shared("solver/reporting_residuals", [result.reportResiduals.count], result.reportResiduals,
+               "market residuals re-evaluated at the reporting household tolerance")
     // Aggregates (gathered on every rank; the root writes them).
     try shared("aggregates/trade_flows", [m, m], report.tradeFlows.flatMap { $0 }, "M_ij: spending of importer i on variety j at buyer prices")
     try shared("aggregates/trade_shares", [m, m], report.tradeShares.flatMap { $0 }, "pi_ij = M_ij / sum_j M_ij, row = importer")
@@ -79,13 +91,6 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try shared("aggregates/expenditure", [m], report.countries.map { $0.aggregates.expenditure }, "consumption expenditure PC_i")
     try shared("aggregates/assets", [m], report.countries.map { $0.aggregates.assets }, "current assets B_i = L_i sum lambda a")
     try shared("aggregates/mass_at_grid_top", [m], report.countries.map { $0.aggregates.massAtTop }, "share of households at the top asset grid point")
-    // Solver state.
-    try shared("solver/unknowns", [result.unknowns.count], result.unknowns,
-               "root-finder unknowns: " + result.unknownNames.joined(separator: ", "))
-    try shared("solver/residuals", [result.residuals.count], result.residuals,
-               "market residuals at the unknowns: " + result.residualNames.joined(separator: ", "))
-    try shared("solver/reporting_residuals", [result.reportResiduals.count], result.reportResiduals,
-               "market residuals re-evaluated at the reporting household tolerance")
 
     // Per-country household arrays: each rank writes the rows of the countries it owns.
     let owned = evaluator.owned

@@ -1,6 +1,7 @@
 import Equilibrium
 import Foundation
 import HATConfig
+import Solvers
 
 public let hatVersion = "0.1.0"
 
@@ -14,22 +15,40 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     let residuals: [(String, JSON)] = zip(result.residualNames, result.residuals).map { ($0.0, JSON.number($0.1)) }
     let unknowns: [(String, JSON)] = zip(result.unknownNames, result.unknowns).map { ($0.0, JSON.number($0.1)) }
     let homeShares: [Double] = (0..<names.count).map { shares[$0][$0] }
-    let reportingMax: Double = result.reportResiduals.map { abs($0) }.max() ?? 0
+    let reportingMax = normInf(result.reportResiduals)
     var fields: [(String, JSON)] = []
     fields.append(("status", .string(result.converged ? "converged" : "not-converged")))
     fields.append(("reason", .string(result.reason.message)))
+    if !result.reasonDetail.isEmpty { fields.append(("reason_detail", .string(result.reasonDetail))) }
+    fields.append(("strategy", .string(result.strategy)))
+    if let noise = result.residualNoise { fields.append(("residual_noise", .number(noise))) }
     fields.append(("closure", .string(eq.closure.rawValue)))
     fields.append(("countries", .array(names.map { JSON.string($0) })))
     fields.append(("R", .numbers(result.prices.rates)))
     fields.append(("beta", .number(result.prices.beta)))
     fields.append(("wages", .numbers(result.prices.wages)))
+    fields.append(("unknowns", .object(unknowns)))
+    if !result.residuals.allSatisfy({ $0.isFinite }) || report.failed {
+        // No NaN is ever written as a result: what could not be computed is named instead.
+        fields.append(("failed_countries", .object(zip(names, report.countries).compactMap { name, c in
+            c.failure.map { (name, JSON.string($0.description)) } })))
+        if result.residuals.allSatisfy({ $0.isFinite }) {
+            fields.append(("residual_max", .number(result.residualMax)))
+            fields.append(("residuals", .object(residuals)))
+        }
+        fields.append(("iterations", .integer(result.iterations)))
+        fields.append(("world_evaluations", .integer(result.evaluations)))
+        fields.append(("ranks", .integer(ranks)))
+        fields.append(("wall_seconds", .number(wallSeconds)))
+        fields.append(("version", .string(hatVersion)))
+        return .object(fields)
+    }
     fields.append(("trade_shares", .matrix(shares)))
     fields.append(("home_shares", .numbers(homeShares)))
     fields.append(("bond_demand", .numbers(report.bondDemand)))
     fields.append(("output", .numbers(report.output)))
     fields.append(("residual_max", .number(result.residualMax)))
     fields.append(("residuals", .object(residuals)))
-    fields.append(("unknowns", .object(unknowns)))
     fields.append(("reporting_residual_max", .number(reportingMax)))
     fields.append(("household_tolerance", .number(eq.evaluation.householdTolerance)))
     fields.append(("reporting_household_tolerance", .number(eq.reportingHouseholdTolerance)))
@@ -54,11 +73,4 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     fields.append(("peak_memory_mib", .numbers(peakMemoryMiB)))
     fields.append(("version", .string(hatVersion)))
     return .object(fields)
-}
-
-/// Write text atomically: to a temporary name in the same folder, then rename.
-public func writeAtomically(_ text: String, to path: String) throws {
-    let tmp = path + ".tmp"
-    try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
-    if rename(tmp, path) != 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
 }

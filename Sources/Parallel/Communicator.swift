@@ -135,6 +135,25 @@ public final class Communicator {
         return out
     }
 
+    /// Element-wise maximum (or sum) of integers over all ranks, on every rank. Integer arithmetic is exact,
+    /// so the result does not depend on the reduction order.
+    public func allReduce(_ values: [Int64], sum: Bool = false) throws -> [Int64] {
+        var input = values
+        var out = [Int64](repeating: 0, count: values.count)
+        try check(MPI_Allreduce(&input, &out, Int32(values.count), MPI_LONG_LONG, sum ? MPI_SUM : MPI_MAX, handle),
+                  "MPI_Allreduce")
+        return out
+    }
+
+    /// The ranks that share this rank's node (MPI_COMM_TYPE_SHARED), for per-node resource checks.
+    public func nodeLocal() throws -> Communicator {
+        var newComm: MPI_Comm? = nil
+        try check(MPI_Comm_split_type(handle, Int32(MPI_COMM_TYPE_SHARED), Int32(rank), MPI_INFO_NULL, &newComm),
+                  "MPI_Comm_split_type")
+        guard let comm = newComm else { throw MPIError(call: "MPI_Comm_split_type (null)", code: -1) }
+        return Communicator(handle: comm, owned: true)
+    }
+
     /// Terminate every rank of the job with `code`. Never returns.
     public func abort(code: Int32) -> Never {
         MPI_Abort(handle, code)

@@ -30,15 +30,23 @@ public final class HDF5File {
     static func accessList(_ comm: Communicator?) -> hid_t {
         let fapl = H5Pcreate(H5P_FILE_ACCESS)
         if let comm { H5Pset_fapl_mpio(fapl, comm.handle, MPI_INFO_NULL) }
+        // The 1.8 file format or later: needed for dense attribute storage (below); readable by h5py and
+        // h5dump of any HDF5 from 1.8 on.
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V110)
         return fapl
     }
 
-    /// Create (truncate) a file. Collective when `communicator` is given.
+    /// Create (truncate) a file. Collective when `communicator` is given. Attributes of the root group are
+    /// stored densely (in a heap, not the object header), so one may exceed the header's 64 KiB limit: the
+    /// configuration text of a large explicit world is one such attribute.
     public static func create(_ path: String, communicator: Communicator?) throws -> HDF5File {
         silenceErrorStack()
         let fapl = accessList(communicator)
         defer { H5Pclose(fapl) }
-        let id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)
+        let fcpl = H5Pcreate(H5P_FILE_CREATE)
+        defer { H5Pclose(fcpl) }
+        H5Pset_attr_phase_change(fcpl, 0, 0)
+        let id = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl)
         guard id >= 0 else { throw HDF5Error(operation: "create", path: path) }
         return HDF5File(path: path, id: id, communicator: communicator)
     }

@@ -17,7 +17,7 @@ struct Bench: ParsableCommand {
         to measure scaling); the two-country equilibrium of configs/two-country.toml. Medians over repetitions.
         """)
 
-    @Option(help: "Repetitions per case (the median is reported).")
+    @Option(help: "Repetitions per case (the median is reported), 1 to 1000.")
     var repetitions = 9
 
     @Option(help: "Write the results as JSON to this file (root rank).")
@@ -29,7 +29,21 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a key of the --equilibrium configuration (repeatable).")
     var overrides: [String] = []
 
+    func validate() throws {
+        guard (1...1000).contains(repetitions) else {
+            throw ValidationError("--repetitions must be between 1 and 1000 (got \(repetitions))")
+        }
+        if equilibrium == nil && !overrides.isEmpty {
+            throw ValidationError("--set needs --equilibrium (it overrides a key of that configuration)")
+        }
+    }
+
     func run() throws {
+        // Everything that can be wrong with the arguments is found before any timing: the configuration of
+        // --equilibrium and the JSON file's folder.
+        let equilibriumConfig = try equilibrium.map { try ConfigurationLoader.load(path: $0, overrides: overrides) }
+        let jsonFolder = try RunFolder.prepare(URL(fileURLWithPath: json).deletingLastPathComponent().path,
+                                               file: "--json", key: "")
         let comm = MPIEnvironment.world()
         var rows: [(String, [Double], String)] = []
         let world = syntheticWorld(countries: 19)
@@ -94,8 +108,7 @@ struct Bench: ParsableCommand {
         }
         rows.append(("equilibrium_two_country", eqSamples, "R = \(rate), includes the reporting evaluation"))
 
-        if let path = equilibrium {
-            let config = try ConfigurationLoader.load(path: path, overrides: overrides)
+        if let path = equilibrium, let config = equilibriumConfig {
             let base = config.equilibrium.initialWages ?? [Double](repeating: 1, count: config.world.count)
             for (label, factor) in [("committed", 0.0), ("perturbed_5pct", 0.05)] {
                 var options = config.equilibrium
@@ -132,9 +145,12 @@ struct Bench: ParsableCommand {
                                 ("samples_ms", .numbers(t.map { $0 * 1e3 })), ("note", .string(note))]))
             })),
         ])
-        let dir = URL(fileURLWithPath: json).deletingLastPathComponent().path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try writeAtomically(out.rendered() + "\n", to: json)
+        do {
+            try writeAtomically(out.rendered() + "\n", to: json)
+        } catch {
+            jsonFolder.abandon()
+            throw error
+        }
         print("wrote \(json)")
     }
 }

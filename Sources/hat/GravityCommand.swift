@@ -21,7 +21,23 @@ struct GravityCommand: ParsableCommand {
 
     func run() throws {
         let ek = try EKData.load(directory: data)
-        let fit = try gravityRegression(y: ek.logTradeRatios, pairs: ek.pairs, countries: ek.count)
+        let fit: GravityFit
+        do {
+            fit = try gravityRegression(y: ek.logTradeRatios, pairs: ek.pairs, countries: ek.count, countryNames: ek.countries)
+        } catch let error as GravityError {
+            // Bad data, not a bug: exit 2 naming the file and the column.
+            let language = ["sharedlanguage", "europeancom", "efta"]
+            let file = language.contains(error.column ?? "") ? "ek-language.csv" : "ek-data.csv"
+            throw DataError(file: URL(fileURLWithPath: data).appendingPathComponent(file).path,
+                            column: error.column.map { $0.split(separator: " ").first.map(String.init) ?? $0 },
+                            problem: error.description)
+        }
+        defer {
+            if !Console.flushOutput() {
+                Console.error("error: cannot write the results to standard output (closed or full)")
+                Foundation.exit(HatExit.io)
+            }
+        }
         if json {
             print(gravityJSON(fit, countries: ek.countries, standardErrors: true).rendered())
             return

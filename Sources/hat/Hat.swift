@@ -3,6 +3,7 @@ import COpenBLAS
 import Foundation
 import Gravity
 import HATConfig
+import Output
 import Parallel
 
 /// Exit codes of CONTRACT.md.
@@ -29,7 +30,7 @@ struct Hat: ParsableCommand {
 /// starts, on every rank alike).
 func reportError(_ message: String) {
     if MPIEnvironment.launcherRank == 0 {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Console.error("error: \(message)")
     }
 }
 
@@ -52,6 +53,8 @@ enum Main {
             fail(error.description, code: HatExit.badInput)
         } catch let error as DataError {
             fail(error.description, code: HatExit.badInput)
+        } catch let error as OutputError {
+            fail("writing \(error.description)", code: HatExit.io)
         } catch {
             let code = Hat.exitCode(for: error)
             if code == .success {               // --help, --version

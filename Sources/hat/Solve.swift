@@ -1,15 +1,18 @@
 import ArgumentParser
-import COpenBLAS
 import Equilibrium
 import Foundation
 import HATConfig
+import HATModel
 import Output
 import Parallel
 
 struct Solve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Solve the world equilibrium of a configuration.",
-        discussion: "Writes summary.json and solution.h5 into the output folder; logs one line per solver iteration on standard error.")
+        discussion: """
+        Writes summary.json and solution.h5 into the output folder, together or not at all; logs one line per
+        solver iteration on standard error. One run at a time per output folder (.hat.lock).
+        """)
 
     @Argument(help: "TOML configuration file.")
     var config: String
@@ -25,41 +28,60 @@ struct Solve: ParsableCommand {
         // Validate everything before MPI starts: a bad input costs nothing and writes nothing.
         var cfg = try ConfigurationLoader.load(path: config, overrides: overrides)
         if let out { cfg.outputDirectory = out }
-        try prepareOutputDirectory(cfg.outputDirectory, key: out == nil ? "output.dir" : "", file: out == nil ? config : "--out")
+        let folderFile = out == nil ? config : "--out", folderKey = out == nil ? "output.dir" : ""
 
         let comm = MPIEnvironment.world()
-        let log: (String) -> Void = { line in
-            if comm.isRoot { FileHandle.standardError.write(Data("hat: \(line)\n".utf8)) }
-        }
-        log("\(cfg.world.count) countries, closure \(cfg.equilibrium.closure.rawValue), \(comm.size) rank(s), N_a \(cfg.model.assetPoints), S \(cfg.model.income.persistentStates * cfg.model.income.transitoryStates)")
+        let log: (String) -> Void = { line in if comm.isRoot { Console.error("hat: \(line)") } }
 
-        let result: EquilibriumResult
+        // Preflight on the root, agreed by every rank: output folder and lock, resources, feasibility.
+        var folder: RunFolder?
+        var refusal = ""
+        if comm.isRoot {
+            do {
+                let f = try RunFolder.prepare(cfg.outputDirectory, file: folderFile, key: folderKey)
+                folder = f
+                try f.lock(file: folderFile, key: folderKey)
+                f.recover()
+            } catch {
+                refusal = "\(error)"
+                folder?.abandon()
+            }
+        }
+        try comm.broadcast(&refusal)
+        if refusal.isEmpty { refusal = try checkResources(cfg, comm: comm, log: log) }
+        let income = refusal.isEmpty ? IncomeProcess(cfg.model.income) : nil
+        if refusal.isEmpty, let income { refusal = checkFeasibility(cfg, income: income) }
+        if !refusal.isEmpty {
+            folder?.abandon()
+            fail(refusal, code: HatExit.badInput)
+        }
+
+        log("\(cfg.world.count) countries, closure \(cfg.equilibrium.closure.rawValue), \(comm.size) rank(s), N_a \(cfg.model.assetPoints), S \(cfg.model.income.persistentStates * cfg.model.income.transitoryStates)")
         let evaluator = WorldEvaluator(world: cfg.world, model: cfg.model, communicator: comm)
+        let result: EquilibriumResult
         do {
             result = try solveEquilibrium(evaluator: evaluator, options: cfg.equilibrium, log: log)
         } catch {
-            reportError("\(error)")
+            Console.error("error: \(error)")
             comm.abort(code: 1)
         }
-        let peakMemory = (try? comm.allGatherV([peakResidentMemoryMiB()])) ?? []
+        let peakMemory = try comm.allGatherV([peakResidentMemoryMiB()])
         log("peak memory per rank (MiB): " + peakMemory.map { String(format: "%.0f", $0) }.joined(separator: " "))
-        // Gravity moments of the model next to the data's (computed identically on every rank).
-        let gravity = try? gravityComparison(config: cfg, tradeShares: result.report.tradeShares)
-        if let gravity { log(String(format: "gravity: max |model - data| over the 46 moments = %.3e", gravity.maxAbsGap)) }
-        do {
-            let dir = cfg.outputDirectory
-            try writeSolution(path: dir + "/solution.h5", config: cfg, result: result, evaluator: evaluator, gravity: gravity)
-            if comm.isRoot {
-                let summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
-                                          wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
-                                          peakMemoryMiB: peakMemory)
-                try writeAtomically(summary.rendered() + "\n", to: dir + "/summary.json")
-            }
-            try comm.barrier()
-        } catch {
-            FileHandle.standardError.write(Data("error: writing outputs: \(error)\n".utf8))
-            comm.abort(code: HatExit.io)
+        if result.report.failed {
+            log("the reporting evaluation failed: " + result.report.failureSummary(names: cfg.world.names))
         }
+        // Gravity moments of the model next to the data's (computed identically on every rank).
+        var gravity: GravityComparison?
+        if !result.report.failed {
+            do { gravity = try gravityComparison(config: cfg, tradeShares: result.report.tradeShares) } catch {
+                log("gravity regression on the model's trade shares failed: \(error)")
+            }
+        }
+        if let gravity { log(String(format: "gravity: max |model - data| over the 46 moments = %.3e", gravity.maxAbsGap)) }
+
+        try writeOutputs(cfg, result: result, evaluator: evaluator, gravity: gravity, folder: folder, comm: comm,
+                         started: started, peakMemory: peakMemory)
+        folder?.unlock()
         log(String(format: "%@: R = %@, residual %.3e, wrote %@", result.converged ? "converged" : "NOT converged",
                    result.prices.rates.map { String($0) }.joined(separator: " "), result.residualMax, cfg.outputDirectory))
         if !result.converged {
@@ -67,18 +89,92 @@ struct Solve: ParsableCommand {
             Foundation.exit(HatExit.notConverged)
         }
     }
-}
 
-/// Create the output folder (and parents) and check that it is writable, before any computation.
-func prepareOutputDirectory(_ path: String, key: String, file: String) throws {
-    var isDir: ObjCBool = false
-    let fm = FileManager.default
-    if fm.fileExists(atPath: path, isDirectory: &isDir) {
-        guard isDir.boolValue else { throw ConfigError(file: file, key: key, problem: "output folder \(path) exists and is not a folder") }
-    } else {
-        do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw ConfigError(file: file, key: key, problem: "cannot create output folder \(path)")
+    /// Stage solution.h5 (collectively) and summary.json (root), agree on success over every rank, then
+    /// commit both at once. Any failure: one message, nothing committed, exit 4 on every rank.
+    func writeOutputs(_ cfg: RunConfiguration, result: EquilibriumResult, evaluator: WorldEvaluator,
+                      gravity: GravityComparison?, folder: RunFolder?, comm: Communicator, started: Date,
+                      peakMemory: [Double]) throws {
+        let names = ["solution.h5", "summary.json"]
+        var runID = folder?.runID ?? ""
+        try comm.broadcast(&runID)
+        let dir = cfg.outputDirectory
+        func staged(_ name: String) -> String { dir + "/.\(name).tmp-\(runID)" }
+        if let folder { for name in names { folder.track(name) } }
+        var problem = ""
+        do {
+            try writeSolution(path: staged("solution.h5"), config: cfg, result: result, evaluator: evaluator,
+                              gravity: gravity)
+        } catch {
+            problem = "\(error)"
+        }
+        // Agree: the lowest failing rank tells the root what went wrong.
+        let failing = try comm.allReduce([Int64(problem.isEmpty ? comm.size : comm.rank)].map { -$0 })[0]
+        if failing != -Int64(comm.size) {
+            try comm.broadcast(&problem, root: Int(-failing))
+        } else if comm.isRoot, let folder {
+            let summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
+                                      wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
+                                      peakMemoryMiB: peakMemory)
+            do {
+                try writeDurably(summary.rendered() + "\n", to: staged("summary.json"))
+                try folder.commit(names)
+            } catch {
+                problem = "\(error)"
+            }
+        }
+        try comm.broadcast(&problem)
+        if !problem.isEmpty {
+            folder?.discard(names)
+            folder?.unlock()
+            fail("writing outputs into \(dir): \(problem); nothing was written (earlier outputs there are unchanged)",
+                 code: HatExit.io)
         }
     }
-    guard access(path, W_OK) == 0 else { throw ConfigError(file: file, key: key, problem: "output folder \(path) is not writable") }
+
+    /// Refuse (exit 2) a configuration whose household arrays cannot fit this node's memory, or whose one
+    /// world evaluation would take more than a week. Collective; returns the refusal or "".
+    func checkResources(_ cfg: RunConfiguration, comm: Communicator, log: (String) -> Void) throws -> String {
+        let m = cfg.model, inc = m.income
+        let estimate = ResourceEstimate(assets: m.assetPoints, persistentStates: inc.persistentStates,
+                                        transitoryStates: inc.transitoryStates, countries: cfg.world.count,
+                                        ranks: comm.size, householdMaxIterations: cfg.equilibrium.evaluation.householdMaxIterations)
+        let node = try comm.nodeLocal()
+        let nodeBytes = estimate.bytesPerRank * Double(node.size)
+        let available = availableMemoryBytes() ?? .infinity
+        // Ranks on different nodes may see different memory: agree on the verdict.
+        let tooBig = try comm.allReduce([nodeBytes > available ? 1 : 0])[0] == 1
+        let gib = 1024.0 * 1024 * 1024
+        let s = inc.persistentStates * inc.transitoryStates
+        let sizes = "N_a \(m.assetPoints), S \(s), M \(cfg.world.count)"
+        // The key that dominates the estimate: the income process grows with S², the workspaces with N_a S M.
+        let incomeBytes = 4 * Double(s) * Double(s) * 8
+        let key = incomeBytes > Double(estimate.countriesPerRank) * estimate.bytesPerCountry
+            ? "income.persistent_states" : "grid.assets"
+        if tooBig {
+            return ConfigError(file: cfg.source(of: key), key: key, problem: String(
+                format: "needs an estimated %.1f GiB on one node (%d rank(s) x %.1f GiB: %@), but %.1f GiB is available; reduce grid.assets or the income states, or spread the ranks over more nodes",
+                nodeBytes / gib, node.size, estimate.bytesPerRank / gib, sizes, available / gib)).description
+        }
+        let week = 7 * 24 * 3600 * 1e9      // flop at 1 Gflop/s per rank
+        if estimate.flopsPerEvaluation > week {
+            return ConfigError(file: cfg.source(of: key), key: key, problem: String(
+                format: "one world evaluation needs up to %.1e flop per rank (%@), more than a week at 1 Gflop/s; reduce grid.assets or the income states",
+                estimate.flopsPerEvaluation, sizes)).description
+        }
+        log(String(format: "estimated memory %.2f GiB per rank (%d countries each), %.2f GiB on this node; at most %.2g flop per world evaluation",
+                   estimate.bytesPerRank / gib, estimate.countriesPerRank, nodeBytes / gib, estimate.flopsPerEvaluation))
+        return ""
+    }
+
+    /// Refuse (exit 2) starting prices at which the household problem is infeasible in closed form.
+    func checkFeasibility(_ cfg: RunConfiguration, income: IncomeProcess) -> String {
+        let eq = cfg.equilibrium, m = cfg.world.count
+        let x0 = eq.closure.unknowns(wages: eq.initialWages ?? [Double](repeating: 1, count: m),
+                                     rates: [Double](repeating: eq.rate, count: m), beta: cfg.model.beta)
+        let prices = eq.closure.prices(from: x0, countries: m, fixedRate: eq.rate, beta: cfg.model.beta)
+        guard let bad = cfg.world.infeasibleStart(model: cfg.model, income: income, prices: prices,
+                                                  rateIsFixed: eq.closure == .fixedRate) else { return "" }
+        return ConfigError(file: cfg.source(of: bad.key), key: bad.key, problem: bad.problem).description
+    }
 }

@@ -1,0 +1,101 @@
+import Foundation
+import HATModel
+
+/// What a solve will need, estimated from the configuration before anything is allocated.
+public struct ResourceEstimate: Sendable {
+    /// Peak bytes of one rank that owns `countriesPerRank` countries (workspaces, income process, output copies).
+    public var bytesPerRank: Double
+    /// Bytes of one country's household and distribution workspaces.
+    public var bytesPerCountry: Double
+    /// Floating-point operations of one world evaluation at the household iteration cap (an upper bound).
+    public var flopsPerEvaluation: Double
+    public var countriesPerRank: Int
+
+    /// Sizes: N_a asset points, S income states, M countries (= varieties), split over `ranks`.
+    public init(assets na: Int, persistentStates np: Int, transitoryStates ni: Int, countries m: Int, ranks: Int,
+                householdMaxIterations: Int = 500) {
+        let a = Double(na), s = Double(np) * Double(ni), mm = Double(m)
+        let states = a * s, all = states * mm
+        // HouseholdSolver: c, c^−γ, v double-buffered, softmax, a′, lottery weight, π (10 doubles per state and
+        // variety), the lottery index (4 bytes), 9 [shock][asset] scratch rows, 2 [asset] rows. Distribution:
+        // three [shock][asset] arrays, band indices (3 × 4 bytes) and band weights (about 4 per state).
+        bytesPerCountry = all * (10 * 8 + 4) + states * (9 * 8 + 3 * 8 + 3 * 4 + 4 * 8) + 2 * a * 8
+        countriesPerRank = (m + max(ranks, 1) - 1) / max(ranks, 1)
+        // Income process: the Rouwenhorst recursion (two n_P² tables), the S² transition and its copies in the
+        // chain and the LAPACK solve. Output: the household arrays of the owned countries are copied twice
+        // while written. Plus the runtime, MPI and HDF5 (about 64 MiB measured).
+        let income = 2 * Double(np) * Double(np) * 8 + 4 * s * s * 8
+        let outputCopies = 2 * Double(countriesPerRank) * all * 8
+        bytesPerRank = Double(countriesPerRank) * bytesPerCountry + income + outputCopies + 64 * 1024 * 1024
+        // One Coleman step: about 60 flops per state and variety plus two S × S × N_a GEMMs; the distribution
+        // is cheaper. The income process: Rouwenhorst n_P³ and the stationary solve S³.
+        let step = 60 * all + 4 * s * s * a
+        flopsPerEvaluation = Double(countriesPerRank) * Double(householdMaxIterations + 1) * step
+            + pow(Double(np), 3) + pow(s, 3)
+    }
+}
+
+/// Memory this process may still use: the smaller of MemAvailable and the cgroup's limit less its usage
+/// (SLURM confines jobs with cgroups). Nil if neither can be read.
+public func availableMemoryBytes() -> Double? {
+    var best: Double?
+    if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+       let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+       let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
+        best = kb * 1024
+    }
+    if let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+       let line = cgroup.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) {
+        let dir = "/sys/fs/cgroup" + line.dropFirst(3)
+        func read(_ name: String) -> Double? {
+            (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8))
+                .flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        if let limit = read("memory.max") {
+            let free = limit - (read("memory.current") ?? 0)
+            best = min(best ?? free, free)
+        }
+    }
+    return best
+}
+
+/// A reason the household problem cannot be solved at the starting prices, found in closed form.
+public struct InfeasibleStart: Sendable {
+    /// The configuration key to change.
+    public var key: String
+    public var problem: String
+}
+
+extension World {
+    /// Checks at the starting prices that need no solve (HAT-SPEC §9 item 4):
+    /// - a household at the borrowing limit with the lowest income can pay the interest on its debt and still
+    ///   consume: w_i z_min − (R_i − 1) φ A_i > 0;
+    /// - marginal utility c^−γ is a finite, non-zero double over the consumption levels of the initial guess
+    ///   and of the grid's top (γ |log c| below 690).
+    public func infeasibleStart(model: ModelParameters, income: IncomeProcess, prices: Prices,
+                                rateIsFixed: Bool) -> InfeasibleStart? {
+        let zMin = income.z.min() ?? 1, zMax = income.z.max() ?? 1
+        for i in 0..<count {
+            let a = tfp[i], r = prices.rates[i], w = prices.wages[i]
+            let interest = (r - 1) * model.phi * a
+            if w * zMin - interest <= 0 {
+                let what = rateIsFixed ? "R = \(r)" : "the initial guess R = \(r)"
+                return InfeasibleStart(key: "equilibrium.rate", problem: String(
+                    format: "%@ is infeasible in %@: a household at the borrowing limit (-phi A = %.4g) with the lowest income (w z_min = %.4g) cannot pay the interest (R-1) phi A = %.4g; R must stay below %.6g here",
+                    what, names[i], -model.phi * a, w * zMin, interest, 1 + w * zMin / max(model.phi * a, .leastNonzeroMagnitude)))
+            }
+            if model.gamma != 1 {
+                let p = buyerPrices(importer: i, wages: prices.wages)
+                let cLow = (w * zMin - interest) / (p.max() ?? 1)
+                let cHigh = (r * model.amax * a + w * zMax + model.phi * a) / (p.min() ?? 1)
+                let spread = max(abs(log(cLow)), abs(log(cHigh)))
+                if !(model.gamma * spread < 690) {
+                    return InfeasibleStart(key: "model.gamma", problem: String(
+                        format: "gamma = %g makes marginal utility c^-gamma overflow or underflow a double in %@ (consumption from %.3g to %.3g at the starting prices; gamma |log c| must stay below 690, so gamma below %.3g here)",
+                        model.gamma, names[i], cLow, cHigh, 690 / max(spread, .leastNonzeroMagnitude)))
+                }
+            }
+        }
+        return nil
+    }
+}

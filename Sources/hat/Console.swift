@@ -1,0 +1,17 @@
+import Foundation
+
+/// Standard error and output without exceptions. `FileHandle.write` raises an Objective-C style exception,
+/// which ends a Swift process with SIGILL, when the descriptor is closed or the device is full; a run
+/// whose log cannot be written must still do its work and write its outputs.
+enum Console {
+    /// One line on standard error; failures are ignored (there is nowhere left to report them).
+    static func error(_ line: String) {
+        fputs(line + "\n", stderr)
+        fflush(stderr)
+    }
+
+    /// Whether everything printed to standard output reached it (false when it is closed or full).
+    static func flushOutput() -> Bool {
+        fflush(stdout) == 0 && ferror(stdout) == 0
+    }
+}
