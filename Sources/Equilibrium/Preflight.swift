@@ -18,8 +18,9 @@ public struct ResourceEstimate: Sendable {
         let states = a * s, all = states * mm
         // HouseholdSolver: c, c^−γ, v double-buffered, softmax, a′, lottery weight, π (10 doubles per state and
         // variety), the lottery index (4 bytes), 9 [shock][asset] scratch rows, 2 [asset] rows. Distribution:
-        // three [shock][asset] arrays, band indices (3 × 4 bytes) and band weights (about 4 per state).
-        bytesPerCountry = all * (10 * 8 + 4) + states * (9 * 8 + 3 * 8 + 3 * 4 + 4 * 8) + 2 * a * 8
+        // three [shock][asset] arrays, band indices (3 × 4 bytes), and at most 2 band weights (8 bytes) and
+        // sparse targets (4 bytes) per state and variety, with the array's growth slack (× 1.5).
+        bytesPerCountry = all * (10 * 8 + 4) + states * (9 * 8 + 3 * 8 + 3 * 4) + 1.5 * 2 * all * 12 + 2 * a * 8
         countriesPerRank = (m + max(ranks, 1) - 1) / max(ranks, 1)
         // Income process: the Rouwenhorst recursion (two n_P² tables), the S² transition and its copies in the
         // chain and the LAPACK solve. Output: the household arrays of the owned countries are copied twice

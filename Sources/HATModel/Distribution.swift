@@ -25,9 +25,13 @@ public final class StationaryDistribution {
     private let lambda: UnsafeMutablePointer<Double>
     private let next: UnsafeMutablePointer<Double>
     private let moved: UnsafeMutablePointer<Double>
-    // Band of each state: targets bandLow[k] ..< bandLow[k] + bandWidth[k], weights at bandStart[k].
+    // Band of each state: targets bandLow[k] ..< bandLow[k] + bandWidth[k], weights at bandStart[k]. A state
+    // whose varieties' lotteries lie far apart (a fine grid, early iterations) would need a band as wide as
+    // the grid (memory N_a² S): it stores its 2M lottery points instead, as bandWidth[k] = −count pairs of
+    // (sparseTargets, bandWeights) from bandStart[k]. Either way storage is at most 2M entries per state.
     private var bandLow: [Int32], bandWidth: [Int32], bandStart: [Int32]
     private var bandWeights: [Double]
+    private var sparseTargets: [Int32]
     public private(set) var hasSolution = false
 
     public init(assets: Int, shocks: Int) {
@@ -40,6 +44,7 @@ public final class StationaryDistribution {
         bandStart = .init(repeating: 0, count: nState)
         bandWeights = []
         bandWeights.reserveCapacity(nState * 4)
+        sparseTargets = []
     }
 
     deinit { lambda.deallocate(); next.deallocate(); moved.deallocate() }
@@ -64,6 +69,7 @@ public final class StationaryDistribution {
         hasSolution = false
         var stats = DistributionStats(iterations: 0, converged: false, change: .infinity)
         bandWeights.withUnsafeBufferPointer { wts in
+          sparseTargets.withUnsafeBufferPointer { targets in
             transition.withUnsafeBufferPointer { p in
                 for iteration in 1...max(maxIterations, 1) {
                     // Scatter each state's mass over its band of next-period assets (same shock).
@@ -73,8 +79,12 @@ public final class StationaryDistribution {
                         for a in 0..<na {
                             let k = rs + a
                             let mass = lambda[k]
-                            let low = rs + Int(bandLow[k]), start = Int(bandStart[k])
-                            for t in 0..<Int(bandWidth[k]) { moved[low + t] += mass * wts[start + t] }
+                            let low = rs + Int(bandLow[k]), start = Int(bandStart[k]), width = Int(bandWidth[k])
+                            if width >= 0 {
+                                for t in 0..<width { moved[low + t] += mass * wts[start + t] }
+                            } else {
+                                for t in start..<(start - width) { moved[rs + Int(targets[t])] += mass * wts[t] }
+                            }
                         }
                     }
                     // Mix shocks: next[s′][a′] = Σ_s P[s][s′] moved[s][a′]  (Pᵀ · moved).
@@ -92,6 +102,7 @@ public final class StationaryDistribution {
                     if change < tolerance { stats.converged = true; break }
                 }
             }
+          }
         }
         hasSolution = stats.change.isFinite
         return stats
@@ -101,6 +112,7 @@ public final class StationaryDistribution {
     private func buildBands(_ hh: HouseholdSolver) {
         let na = assetCount, nS = shockCount, nJ = hh.varietyCount
         bandWeights.removeAll(keepingCapacity: true)
+        sparseTargets.removeAll(keepingCapacity: true)
         for s in 0..<nS {
             for a in 0..<na {
                 var low = Int32.max, high = Int32.min
@@ -111,6 +123,18 @@ public final class StationaryDistribution {
                 let k = s * na + a
                 let width = Int(high - low) + 1
                 let start = bandWeights.count
+                if width > 2 * nJ {
+                    // Sparse: the lottery pairs themselves (targets index the same shock's asset row).
+                    if sparseTargets.count < start { sparseTargets.append(contentsOf: repeatElement(0, count: start - sparseTargets.count)) }
+                    for j in 0..<nJ {
+                        let idx = hh.index(variety: j, shock: s, asset: a)
+                        let pi = hh.piPtr[idx], w = hh.lotteryWeight[idx], l = hh.lotteryLow[idx]
+                        bandWeights.append(pi * w); sparseTargets.append(l)
+                        bandWeights.append(pi * (1 - w)); sparseTargets.append(l + 1)
+                    }
+                    bandLow[k] = 0; bandWidth[k] = -Int32(2 * nJ); bandStart[k] = Int32(start)
+                    continue
+                }
                 bandWeights.append(contentsOf: repeatElement(0, count: width))
                 for j in 0..<nJ {
                     let idx = hh.index(variety: j, shock: s, asset: a)

@@ -117,6 +117,35 @@ public final class RunFolder {
         lockDescriptor = -1
     }
 
+    /// Refuse output names that exist as something other than a regular file (a folder named summary.json
+    /// would make the commit fail half way).
+    public func checkTargets(_ names: [String], file: String, key: String) throws {
+        for name in names {
+            var info = stat()
+            if lstat(path + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+                throw ConfigError(file: file, key: key, problem: "\(path)/\(name) exists and is not a regular file; remove it or choose another output folder")
+            }
+        }
+    }
+
+    /// Refuse to start writing `bytes` that cannot fit: the free space of the folder's file system and the
+    /// process's file-size limit (ulimit -f). Writing into a full disk would fail half way, under MPI-IO
+    /// with a message from every rank.
+    public func checkSpace(bytes: Double) throws {
+        var fs = statvfs()
+        if statvfs(path, &fs) == 0 {
+            let free = Double(fs.f_bavail) * Double(fs.f_frsize)
+            if free < bytes {
+                throw OutputError(path: path, problem: String(format: "not enough free space: the outputs need about %.1f MiB, the file system has %.1f MiB free", bytes / 1048576, free / 1048576))
+            }
+        }
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit) == 0 && limit.rlim_cur != rlim_t.max
+            && Double(limit.rlim_cur) < bytes {
+            throw OutputError(path: path, problem: String(format: "the file-size limit (ulimit -f) is %.3g KiB, but solution.h5 needs about %.1f MiB", Double(limit.rlim_cur) / 1024, bytes / 1048576))
+        }
+    }
+
     /// Under the lock: finish a commit that a killed run left half done, and remove stale temporaries.
     public func recover() {
         let journal = path + "/" + RunFolder.journalName

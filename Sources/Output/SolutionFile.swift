@@ -13,10 +13,11 @@ public let solutionSchemaVersion = "1"
 /// hyperslab of the leading (country) dimension. When the reporting evaluation failed for some country,
 /// the household arrays and aggregates are left out (they would hold NaN) and `failed_countries` says why.
 public func writeSolution(path: String, config: RunConfiguration, result: EquilibriumResult,
-                          evaluator: WorldEvaluator, gravity: GravityComparison? = nil) throws {
+                          evaluator: WorldEvaluator, gravity: GravityComparison? = nil, runID: String = "") throws {
     let comm = evaluator.communicator
     do {
         let file = try HDF5File.create(path, communicator: comm)
+        try file.setAttribute("/", "run_id", runID)
         try writeContents(file, config: config, result: result, evaluator: evaluator)
         if let gravity {
             let layout = "S (M), theta_m (M), distance bins (6), border, language, EC, EFTA"

@@ -7,7 +7,7 @@ public let hatVersion = "0.1.0"
 
 /// The headline numbers of a solve (CONTRACT.md `summary.json`).
 public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ranks: Int, wallSeconds: Double,
-                        gravity: GravityComparison? = nil, peakMemoryMiB: [Double] = []) -> JSON {
+                        gravity: GravityComparison? = nil, peakMemoryMiB: [Double] = [], runID: String = "") -> JSON {
     let report = result.report
     let shares = report.tradeShares
     let names = config.world.names
@@ -40,6 +40,7 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
         fields.append(("world_evaluations", .integer(result.evaluations)))
         fields.append(("ranks", .integer(ranks)))
         fields.append(("wall_seconds", .number(wallSeconds)))
+        fields.append(("run_id", .string(runID)))
         fields.append(("version", .string(hatVersion)))
         return .object(fields)
     }
@@ -71,6 +72,8 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     fields.append(("ranks", .integer(ranks)))
     fields.append(("wall_seconds", .number(wallSeconds)))
     fields.append(("peak_memory_mib", .numbers(peakMemoryMiB)))
+    // The same id is the root attribute run_id of solution.h5: the pair belongs to one run.
+    fields.append(("run_id", .string(runID)))
     fields.append(("version", .string(hatVersion)))
     return .object(fields)
 }

@@ -66,7 +66,7 @@ public final class HDF5File {
 
     /// Flush everything to disk (collective).
     public func flush() throws {
-        guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else { throw HDF5Error(operation: "flush", path: path) }
+        try agree(H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0, "flush")
     }
 
     // MARK: - Groups, datasets, attributes
@@ -130,7 +130,18 @@ public final class HDF5File {
         if communicator != nil { H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) }
         let buffer = values.isEmpty ? [0.0] : values
         let status = buffer.withUnsafeBufferPointer { H5Dwrite(ds, H5T_NATIVE_DOUBLE, memSpace, fileSpace, dxpl, $0.baseAddress) }
-        guard status >= 0 else { throw HDF5Error(operation: "write \(name)", path: path) }
+        try agree(status >= 0, "write \(name)")
+    }
+
+    /// Collective success: a transfer can fail on one rank only (its part hit a full disk), and a rank that
+    /// went on to the next collective call while another gave up would wait forever. Every rank learns
+    /// whether any failed and throws alike.
+    func agree(_ ok: Bool, _ operation: String) throws {
+        var failed = !ok
+        if let communicator, communicator.size > 1 {
+            failed = try communicator.allReduce([failed ? 1 : 0])[0] == 1
+        }
+        if failed { throw HDF5Error(operation: operation, path: path) }
     }
 
     /// Create a dataset and write all of it from every rank's identical copy (rank 0's rows are written

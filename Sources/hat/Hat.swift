@@ -46,6 +46,9 @@ enum Main {
         // One BLAS thread per rank, before any LAPACK call (the gravity regression runs while the configuration
         // is read): a thread count that depends on the launcher's core binding would change summation order.
         openblas_set_num_threads(1)
+        // Past a file-size limit (ulimit -f) a write should fail with EFBIG and become exit code 4 with a
+        // message, not end the process by SIGXFSZ with a half-written file.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try Hat.parseAsRoot()
             try command.run()

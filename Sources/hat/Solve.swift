@@ -23,6 +23,8 @@ struct Solve: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override one key by its dotted TOML path, e.g. --set model.gamma=1.2 (repeatable).")
     var overrides: [String] = []
 
+    static let outputs = ["solution.h5", "summary.json"]
+
     func run() throws {
         let started = Date()
         // Validate everything before MPI starts: a bad input costs nothing and writes nothing.
@@ -42,6 +44,7 @@ struct Solve: ParsableCommand {
                 folder = f
                 try f.lock(file: folderFile, key: folderKey)
                 f.recover()
+                try f.checkTargets(Solve.outputs, file: folderFile, key: folderKey)
             } catch {
                 refusal = "\(error)"
                 folder?.abandon()
@@ -95,19 +98,27 @@ struct Solve: ParsableCommand {
     func writeOutputs(_ cfg: RunConfiguration, result: EquilibriumResult, evaluator: WorldEvaluator,
                       gravity: GravityComparison?, folder: RunFolder?, comm: Communicator, started: Date,
                       peakMemory: [Double]) throws {
-        let names = ["solution.h5", "summary.json"]
+        let names = Solve.outputs
         var runID = folder?.runID ?? ""
         try comm.broadcast(&runID)
         let dir = cfg.outputDirectory
         func staged(_ name: String) -> String { dir + "/.\(name).tmp-\(runID)" }
         if let folder { for name in names { folder.track(name) } }
         var problem = ""
-        do {
+        if let folder {
+            // solution.h5: four household arrays per country, the distribution, and a margin for the rest.
+            let m = Double(cfg.world.count), states = Double(cfg.model.assetPoints * evaluator.income.count)
+            do { try folder.checkSpace(bytes: (4 * m * m * states + m * states) * 8 * 1.05 + 4 * 1048576) } catch {
+                problem = "\(error)"
+            }
+        }
+        try comm.broadcast(&problem)
+        if problem.isEmpty { do {
             try writeSolution(path: staged("solution.h5"), config: cfg, result: result, evaluator: evaluator,
-                              gravity: gravity)
+                              gravity: gravity, runID: runID)
         } catch {
             problem = "\(error)"
-        }
+        } }
         // Agree: the lowest failing rank tells the root what went wrong.
         let failing = try comm.allReduce([Int64(problem.isEmpty ? comm.size : comm.rank)].map { -$0 })[0]
         if failing != -Int64(comm.size) {
@@ -115,7 +126,7 @@ struct Solve: ParsableCommand {
         } else if comm.isRoot, let folder {
             let summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
                                       wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
-                                      peakMemoryMiB: peakMemory)
+                                      peakMemoryMiB: peakMemory, runID: runID)
             do {
                 try writeDurably(summary.rendered() + "\n", to: staged("summary.json"))
                 try folder.commit(names)

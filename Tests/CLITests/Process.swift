@@ -68,6 +68,6 @@ func readJSON(_ path: String) throws -> [String: Any] {
 /// memory). Doubles are printed in shortest round-trip form, so equal text means bitwise-equal numbers.
 func summaryTextWithoutRunFields(_ path: String) throws -> String {
     try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        .filter { !$0.contains("\"ranks\"") && !$0.contains("\"wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") }
+        .filter { !$0.contains("\"ranks\"") && !$0.contains("\"wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") && !$0.contains("\"run_id\"") }
         .joined(separator: "\n")
 }
