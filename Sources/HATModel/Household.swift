@@ -165,7 +165,7 @@ public final class HouseholdSolver {
         if warmStart && hasSolution {
             ci = solutionC; vi = solutionV
         } else {
-            initialGuess(problem, c: cBuf[0], cpow: cpowBuf[0], v: vBuf[0])
+            try initialGuess(problem, c: cBuf[0], cpow: cpowBuf[0], v: vBuf[0])
         }
         hasSolution = false
         var stats = HouseholdSolveStats(iterations: 0, converged: false, policyChange: .infinity)
@@ -185,13 +185,18 @@ public final class HouseholdSolver {
         return stats
     }
 
+    /// HAT-SPEC §2.2's guess: stay at the borrowing limit. When that consumption is not positive the prices
+    /// are infeasible (the interest on the debt exceeds the income): say so, as "iteration 0".
     private func initialGuess(_ pr: HouseholdProblem, c: UnsafeMutablePointer<Double>,
-                              cpow: UnsafeMutablePointer<Double>, v: UnsafeMutablePointer<Double>) {
+                              cpow: UnsafeMutablePointer<Double>, v: UnsafeMutablePointer<Double>) throws {
         let na = assetCount, a0 = pr.assets[0]
         let v0 = -1 / (1 - pr.beta)
         for j in 0..<varietyCount {
             for s in 0..<shockCount {
                 let c0 = ((pr.rate - 1) * a0 + pr.wage * pr.income.z[s]) / pr.prices[j]
+                guard c0 > 0 else {
+                    throw HouseholdError.nonPositiveConsumption(state: 0, shock: s, variety: j, iteration: 0, value: c0)
+                }
                 let cp = pr.isLogUtility ? 1 / c0 : exp(-pr.gamma * log(c0))
                 let base = (j * shockCount + s) * na
                 for a in 0..<na { c[base + a] = c0; cpow[base + a] = cp; v[base + a] = v0 }

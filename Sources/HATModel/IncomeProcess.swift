@@ -85,9 +85,9 @@ public struct IncomeProcess: Sendable {
     /// Number of states S = persistent × transitory.
     public let count: Int
     /// log z_s, normalised so that Σ π*_s z_s = 1.
-    public let logZ: [Double]
+    public private(set) var logZ: [Double]
     /// z_s = exp(log z_s).
-    public let z: [Double]
+    public private(set) var z: [Double]
     /// Row-major S × S transition matrix P (Kronecker product, rows re-normalised).
     public let transition: [Double]
     /// Stationary distribution π* of P.
@@ -135,6 +135,16 @@ public struct IncomeProcess: Sendable {
         self.logPersistent = ell
         self.z = levels.map { $0 / mean }
         self.logZ = self.z.map { log($0) }
+    }
+
+    /// The same chain (transition, ψ grid) with other efficiency levels z_s, for experiments such as a
+    /// transfer expressed as extra income (τ ≡ z + τ/(λ w)).
+    public func withLevels(_ levels: [Double]) -> IncomeProcess {
+        precondition(levels.count == count && levels.allSatisfy { $0 > 0 })
+        var copy = self
+        copy.z = levels
+        copy.logZ = levels.map { log($0) }
+        return copy
     }
 
     /// Mean efficiency units under the stationary distribution (one by construction).

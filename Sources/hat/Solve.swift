@@ -51,7 +51,8 @@ struct Solve: ParsableCommand {
             }
         }
         try comm.broadcast(&refusal)
-        if refusal.isEmpty { refusal = try checkResources(cfg, comm: comm, log: log) }
+        var estimateLine = ""
+        if refusal.isEmpty { (refusal, estimateLine) = try checkResources(cfg, comm: comm) }
         let income = refusal.isEmpty ? IncomeProcess(cfg.model.income) : nil
         if refusal.isEmpty, let income { refusal = checkFeasibility(cfg, income: income) }
         if !refusal.isEmpty {
@@ -59,6 +60,7 @@ struct Solve: ParsableCommand {
             fail(refusal, code: HatExit.badInput)
         }
 
+        log(estimateLine)
         log("\(cfg.world.count) countries, closure \(cfg.equilibrium.closure.rawValue), \(comm.size) rank(s), N_a \(cfg.model.assetPoints), S \(cfg.model.income.persistentStates * cfg.model.income.transitoryStates)")
         let evaluator = WorldEvaluator(world: cfg.world, model: cfg.model, communicator: comm)
         let result: EquilibriumResult
@@ -144,8 +146,9 @@ struct Solve: ParsableCommand {
     }
 
     /// Refuse (exit 2) a configuration whose household arrays cannot fit this node's memory, or whose one
-    /// world evaluation would take more than a week. Collective; returns the refusal or "".
-    func checkResources(_ cfg: RunConfiguration, comm: Communicator, log: (String) -> Void) throws -> String {
+    /// world evaluation would take more than a week. Collective; returns the refusal (or "") and the
+    /// estimate for the log.
+    func checkResources(_ cfg: RunConfiguration, comm: Communicator) throws -> (refusal: String, estimate: String) {
         let m = cfg.model, inc = m.income
         let estimate = ResourceEstimate(assets: m.assetPoints, persistentStates: inc.persistentStates,
                                         transitoryStates: inc.transitoryStates, countries: cfg.world.count,
@@ -163,19 +166,18 @@ struct Solve: ParsableCommand {
         let key = incomeBytes > Double(estimate.countriesPerRank) * estimate.bytesPerCountry
             ? "income.persistent_states" : "grid.assets"
         if tooBig {
-            return ConfigError(file: cfg.source(of: key), key: key, problem: String(
+            return (ConfigError(file: cfg.source(of: key), key: key, problem: String(
                 format: "needs an estimated %.1f GiB on one node (%d rank(s) x %.1f GiB: %@), but %.1f GiB is available; reduce grid.assets or the income states, or spread the ranks over more nodes",
-                nodeBytes / gib, node.size, estimate.bytesPerRank / gib, sizes, available / gib)).description
+                nodeBytes / gib, node.size, estimate.bytesPerRank / gib, sizes, available / gib)).description, "")
         }
         let week = 7 * 24 * 3600 * 1e9      // flop at 1 Gflop/s per rank
         if estimate.flopsPerEvaluation > week {
-            return ConfigError(file: cfg.source(of: key), key: key, problem: String(
+            return (ConfigError(file: cfg.source(of: key), key: key, problem: String(
                 format: "one world evaluation needs up to %.1e flop per rank (%@), more than a week at 1 Gflop/s; reduce grid.assets or the income states",
-                estimate.flopsPerEvaluation, sizes)).description
+                estimate.flopsPerEvaluation, sizes)).description, "")
         }
-        log(String(format: "estimated memory %.2f GiB per rank (%d countries each), %.2f GiB on this node; at most %.2g flop per world evaluation",
-                   estimate.bytesPerRank / gib, estimate.countriesPerRank, nodeBytes / gib, estimate.flopsPerEvaluation))
-        return ""
+        return ("", String(format: "estimated memory %.2f GiB per rank (%d countries each), %.2f GiB on this node; at most %.2g flop per world evaluation",
+                           estimate.bytesPerRank / gib, estimate.countriesPerRank, nodeBytes / gib, estimate.flopsPerEvaluation))
     }
 
     /// Refuse (exit 2) starting prices at which the household problem is infeasible in closed form.

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-let sharedData = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+/// The shared data folder beside the checkout (../shared/data), or $HAT_DATA_DIR (as in GravityTests).
+let sharedData: URL = {
+    if let dir = ProcessInfo.processInfo.environment["HAT_DATA_DIR"] { return URL(fileURLWithPath: dir) }
+    return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+}()
 let ekData = sharedData.appendingPathComponent("ek2002").path
 
 /// Issue 3: the Eaton–Kortum world through the command line.
@@ -55,7 +59,6 @@ final class EKWorldTests: XCTestCase {
             for k in 0..<18 { XCTAssertEqual(wages[k], guess[k], accuracy: 1e-6, "\(config) wage \(k + 1)") }
             XCTAssertEqual(wages[18], 19 - guess[0..<18].reduce(0, +), accuracy: 1e-6)
             XCTAssertEqual(s["beta"] as! Double, guess[18], accuracy: 1e-6)
-            XCTAssertEqual(s["R"] as! [Double], [Double](repeating: 1.01, count: 19))
             let gravity = s["gravity"] as! [String: Any]
             XCTAssertLessThanOrEqual(gravity["max_abs_gap"] as! Double, 1e-4)
             texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
@@ -97,7 +100,6 @@ final class EKWorldTests: XCTestCase {
             ("non-positive labour", "ek-labor.csv", replaceCell(4, 0, "-0.1"), "row 4", "column L"),
             ("cntryfix disagrees with data", "ek-cntryfix.csv", replaceCell(3, 1, "1"), "row 3", "column border"),
         ]
-        XCTAssertGreaterThanOrEqual(cases.count, 8)
         for (name, file, edit, row, column) in cases {
             let dir = temporaryDirectory()
             for f in try FileManager.default.contentsOfDirectory(atPath: ekData) {

@@ -21,7 +21,8 @@ struct RunResult {
 
 /// Run a command. The child's environment drops the OMPI_*/PMIX_* variables that MPI_Init puts into this
 /// process (a child mpirun inheriting them fails silently, PLATFORM-NOTES.md) and allows mpirun as root.
-func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil) throws -> RunResult {
+func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil, timeout: Double? = nil,
+                stderrPath: String? = nil, stdoutPath: String? = nil) throws -> RunResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
@@ -38,16 +39,28 @@ func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil)
     _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
     _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
-    p.standardOutput = try FileHandle(forWritingTo: outURL)
-    p.standardError = try FileHandle(forWritingTo: errURL)
+    p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath ?? outURL.path))
+    p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath ?? errURL.path))
     try p.run()
+    if let timeout {
+        // A hang is a failure: end the process (and its children) after `timeout` seconds, status -9.
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            return RunResult(status: -9, stdout: "", stderr: "timed out after \(timeout) s")
+        }
+    }
     p.waitUntilExit()
     return RunResult(status: p.terminationStatus,
                      stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                      stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
 }
 
-func hat(_ arguments: [String]) throws -> RunResult { try runProcess(hatBinary, arguments) }
+func hat(_ arguments: [String], timeout: Double? = 600) throws -> RunResult {
+    try runProcess(hatBinary, arguments, timeout: timeout)
+}
 
 func mpirun(ranks: Int, _ arguments: [String]) throws -> RunResult {
     try runProcess("/usr/bin/mpirun", ["-np", "\(ranks)", hatBinary] + arguments)

@@ -43,22 +43,77 @@ final class HouseholdTests: XCTestCase {
         }
     }
 
-    /// Budget p_j c + a′ = R a + w z holds exactly, a′ stays on the grid's span, and the choice
-    /// probabilities sum to one.
-    func testBudgetAndBoundsHold() throws {
+    /// The budget with a transfer τ and a resource scale λτ, written out here independently of the kernel:
+    /// p_j c + a′ = λ (R a + w z) + τ in every state, and consumption is positive.
+    func testBudgetWithTransferAndResourceScale() throws {
+        var pr = problem(gamma: 1.45, sigma: 0.33, prices: [1, 1.5, 1.9], psi: 0.725)
+        pr.transfer = 0.07
+        pr.resourceScale = 1.13
+        let hh = HouseholdSolver(assets: 100, shocks: income.count, varieties: 3)
+        try hh.solve(pr, tolerance: 1e-10)
+        let c = hh.consumption, a1 = hh.assetPolicy
+        for s in 0..<income.count {
+            for a in 0..<100 {
+                for j in 0..<3 {
+                    let k = hh.index(variety: j, shock: s, asset: a)
+                    let resources = 1.13 * (pr.rate * pr.assets[a] + pr.wage * income.z[s]) + 0.07
+                    XCTAssertEqual(pr.prices[j] * c[k] + a1[k], resources, accuracy: 1e-12)
+                    XCTAssertGreaterThan(c[k], 0)
+                }
+            }
+        }
+    }
+
+    /// λτ scales total resources and the return on saving alike: the problem with (λ, R, w) is the problem
+    /// with (1, λR, λw). This checks λ in the budget, the EGM inversion and the Euler equation at once.
+    func testResourceScaleEqualsScaledRateAndWage() throws {
+        var scaled = problem(gamma: 1.45, sigma: 0.33, prices: [1, 1.6], psi: 0.4, wage: 0.9, rate: 1.005)
+        scaled.resourceScale = 1.08
+        let plain = problem(gamma: 1.45, sigma: 0.33, prices: [1, 1.6], psi: 0.4, wage: 0.9 * 1.08, rate: 1.005 * 1.08)
+        let a = HouseholdSolver(assets: 100, shocks: income.count, varieties: 2)
+        let b = HouseholdSolver(assets: 100, shocks: income.count, varieties: 2)
+        try a.solve(scaled, tolerance: 1e-12)
+        try b.solve(plain, tolerance: 1e-12)
+        for (x, y) in zip(a.assetPolicy, b.assetPolicy) { XCTAssertEqual(x, y, accuracy: 1e-9) }
+        for (x, y) in zip(a.choiceProbabilities, b.choiceProbabilities) { XCTAssertEqual(x, y, accuracy: 1e-9) }
+    }
+
+    /// A transfer τ is extra income in every state: the problem with τ equals the problem without it whose
+    /// efficiency levels are z + τ/(λ w). Checks the sign and scale of τ in the budget and the EGM inversion.
+    func testTransferEqualsExtraIncome() throws {
+        var withTransfer = problem(gamma: 2, sigma: 0.3, prices: [1, 1.4], wage: 1.1, rate: 1.01)
+        withTransfer.transfer = 0.05
+        withTransfer.resourceScale = 0.97
+        var shifted = problem(gamma: 2, sigma: 0.3, prices: [1, 1.4], wage: 1.1, rate: 1.01)
+        shifted.income = income.withLevels(income.z.map { $0 + 0.05 / (0.97 * 1.1) })
+        shifted.resourceScale = 0.97
+        let a = HouseholdSolver(assets: 100, shocks: income.count, varieties: 2)
+        let b = HouseholdSolver(assets: 100, shocks: income.count, varieties: 2)
+        try a.solve(withTransfer, tolerance: 1e-12)
+        try b.solve(shifted, tolerance: 1e-12)
+        for (x, y) in zip(a.consumption, b.consumption) { XCTAssertEqual(x, y, accuracy: 1e-9) }
+        for (x, y) in zip(a.assetPolicy, b.assetPolicy) { XCTAssertEqual(x, y, accuracy: 1e-9) }
+        // And the transfer matters: without it the policies differ.
+        let c = HouseholdSolver(assets: 100, shocks: income.count, varieties: 2)
+        var none = withTransfer
+        none.transfer = 0
+        try c.solve(none, tolerance: 1e-12)
+        XCTAssertGreaterThan(zip(a.consumption, c.consumption).map { abs($0 - $1) }.max()!, 1e-3)
+    }
+
+    /// a′ stays on the grid's span and the choice probabilities of each state sum to one.
+    func testPoliciesStayOnTheGridAndProbabilitiesSumToOne() throws {
         let pr = problem(gamma: 1.45, sigma: 0.33, prices: [1, 1.5, 1.9], psi: 0.725)
         let hh = HouseholdSolver(assets: 100, shocks: income.count, varieties: 3)
         try hh.solve(pr, tolerance: 1e-10)
-        let c = hh.consumption, a1 = hh.assetPolicy, pi = hh.choiceProbabilities
+        let a1 = hh.assetPolicy, pi = hh.choiceProbabilities
         for s in 0..<income.count {
             for a in 0..<100 {
                 var total = 0.0
                 for j in 0..<3 {
                     let k = hh.index(variety: j, shock: s, asset: a)
-                    XCTAssertEqual(pr.prices[j] * c[k] + a1[k], pr.rate * pr.assets[a] + pr.wage * income.z[s], accuracy: 1e-12)
                     XCTAssertGreaterThanOrEqual(a1[k], pr.assets.first!)
                     XCTAssertLessThanOrEqual(a1[k], pr.assets.last!)
-                    XCTAssertGreaterThan(c[k], 0)
                     total += pi[k]
                 }
                 XCTAssertEqual(total, 1, accuracy: 1e-14)
@@ -102,7 +157,14 @@ final class HouseholdTests: XCTestCase {
         let pr = problem(gamma: 1.5, prices: [1, 1.745], wage: 0.01, rate: 3.5)
         let hh = HouseholdSolver(assets: 100, shocks: income.count, varieties: 2)
         XCTAssertThrowsError(try hh.solve(pr, tolerance: 1e-10)) { error in
-            XCTAssertTrue(error is HouseholdError, "\(error)")
+            guard case let .nonPositiveConsumption(a, s, j, iteration, c)? = error as? HouseholdError else {
+                return XCTFail("\(error)")
+            }
+            // The poorest state at the borrowing limit cannot pay 3.5 × 0.5 of interest on 0.01 × z of wage.
+            XCTAssertEqual(a, 0); XCTAssertEqual(s, 0)
+            XCTAssertTrue((0..<2).contains(j)); XCTAssertEqual(iteration, 0)   // the initial guess itself
+            XCTAssertLessThan(c, 0)
+            XCTAssertTrue("\(error)".contains("asset 1, shock 1"), "\(error)")
         }
     }
 

@@ -40,7 +40,42 @@ final class RootFinderTests: XCTestCase {
 
     func testNoRootIsNotConverged() {
         let r = HybridRootFinder(tolerance: 1e-10).solve(from: [1]) { x in [x[0] * x[0] + 1] }
-        XCTAssertFalse(r.converged)
+        XCTAssertEqual(r.reason, .notMakingProgress)
+    }
+
+    /// An unknown that starts at (nearly) zero still gets a usable difference step: MINPACK's √ε·|x| gave
+    /// 3e-18 here, a Jacobian of rounding noise and a stall at 1e-9 (issue 6 §1).
+    func testUnknownNearZeroGetsAUsableDifferenceStep() {
+        let r = HybridRootFinder(tolerance: 1e-14).solve(from: [-1.8e-10, 0.5]) { x in
+            [0.837 * (x[0] + 2e-9) + 1e-3 * (x[1] - 0.5), exp(x[1]) - exp(0.5) + 0.1 * x[0]]
+        }
+        XCTAssertTrue(r.converged, "\(r.reason)")
+        XCTAssertEqual(r.x[0], -2e-9, accuracy: 1e-12)   // the coupling moves it by 1.4e-13
+    }
+
+    /// A residual with noise well above the tolerance stops with the noise-floor reason and an estimate of
+    /// the noise of the right size.
+    func testNoisyResidualStopsAtTheNoiseFloor() {
+        func noise(_ x: Double) -> Double {          // deterministic pseudo-noise of amplitude 1e-8
+            let h = sin(x * 1e9) * 43758.5453
+            return (h - h.rounded(.down) - 0.5) * 2e-8
+        }
+        let r = HybridRootFinder(tolerance: 1e-14).solve(from: [2, 1]) { x in
+            [x[0] * x[0] - 1 + noise(x[0] + 3 * x[1]), x[1] - 0.5 * x[0] + noise(2 * x[0] - x[1])]
+        }
+        XCTAssertEqual(r.reason, .noiseFloor, "max residual \(r.residualMax)")
+        XCTAssertGreaterThan(r.noise ?? 0, 1e-10)
+        XCTAssertLessThan(r.noise ?? 1, 1e-7)
+        XCTAssertEqual(r.x[0], 1, accuracy: 1e-6)
+    }
+
+    /// A flat residual (zero slope everywhere: the analogue of every household at the borrowing limit) is a
+    /// stall, not an endless search.
+    func testFlatResidualIsAStall() {
+        var evaluations = 0
+        let r = HybridRootFinder(tolerance: 1e-10).solve(from: [0.3]) { x in evaluations += 1; return [x[0] < 5 ? -1.4 : x[0] - 6] }
+        XCTAssertEqual(r.reason, .notMakingProgress)
+        XCTAssertLessThan(evaluations, 100)
     }
 
     func testNonFiniteStart() {

@@ -21,6 +21,32 @@ final class SIMDMathTests: XCTestCase {
         XCTAssertTrue(vexp(Vec(repeating: .nan))[0].isNaN)
     }
 
+    /// Distinct values in every lane: a kernel that mixed or dropped lanes would fail here.
+    func testEveryLaneIsItsOwn() {
+        var x = Vec(repeating: 0)
+        for lane in 0..<Vec.scalarCount { x[lane] = 0.3 + 0.71 * Double(lane) }
+        let e = vexp(x), l = vlog(x)
+        for lane in 0..<Vec.scalarCount {
+            XCTAssertLessThanOrEqual(ulps(e[lane], Foundation.exp(x[lane])), 4, "lane \(lane)")
+            XCTAssertLessThanOrEqual(abs(l[lane] - Foundation.log(x[lane])), 4 * Foundation.log(x[lane]).magnitude.ulp, "lane \(lane)")
+        }
+    }
+
+    /// The whole-array passes, including a tail shorter than one vector.
+    func testArrayPassesCoverTheTail() {
+        for n in [1, 7, 8, 13, 29] {
+            let values = (0..<n).map { 0.1 + 0.37 * Double($0) }
+            let p = UnsafeMutablePointer<Double>.allocate(capacity: n)
+            defer { p.deallocate() }
+            p.initialize(from: values, count: n)
+            VectorMath.exp(p, count: n)
+            for k in 0..<n { XCTAssertLessThanOrEqual(ulps(p[k], Foundation.exp(values[k])), 4, "n \(n), k \(k)") }
+            p.initialize(from: values, count: n)
+            VectorMath.log(p, count: n)
+            for k in 0..<n { XCTAssertEqual(p[k], Foundation.log(values[k]), accuracy: 4 * abs(Foundation.log(values[k])).ulp + 1e-300) }
+        }
+    }
+
     func testLogAgreesWithGlibc() {
         var worst = 0.0
         var x = 1e-300
