@@ -6,8 +6,11 @@ import PackageDescription
 // Set HAT_TARGET_CPU (e.g. `haswell` for any AVX2/FMA x86-64, `znver4`, `skylake-avx512`) to override;
 // see README "Build options". -vector-library=LIBMVEC lets LLVM call glibc's vectorised exp/log.
 let targetCPU = ProcessInfo.processInfo.environment["HAT_TARGET_CPU"] ?? "native"
+// HAT_CHECKED=1 keeps preconditions and array bounds checks in the kernels (-O instead of -Ounchecked):
+// scripts/test.sh runs the unit tests in such a build too.
+let optimisation = ProcessInfo.processInfo.environment["HAT_CHECKED"] == "1" ? "-O" : "-Ounchecked"
 let kernelFlags: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU,
+    .unsafeFlags([optimisation, "-target-cpu", targetCPU,
                   "-Xcc", "-fno-math-errno", "-Xllvm", "-vector-library=LIBMVEC"],
                  .when(configuration: .release)),
 ]

@@ -11,16 +11,29 @@ if [ ! -f ../shared/data/ek2002/ek-data.csv ]; then
   exit 1
 fi
 swift build -c release --build-tests
-log=$(mktemp)
-set +e
-swift test -c release --skip-build --disable-swift-testing 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
+# The unit tests once more in a build that keeps preconditions and bounds checks in the kernels
+# (HAT_CHECKED=1: -O instead of -Ounchecked), in its own build folder.
+HAT_CHECKED=1 swift build -c release --build-tests --scratch-path .build-checked
+total=0; failed=0; status=0
+run() {   # label, swift test arguments...
+  local label=$1; shift
+  local log; log=$(mktemp)
+  set +e
+  swift test -c release --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log"
+  local code=${PIPESTATUS[0]}
+  set -e
+  local line; line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1)
+  rm -f "$log"
+  local n f
+  n=$(echo "$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+  f=$(echo "$line" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+  if [ -z "$n" ] || [ "$n" -eq 0 ]; then echo "test: $label: no tests were executed" >&2; status=1; return; fi
+  echo "test: $label: $((n - f)) passed, $f failed"
+  total=$((total + n)); failed=$((failed + f))
+  [ "$code" -eq 0 ] || status=$code
+}
+run "release build" 
+run "bounds-checked build (unit tests)" --scratch-path .build-checked --skip CLITests
 # A plain closing line: "N passed, N failed".
-line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1)
-total=$(echo "$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-failed=$(echo "$line" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
-rm -f "$log"
-if [ -z "$total" ] || [ "$total" -eq 0 ]; then echo "test: no tests were executed" >&2; exit 1; fi
 echo "$((total - failed)) passed, $failed failed"
 exit "$status"
