@@ -22,7 +22,7 @@ run() {   # label, swift test arguments...
   swift test -c release --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log"
   local code=${PIPESTATUS[0]}
   set -e
-  local line; line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1)
+  local line; line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1 || true)
   rm -f "$log"
   local n f
   n=$(echo "$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')

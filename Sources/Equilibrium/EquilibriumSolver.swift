@@ -263,13 +263,15 @@ final class StrategyDriver {
 
     /// Whether a stop is worth a fallback: a stall or the evaluation budget, not the user's iteration cap,
     /// a success, or a noise floor (no strategy resolves digits the residual does not have).
-    func worthFallback(_ r: Outcome) -> Bool { r.reason == .notMakingProgress || r.reason == .maxEvaluations }
+    func worthFallback(_ r: Outcome) -> Bool {
+        r.reason == .notMakingProgress || r.reason == .maxEvaluations || r.reason == .nonFiniteInitialResidual
+    }
 
     func run(from x0: [Double]) throws -> Outcome {
         let bondName = closure.bondUnknownName
         log("strategy 1/3: hybrid (Powell dogleg, scaled variables, forward-difference Jacobian) on all \(x0.count) unknowns")
         var r = try hybrid(from: x0, label: "hybrid")
-        guard worthFallback(r), let from = best else { return r }
+        guard worthFallback(r), let from = best else { return bestOf(r) }
 
         log(String(format: "strategy 1 stopped (%@) at max-abs residual %.3e; switching to strategy 2/3: bracket %@ (bond demand rises with it) at the best wages so far, then hybrid",
                    r.reason.message, normInf(r.residual), bondName))
@@ -277,7 +279,7 @@ final class StrategyDriver {
         log(String(format: "strategy 2: bond market(s) %@ after bracketing: max-abs residual %.3e",
                    b.converged ? "cleared" : "not cleared", normInf(b.f)))
         r = try hybrid(from: b.x, label: "bracket+hybrid")
-        guard worthFallback(r), let from2 = best else { return r }
+        guard worthFallback(r), let from2 = best else { return bestOf(r) }
 
         log(String(format: "strategy 2 stopped (%@) at max-abs residual %.3e; switching to strategy 3/3: hybrid on the wages with %@ bracketed inside every evaluation",
                    r.reason.message, normInf(r.residual), bondName))
@@ -285,6 +287,15 @@ final class StrategyDriver {
         if r.reason.converged || r.reason == .noiseFloor { return r }
         log(String(format: "strategy 3 stopped at max-abs residual %.3e; polishing with the hybrid on all unknowns",
                    normInf(r.residual)))
-        return try hybrid(from: best?.x ?? r.x, label: "polish")
+        return bestOf(try hybrid(from: best?.x ?? r.x, label: "polish"))
+    }
+
+    /// A failed solve reports the best point any strategy found, not the last one tried.
+    func bestOf(_ r: Outcome) -> Outcome {
+        guard !r.reason.converged, let best, !r.residual.allSatisfy({ $0.isFinite }) || norm(best.f) < norm(r.residual) else { return r }
+        var out = r
+        out.x = best.x
+        out.residual = best.f
+        return out
     }
 }

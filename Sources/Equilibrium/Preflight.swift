@@ -53,9 +53,20 @@ public func availableMemoryBytes() -> Double? {
                 .flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         }
         if let limit = read("memory.max") {
-            let free = limit - (read("memory.current") ?? 0)
+            // memory.current counts the page cache too; its inactive part is reclaimed before an OOM kill.
+            let stat = (try? String(contentsOfFile: dir + "/memory.stat", encoding: .utf8)) ?? ""
+            let inactive = stat.split(separator: "\n").first { $0.hasPrefix("inactive_file ") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            let free = limit - max((read("memory.current") ?? 0) - inactive, 0)
             best = min(best ?? free, free)
         }
+    }
+    // cgroup v1 (older SLURM setups): the memory controller's limit.
+    if let v1 = try? String(contentsOfFile: "/sys/fs/cgroup/memory/memory.limit_in_bytes", encoding: .utf8),
+       let limit = Double(v1.trimmingCharacters(in: .whitespacesAndNewlines)), limit < 1e18 {
+        let usage = (try? String(contentsOfFile: "/sys/fs/cgroup/memory/memory.usage_in_bytes", encoding: .utf8))
+            .flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        best = min(best ?? (limit - usage), limit - usage)
     }
     return best
 }

@@ -50,12 +50,13 @@ public final class RunFolder {
         }
         var created: [String] = []
         for dir in missing.reversed() {
-            if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            if mkdir(dir, 0o755) == 0 {
+                created.append(dir)             // only what this run made is ever removed again
+            } else if errno != EEXIST {
                 let reason = String(cString: strerror(errno))
                 removeEmpty(created)
                 throw ConfigError(file: file, key: key, problem: "cannot create output folder \(path) (\(dir): \(reason))")
             }
-            created.append(dir)
         }
         guard access(path, W_OK) == 0 else {
             removeEmpty(created)
@@ -159,10 +160,14 @@ public final class RunFolder {
             unlink(journal)
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        for name in names where RunFolder.isTemporary(name) { unlink(path + "/" + name) }
+        for name in names where RunFolder.isStaleTemporary(name) { unlink(path + "/" + name) }
     }
 
-    static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.contains(".tmp-") }
+    /// hat's own staged files only (`.solution.h5.tmp-…`, `.summary.json.tmp-…`, `.hat-commit.tmp-…`):
+    /// other tools' temporaries in a shared folder are not ours to remove.
+    static func isStaleTemporary(_ name: String) -> Bool {
+        ["solution.h5", "summary.json", journalName].contains { name.hasPrefix(".\($0).tmp-") }
+    }
 
     /// The temporary path under which `name` is written before the commit.
     public func temporaryPath(for name: String) -> String { path + "/.\(name).tmp-\(runID)" }
@@ -188,17 +193,27 @@ public final class RunFolder {
         let text = names.map { ".\($0).tmp-\(runID)\t\($0)" }.joined(separator: "\n") + "\n"
         SignalCleanup.register(journalTemporary)
         try writeDurably(text, to: journalTemporary)
+        var failure: String?
         SignalCleanup.holdTermination {
-            // From here the journal, not the temporaries, is what a killed run leaves: the next run rolls forward.
+            // Nothing staged may be removed by a signal from here on (the mask holds only this thread's
+            // signals; another thread of the process may still take one): a kill then leaves either the
+            // temporaries without a journal (removed by the next run) or the journal (rolled forward).
             SignalCleanup.unregister(journalTemporary)
-            rename(journalTemporary, journal)
-            for name in names {
-                SignalCleanup.unregister(temporaryPath(for: name))
-                rename(temporaryPath(for: name), path + "/" + name)
+            for name in names { SignalCleanup.unregister(temporaryPath(for: name)) }
+            guard rename(journalTemporary, journal) == 0 else {
+                failure = "cannot write the commit journal: \(String(cString: strerror(errno)))"
+                unlink(journalTemporary)
+                return
+            }
+            for name in names where rename(temporaryPath(for: name), path + "/" + name) != 0 {
+                // Keep the journal: the next run into the folder finishes what it lists.
+                failure = "cannot rename the staged \(name) into place: \(String(cString: strerror(errno)))"
+                return
             }
             syncFolder()
             unlink(journal)
         }
+        if let failure { throw OutputError(path: path, problem: failure) }
         syncFolder()
     }
 

@@ -29,12 +29,11 @@ public enum SignalCleanup {
         }
     }
 
+    /// Forget `path`. The string is not freed: a handler running on another thread may still hold it
+    /// (a few bytes per output file, once per run).
     public static func unregister(_ path: String) {
         for i in 0..<capacity {
-            if let p = slots[i], strcmp(p, path) == 0 {
-                slots[i] = nil
-                free(p)
-            }
+            if let p = slots[i], strcmp(p, path) == 0 { slots[i] = nil }
         }
     }
 

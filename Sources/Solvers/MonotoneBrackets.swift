@@ -47,6 +47,14 @@ public struct MonotoneBrackets: Sendable {
         evaluations += 1
         var g = extract(output)
         var lastFinite = [Double?](repeating: nil, count: n)
+        var probes = [Int](repeating: 0, count: n)         // tries around an infeasible start
+        // The best point seen (smallest max |g| with every g finite), returned if the cap ends the search.
+        var best: (t: [Double], g: [Double], output: [Double])?
+        func remember() {
+            guard g.allSatisfy({ $0.isFinite }) else { return }
+            if best == nil || normInf(g) < normInf(best!.g) { best = (t, g, output) }
+        }
+        remember()
 
         func done(_ i: Int) -> Bool {
             if g[i].isFinite && abs(g[i]) <= tolerance { return true }
@@ -65,8 +73,13 @@ public struct MonotoneBrackets: Sendable {
                 } else if let from = lastFinite[i] {
                     if t[i] > from { badAbove[i] = t[i] } else { badBelow[i] = t[i] }
                 } else {
-                    // Infeasible at the start with no finite point yet: try both sides, closer each time.
-                    next[i] = t[i] + (t[i] == start[i] ? -step[i] : 0.5 * (start[i] - t[i]))
+                    // Infeasible at the start with no finite point yet: try both sides, farther each time
+                    // (−s, +s, −2s, +2s, …), within the bounds.
+                    probes[i] += 1
+                    let size = initialStep * Double(1 << min((probes[i] + 1) / 2, 40))
+                    let candidate = start[i] + (probes[i] % 2 == 1 ? -size : size)
+                    next[i] = min(max(candidate, lower[i].isFinite ? 0.5 * (start[i] + lower[i]) : candidate),
+                                  upper[i].isFinite ? 0.5 * (start[i] + upper[i]) : candidate)
                     continue
                 }
                 if let b = below[i], let a = above[i] {
@@ -99,8 +112,11 @@ public struct MonotoneBrackets: Sendable {
             evaluations += 1
             let previous = g
             g = extract(output)
+            remember()
             for i in 0..<n where previous[i].isFinite && g[i].isFinite && (previous[i] < 0) != (g[i] < 0) { keep[i] = 0 }
         }
-        return Result(t: t, g: g, converged: (0..<n).allSatisfy(done), evaluations: evaluations, lastOutput: output)
+        let converged = (0..<n).allSatisfy(done)
+        if !converged, let best { return Result(t: best.t, g: best.g, converged: false, evaluations: evaluations, lastOutput: best.output) }
+        return Result(t: t, g: g, converged: converged, evaluations: evaluations, lastOutput: output)
     }
 }
