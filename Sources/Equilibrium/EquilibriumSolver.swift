@@ -169,11 +169,9 @@ final class StrategyDriver {
     func evaluate(_ x: [Double]) throws -> [Double] {
         evaluations += 1
         let f = try residual(x)
-        if f.allSatisfy({ $0.isFinite }), best == nil || norm(f) < norm(best!.f) { best = (x, f) }
+        if f.allSatisfy({ $0.isFinite }), best == nil || norm2(f) < norm2(best!.f) { best = (x, f) }
         return f
     }
-
-    func norm(_ f: [Double]) -> Double { f.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 
     func finder(tolerance: Double) -> HybridRootFinder {
         var finder = HybridRootFinder(tolerance: tolerance, maxIterations: options.maxIterations)
@@ -292,7 +290,7 @@ final class StrategyDriver {
 
     /// A failed solve reports the best point any strategy found, not the last one tried.
     func bestOf(_ r: Outcome) -> Outcome {
-        guard !r.reason.converged, let best, !r.residual.allSatisfy({ $0.isFinite }) || norm(best.f) < norm(r.residual) else { return r }
+        guard !r.reason.converged, let best, !r.residual.allSatisfy({ $0.isFinite }) || norm2(best.f) < norm2(r.residual) else { return r }
         var out = r
         out.x = best.x
         out.residual = best.f

@@ -131,15 +131,16 @@ public final class WorldEvaluator {
     /// Evaluations performed so far.
     public private(set) var evaluations = 0
 
-    public init(world: World, model: ModelParameters, communicator: Communicator) {
+    /// `income` may be passed when it is already built from `model.income` (it costs O(S³)).
+    public init(world: World, model: ModelParameters, communicator: Communicator, income: IncomeProcess? = nil) {
         self.world = world
         self.model = model
-        self.income = IncomeProcess(model.income)
+        self.income = income ?? IncomeProcess(model.income)
         self.communicator = communicator
         self.partition = Partition(count: world.count, parts: communicator.size)
         for i in partition.range(of: communicator.rank) {
-            households[i] = HouseholdSolver(assets: model.assetPoints, shocks: income.count, varieties: world.count)
-            distributions[i] = StationaryDistribution(assets: model.assetPoints, shocks: income.count)
+            households[i] = HouseholdSolver(assets: model.assetPoints, shocks: self.income.count, varieties: world.count)
+            distributions[i] = StationaryDistribution(assets: model.assetPoints, shocks: self.income.count)
         }
     }
 

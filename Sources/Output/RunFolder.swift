@@ -170,7 +170,12 @@ public final class RunFolder {
     }
 
     /// The temporary path under which `name` is written before the commit.
-    public func temporaryPath(for name: String) -> String { path + "/.\(name).tmp-\(runID)" }
+    public func temporaryPath(for name: String) -> String { RunFolder.temporaryPath(in: path, for: name, runID: runID) }
+
+    /// The same, for ranks that hold no `RunFolder` (only the root prepares and commits).
+    public static func temporaryPath(in folder: String, for name: String, runID: String) -> String {
+        folder + "/.\(name).tmp-\(runID)"
+    }
 
     /// Make a temporary known to the signal handler (call before creating it).
     public func track(_ name: String) { SignalCleanup.register(temporaryPath(for: name)) }

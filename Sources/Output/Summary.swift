@@ -17,6 +17,16 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     let homeShares: [Double] = (0..<names.count).map { shares[$0][$0] }
     let reportingMax = normInf(result.reportResiduals)
     var fields: [(String, JSON)] = []
+    func appendRunFields(peakMemory: Bool) {
+        fields.append(("iterations", .integer(result.iterations)))
+        fields.append(("world_evaluations", .integer(result.evaluations)))
+        fields.append(("ranks", .integer(ranks)))
+        fields.append(("wall_seconds", .number(wallSeconds)))
+        if peakMemory { fields.append(("peak_memory_mib", .numbers(peakMemoryMiB))) }
+        // The same id is the root attribute run_id of solution.h5: the pair belongs to one run.
+        fields.append(("run_id", .string(runID)))
+        fields.append(("version", .string(hatVersion)))
+    }
     fields.append(("status", .string(result.converged ? "converged" : "not-converged")))
     fields.append(("reason", .string(result.reason.message)))
     if !result.reasonDetail.isEmpty { fields.append(("reason_detail", .string(result.reasonDetail))) }
@@ -36,12 +46,7 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
             fields.append(("residual_max", .number(result.residualMax)))
             fields.append(("residuals", .object(residuals)))
         }
-        fields.append(("iterations", .integer(result.iterations)))
-        fields.append(("world_evaluations", .integer(result.evaluations)))
-        fields.append(("ranks", .integer(ranks)))
-        fields.append(("wall_seconds", .number(wallSeconds)))
-        fields.append(("run_id", .string(runID)))
-        fields.append(("version", .string(hatVersion)))
+        appendRunFields(peakMemory: false)
         return .object(fields)
     }
     fields.append(("trade_shares", .matrix(shares)))
@@ -67,13 +72,6 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
             ("data", gravityJSON(gravity.data, countries: names)),
         ])))
     }
-    fields.append(("iterations", .integer(result.iterations)))
-    fields.append(("world_evaluations", .integer(result.evaluations)))
-    fields.append(("ranks", .integer(ranks)))
-    fields.append(("wall_seconds", .number(wallSeconds)))
-    fields.append(("peak_memory_mib", .numbers(peakMemoryMiB)))
-    // The same id is the root attribute run_id of solution.h5: the pair belongs to one run.
-    fields.append(("run_id", .string(runID)))
-    fields.append(("version", .string(hatVersion)))
+    appendRunFields(peakMemory: true)
     return .object(fields)
 }

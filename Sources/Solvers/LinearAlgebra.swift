@@ -18,7 +18,8 @@ public func leastSquaresSolve(_ a: [Double], _ b: [Double], n: Int) -> [Double]?
     return s
 }
 
-@inline(__always) func norm2(_ x: [Double]) -> Double { dot(x, x).squareRoot() }
+/// Euclidean norm.
+public func norm2(_ x: [Double]) -> Double { dot(x, x).squareRoot() }
 
 /// max_i |x_i|, NaN if any entry is NaN (Swift's `max()` would skip a NaN that is not first).
 public func normInf(_ x: [Double]) -> Double {

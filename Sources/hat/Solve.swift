@@ -53,8 +53,11 @@ struct Solve: ParsableCommand {
         try comm.broadcast(&refusal)
         var estimateLine = ""
         if refusal.isEmpty { (refusal, estimateLine) = try checkResources(cfg, comm: comm) }
-        let income = refusal.isEmpty ? IncomeProcess(cfg.model.income) : nil
-        if refusal.isEmpty, let income { refusal = checkFeasibility(cfg, income: income) }
+        var income: IncomeProcess?
+        if refusal.isEmpty {
+            income = IncomeProcess(cfg.model.income)
+            refusal = checkFeasibility(cfg, income: income!)
+        }
         if !refusal.isEmpty {
             folder?.abandon()
             fail(refusal, code: HatExit.badInput)
@@ -62,7 +65,7 @@ struct Solve: ParsableCommand {
 
         log(estimateLine)
         log("\(cfg.world.count) countries, closure \(cfg.equilibrium.closure.rawValue), \(comm.size) rank(s), N_a \(cfg.model.assetPoints), S \(cfg.model.income.persistentStates * cfg.model.income.transitoryStates)")
-        let evaluator = WorldEvaluator(world: cfg.world, model: cfg.model, communicator: comm)
+        let evaluator = WorldEvaluator(world: cfg.world, model: cfg.model, communicator: comm, income: income)
         let result: EquilibriumResult
         do {
             result = try solveEquilibrium(evaluator: evaluator, options: cfg.equilibrium, log: log)
@@ -104,7 +107,7 @@ struct Solve: ParsableCommand {
         var runID = folder?.runID ?? ""
         try comm.broadcast(&runID)
         let dir = cfg.outputDirectory
-        func staged(_ name: String) -> String { dir + "/.\(name).tmp-\(runID)" }
+        func staged(_ name: String) -> String { RunFolder.temporaryPath(in: dir, for: name, runID: runID) }
         if let folder { for name in names { folder.track(name) } }
         var problem = ""
         if let folder {
