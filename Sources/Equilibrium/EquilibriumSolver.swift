@@ -1,14 +1,14 @@
 import Foundation
+import HATModel
 import Parallel
 import Solvers
 
 /// Settings of an equilibrium solve.
 public struct EquilibriumOptions: Sendable {
-    public var closure: Closure
-    /// R in the fixed-rate closure; the initial guess of R otherwise.
-    public var rate: Double
-    /// Initial wages (any positive scale); nil = all equal.
-    public var initialWages: [Double]?
+    /// The closure and the parameter it holds fixed (β, or R in fixed-rate).
+    public var closure: MarketClosure
+    /// The first guess of the unknowns.
+    public var start: EquilibriumStart
     /// Converged when the max-abs market residual is at most this.
     public var tolerance: Double
     /// Iterations of each hybrid run (a fallback strategy starts its own count).
@@ -20,9 +20,9 @@ public struct EquilibriumOptions: Sendable {
     /// Household tolerance of the final evaluation whose objects are reported (HAT-SPEC §2.2: 1e-10).
     public var reportingHouseholdTolerance: Double
 
-    public init(closure: Closure, rate: Double, initialWages: [Double]? = nil, tolerance: Double,
+    public init(closure: MarketClosure, start: EquilibriumStart, tolerance: Double,
                 maxIterations: Int, evaluation: EvaluationOptions, reportingHouseholdTolerance: Double) {
-        self.closure = closure; self.rate = rate; self.initialWages = initialWages; self.tolerance = tolerance
+        self.closure = closure; self.start = start; self.tolerance = tolerance
         self.maxIterations = maxIterations; self.evaluation = evaluation
         self.reportingHouseholdTolerance = reportingHouseholdTolerance
     }
@@ -70,11 +70,8 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
                              log: @escaping (String) -> Void = { _ in }) throws -> EquilibriumResult {
     let comm = evaluator.communicator
     let world = evaluator.world, m = world.count
-    let closure = options.closure
-    let beta = evaluator.model.beta
-    func prices(_ x: [Double]) -> Prices {
-        closure.prices(from: x, countries: m, fixedRate: options.rate, beta: beta)
-    }
+    let closure = options.closure.kind
+    func prices(_ x: [Double]) -> Prices { options.closure.prices(from: x, countries: m) }
     let n = closure.unknownCount(countries: m)
 
     // Command protocol: [1] + x = evaluate x; [0] = done, followed by the outcome.
@@ -82,8 +79,7 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
     var detail = "", strategy = ""
     if comm.isRoot {
         let start = Date()
-        let x0 = closure.unknowns(wages: options.initialWages ?? [Double](repeating: 1, count: m),
-                                  rates: [Double](repeating: options.rate, count: m), beta: beta)
+        let x0 = options.closure.unknowns(at: options.start, countries: m)
         let driver = StrategyDriver(closure: closure, countries: m, options: options, log: log, start: start) { x in
             var header: [Double] = [1]
             try comm.broadcast(&header)
