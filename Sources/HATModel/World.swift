@@ -60,10 +60,6 @@ public struct Prices: Sendable, Equatable {
         self.wages = wages; self.rates = rates; self.beta = beta
     }
 
-    public var packed: [Double] { wages + rates + [beta] }
-    public init(packed v: [Double], countries m: Int) {
-        wages = Array(v[0..<m]); rates = Array(v[m..<(2 * m)]); beta = v[2 * m]
-    }
 }
 
 extension World {

@@ -34,7 +34,7 @@ struct Solve: ParsableCommand {
         let folderFile = out == nil ? config : "--out", folderKey = out == nil ? "output.dir" : ""
 
         let comm = MPIEnvironment.world()
-        let log: (String) -> Void = { line in if comm.isRoot { Console.error("hat: \(line)") } }
+        let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
 
         // Preflight on the root, agreed by every rank: output folder and lock, resources, feasibility.
         var folder: RunFolder?
@@ -71,7 +71,10 @@ struct Solve: ParsableCommand {
         do {
             result = try solveEquilibrium(evaluator: evaluator, options: cfg.equilibrium, log: log)
         } catch {
-            Console.error("error: \(error)")
+            // The root's error reaches every rank through the collective driver; the root prints it once.
+            // Anything else (an MPI failure on one rank) ends every rank.
+            if error is CollectiveFailure || comm.isRoot { fail("\(error)", code: 1) }
+            Console.error("error: rank \(comm.rank): \(error)")
             comm.abort(code: 1)
         }
         let peakMemory = try comm.allGatherV([peakResidentMemoryMiB()])
