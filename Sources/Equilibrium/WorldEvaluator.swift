@@ -5,7 +5,7 @@ import Parallel
 /// Why a country could not be evaluated at some prices, as numbers that travel with the gathered results.
 public struct CountryFailure: Sendable, Equatable, Packable {
     public enum Kind: Int, Sendable {
-        case nonPositiveConsumption = 1, nonMonotoneGrid = 2, nonFiniteDistribution = 3
+        case nonPositiveConsumption = 1, nonMonotoneGrid = 2, nonFiniteDistribution = 3, otherGridBlock = 4
     }
     public var kind: Kind
     /// 1-based asset, shock and variety indices, the household iteration and the offending value (0 if n/a).
@@ -22,6 +22,8 @@ public struct CountryFailure: Sendable, Equatable, Packable {
             self.init(kind: .nonPositiveConsumption, asset: a + 1, shock: s + 1, variety: j + 1, iteration: it, value: c)
         case let .nonMonotoneGrid(s, j, it):
             self.init(kind: .nonMonotoneGrid, shock: s + 1, variety: j + 1, iteration: it)
+        case let .failedInAnotherBlock(it):
+            self.init(kind: .otherGridBlock, iteration: it)
         }
     }
 
@@ -34,6 +36,8 @@ public struct CountryFailure: Sendable, Equatable, Packable {
             return "endogenous asset grid not increasing at shock \(shock), variety \(variety) (household iteration \(iteration))"
         case .nonFiniteDistribution:
             return "the stationary distribution is not finite"
+        case .otherGridBlock:
+            return "another block of the country's grid failed (household iteration \(iteration))"
         }
     }
 }
@@ -158,7 +162,7 @@ public final class WorldEvaluator {
         do {
             let hs = try hh.solve(problem, tolerance: options.householdTolerance,
                                   maxIterations: options.householdMaxIterations, warmStart: options.warmStart)
-            let ds = dist.solve(household: hh, transition: income.transition, tolerance: options.distributionTolerance,
+            let ds = try dist.solve(household: hh, transition: income.transition, tolerance: options.distributionTolerance,
                                 maxIterations: options.distributionMaxIterations, warmStart: options.warmStart)
             let agg = CountryAggregates(problem: problem, household: hh, distribution: dist, labor: world.labor[i])
             let finite = ds.change.isFinite && agg.isFinite

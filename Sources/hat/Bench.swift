@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
             try hh.solve(problem, tolerance: 1e-10)
             var distIterations = 0
             let d = try timings(repetitions) {
-                distIterations = dist.solve(household: hh, transition: income.transition, tolerance: 1e-10).iterations
+                distIterations = try dist.solve(household: hh, transition: income.transition, tolerance: 1e-10).iterations
             }
             rows.append(("distribution_19_varieties", d, "\(distIterations) iterations"))
         }
