@@ -18,4 +18,9 @@ public struct Partition: Equatable, Sendable {
         return lower..<upper
     }
 
+    /// The part that owns `item` (e.g. the rank group of a rank when ranks are partitioned into groups).
+    public func part(of item: Int) -> Int {
+        precondition(item >= 0 && item < count)
+        return (0..<parts).first { range(of: $0).contains(item) }!
+    }
 }
