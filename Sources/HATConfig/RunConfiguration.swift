@@ -22,6 +22,8 @@ public struct RunConfiguration: Sendable {
     public var rateKey = "equilibrium.rate"
     /// Dotted keys whose values came from `--set`.
     public var overriddenKeys: Set<String> = []
+    /// The `--set` arguments as given, in order.
+    public var overrides: [String] = []
 
     /// Where the value of `key` came from, for error messages: "--set" or the configuration file.
     public func source(of key: String) -> String { overriddenKeys.contains(key) ? "--set" : path }
@@ -61,6 +63,7 @@ public enum ConfigurationLoader {
         config.path = path
         config.text = overrides.isEmpty ? text : text + "\n# overrides: " + overrides.joined(separator: " ") + "\n"
         config.overriddenKeys = Set(r.overrides.keys)
+        config.overrides = overrides
         return config
     }
 }

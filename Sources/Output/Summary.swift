@@ -5,6 +5,7 @@ import Gravity
 import HATConfig
 import Solvers
 
+/// The version of hat: the one place it is written (`hat --version`, summary.json, solution.h5, bench JSON).
 public let hatVersion = "0.1.0"
 
 /// The headline numbers of a solve (CONTRACT.md `summary.json`).
@@ -28,6 +29,7 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
         // The same id is the root attribute run_id of solution.h5: the pair belongs to one run.
         fields.append(("run_id", .string(runID)))
         fields.append(("version", .string(hatVersion)))
+        fields.append(("run", runJSON(config: config, runID: runID, ranks: ranks)))
     }
     fields.append(("status", .string(result.converged ? "converged" : "not-converged")))
     fields.append(("reason", .string(result.reason.message)))
@@ -35,6 +37,12 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     fields.append(("strategy", .string(result.strategy)))
     if let noise = result.residualNoise { fields.append(("residual_noise", .number(noise))) }
     fields.append(("closure", .string(eq.closure.kind.rawValue)))
+    // What was run: a sweep point or a calibration step can be identified from summary.json alone.
+    let fixed = eq.closure.parameter
+    fields.append(("closure_parameters", .object([(fixed.name, .number(fixed.value))])))
+    fields.append(("model", modelJSON(config.model)))
+    fields.append(("grid", gridJSON(config.model)))
+    fields.append(("world", worldJSON(config)))
     fields.append(("countries", .array(names.map { JSON.string($0) })))
     fields.append(("R", .numbers(result.prices.rates)))
     fields.append(("beta", .number(result.prices.beta)))
@@ -75,5 +83,46 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
         ])))
     }
     appendRunFields(peakMemory: true)
+    return .object(fields)
+}
+
+/// The model parameters (HAT-SPEC §0, §1): β is a closure parameter or an unknown, so it is not here.
+func modelJSON(_ model: ModelParameters) -> JSON {
+    .object([("gamma", .number(model.gamma)), ("sigma_eps", .number(model.sigmaEps)),
+             ("psi_slope", .number(model.psiSlope)), ("phi", .number(model.phi)), ("amax", .number(model.amax))])
+}
+
+/// The asset grid and the income process.
+func gridJSON(_ model: ModelParameters) -> JSON {
+    let inc = model.income
+    return .object([("assets", .integer(model.assetPoints)),
+                    ("income_states", .integer(inc.persistentStates * inc.transitoryStates)),
+                    ("persistent_states", .integer(inc.persistentStates)),
+                    ("transitory_states", .integer(inc.transitoryStates)),
+                    ("rho", .number(inc.rho)), ("sigma_persistent", .number(inc.sigmaPersistent)),
+                    ("sigma_transitory", .number(inc.sigmaTransitory))])
+}
+
+/// Where the world came from: TFP and labour, and the data folder and parameter vector of a data world.
+func worldJSON(_ config: RunConfiguration) -> JSON {
+    var fields: [(String, JSON)] = [("tfp", .numbers(config.world.tfp)), ("labor", .numbers(config.world.labor)),
+                                    ("tariffs", .bool(config.world.tariffs.contains { $0 != 0 }))]
+    if let data = config.dataWorld {
+        fields.append(("data_dir", .string(data.world.directory)))
+        fields.append(("parameters", .string(data.parametersFile)))
+    }
+    return .object(fields)
+}
+
+/// The run's identity: id, version, launcher and (under SLURM) the job, array job and task.
+func runJSON(config: RunConfiguration, runID: String, ranks: Int) -> JSON {
+    let env = ProcessInfo.processInfo.environment
+    var fields: [(String, JSON)] = [("run_id", .string(runID)), ("version", .string(hatVersion)), ("ranks", .integer(ranks)),
+                                    ("configuration", .string(config.path)),
+                                    ("overrides", .array(config.overrides.map { JSON.string($0) }))]
+    for (key, variable) in [("slurm_job_id", "SLURM_JOB_ID"), ("slurm_array_job_id", "SLURM_ARRAY_JOB_ID"),
+                            ("slurm_array_task_id", "SLURM_ARRAY_TASK_ID")] {
+        if let value = env[variable] { fields.append((key, .string(value))) }
+    }
     return .object(fields)
 }

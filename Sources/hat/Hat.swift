@@ -22,7 +22,7 @@ struct Hat: ParsableCommand {
         `srun --mpi=pmix hat solve CONFIG`). Results do not depend on the number of ranks.
         Exit codes: 0 success, 2 bad input, 3 not converged, 4 I/O failure, 1 anything else.
         """,
-        version: "0.1.0",
+        version: hatVersion,
         subcommands: [Solve.self, GravityCommand.self, Bench.self])
 }
 
