@@ -74,7 +74,7 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
 
     // The root runs the strategies; every trial point is evaluated collectively.
     let driver = CollectiveDriver<TrialPoint>(communicator: evaluator.communicator)
-    let record: SolveRecord = try driver.run(serve: { point in
+    let record: StrategyDriver.Outcome = try driver.run(serve: { point in
         try evaluator.evaluate(prices: prices(point.unknowns), options: options.evaluation)
     }) { evaluate in
         let start = Date()
@@ -83,21 +83,21 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
             if out.failed { log("trial point infeasible: " + out.failureSummary(names: world.names)) }
             return closure.kind.residuals(out, world: world)
         }
-        let r = try strategies.run(from: closure.unknowns(at: options.start, countries: m))
-        log("stopped: \(r.reason.message)\(r.detail.isEmpty ? "" : " (\(r.detail))") after \(strategies.iterations) iterations, \(strategies.evaluations) evaluations, strategy \(r.strategy)")
-        return SolveRecord(unknowns: r.x, residuals: r.residual, reason: r.reason, detail: r.detail,
-                           strategy: r.strategy, noise: r.noise, iterations: strategies.iterations,
-                           evaluations: strategies.evaluations)
+        var r = try strategies.run(from: closure.unknowns(at: options.start, countries: m))
+        r.iterations = strategies.iterations
+        r.evaluations = strategies.evaluations
+        log("stopped: \(r.reason.message)\(r.detail.isEmpty ? "" : " (\(r.detail))") after \(r.iterations) iterations, \(r.evaluations) evaluations, strategy \(r.strategy)")
+        return r
     }
     // Re-evaluate at the solution with the reporting tolerance (collective), from a cold start so that the
     // reported objects are a function of the solution alone, not of the solver's path.
     var reporting = options.evaluation
     reporting.householdTolerance = options.reportingHouseholdTolerance
     reporting.warmStart = false
-    let x = record.unknowns
+    let x = record.x
     let report = try evaluator.evaluate(prices: prices(x), options: reporting)
     return EquilibriumResult(unknowns: x, unknownNames: closure.kind.unknownNames(countries: world.names),
-                             residuals: record.residuals, residualNames: closure.kind.residualNames(countries: world.names),
+                             residuals: record.residual, residualNames: closure.kind.residualNames(countries: world.names),
                              reason: record.reason, reasonDetail: record.detail, strategy: record.strategy,
                              iterations: record.iterations, evaluations: record.evaluations,
                              residualNoise: record.noise, prices: prices(x), report: report,
@@ -112,47 +112,37 @@ struct TrialPoint: Packable {
     init(unpacking m: inout MessageReader) throws { unknowns = try m.read() }
 }
 
-/// How the root's strategies ended, sent to every rank.
-struct SolveRecord: Packable {
-    var unknowns: [Double]
-    var residuals: [Double]
-    var reason: ConvergenceReason
-    var detail: String
-    var strategy: String
-    var noise: Double?
-    var iterations: Int
-    var evaluations: Int
-
-    init(unknowns: [Double], residuals: [Double], reason: ConvergenceReason, detail: String, strategy: String,
-         noise: Double?, iterations: Int, evaluations: Int) {
-        self.unknowns = unknowns; self.residuals = residuals; self.reason = reason; self.detail = detail
-        self.strategy = strategy; self.noise = noise; self.iterations = iterations; self.evaluations = evaluations
-    }
-
-    func pack(into m: inout MessageWriter) {
-        m.write(unknowns); m.write(residuals); m.write(reason.rawValue); m.write(detail); m.write(strategy)
-        m.write(noise); m.write(iterations); m.write(evaluations)
-    }
-
-    init(unpacking m: inout MessageReader) throws {
-        unknowns = try m.read(); residuals = try m.read()
-        let raw: Int32 = try m.read()
-        guard let reason = ConvergenceReason(rawValue: raw) else { throw MessageError.invalid("convergence reason \(raw)") }
-        self.reason = reason
-        detail = try m.read(); strategy = try m.read(); noise = try m.read()
-        iterations = try m.read(); evaluations = try m.read()
-    }
-}
-
 /// Runs the strategies of `solveEquilibrium` on the root rank over a residual function x ↦ F(x).
 final class StrategyDriver {
-    struct Outcome {
+    /// How the strategies ended; sent from the root to every rank.
+    struct Outcome: Packable {
         var x: [Double]
         var residual: [Double]
         var reason: ConvergenceReason
         var detail: String
         var strategy: String
         var noise: Double?
+        /// Totals over all strategies, filled in by `run`.
+        var iterations = 0, evaluations = 0
+
+        init(x: [Double], residual: [Double], reason: ConvergenceReason, detail: String, strategy: String, noise: Double?) {
+            self.x = x; self.residual = residual; self.reason = reason; self.detail = detail; self.strategy = strategy
+            self.noise = noise
+        }
+
+        func pack(into m: inout MessageWriter) {
+            m.write(x); m.write(residual); m.write(reason.rawValue); m.write(detail); m.write(strategy)
+            m.write(noise); m.write(iterations); m.write(evaluations)
+        }
+
+        init(unpacking m: inout MessageReader) throws {
+            x = try m.read(); residual = try m.read()
+            let raw: Int32 = try m.read()
+            guard let reason = ConvergenceReason(rawValue: raw) else { throw MessageError.invalid("convergence reason \(raw)") }
+            self.reason = reason
+            detail = try m.read(); strategy = try m.read(); noise = try m.read()
+            iterations = try m.read(); evaluations = try m.read()
+        }
     }
 
     let closure: Closure

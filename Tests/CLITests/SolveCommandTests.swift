@@ -19,6 +19,12 @@ final class SolveCommandTests: XCTestCase {
             summary["wall_seconds"] = nil
             summary["peak_memory_mib"] = nil
             summary["run_id"] = nil
+            // The run block: the same configuration and version; its id and rank count differ by design.
+            var run = try XCTUnwrap(summary["run"] as? [String: Any])
+            XCTAssertEqual(run["ranks"] as? Int, ranks)
+            run["ranks"] = nil
+            run["run_id"] = nil
+            summary["run"] = run
             summaries.append(summary)
             texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
             try? FileManager.default.removeItem(atPath: out)
