@@ -89,17 +89,18 @@ extension World {
         let zMin = income.z.min() ?? 1, zMax = income.z.max() ?? 1
         for i in 0..<count {
             let a = tfp[i], r = prices.rates[i], w = prices.wages[i]
-            let interest = (r - 1) * model.phi * a
+            let scaling = CountryScaling(tfp: a, model: model)
+            let interest = (r - 1) * scaling.debtLimit
             if w * zMin - interest <= 0 {
                 let what = rateIsFixed ? "R = \(r)" : "the initial guess R = \(r)"
                 return InfeasibleStart(key: "equilibrium.rate", problem: String(
                     format: "%@ is infeasible in %@: a household at the borrowing limit (-phi A = %.4g) with the lowest income (w z_min = %.4g) cannot pay the interest (R-1) phi A = %.4g; R must stay below %.6g here",
-                    what, names[i], -model.phi * a, w * zMin, interest, 1 + w * zMin / max(model.phi * a, .leastNonzeroMagnitude)))
+                    what, names[i], -scaling.debtLimit, w * zMin, interest, 1 + w * zMin / max(scaling.debtLimit, .leastNonzeroMagnitude)))
             }
             if model.gamma != 1 {
                 let p = buyerPrices(importer: i, wages: prices.wages)
                 let cLow = (w * zMin - interest) / (p.max() ?? 1)
-                let cHigh = (r * model.amax * a + w * zMax + model.phi * a) / (p.min() ?? 1)
+                let cHigh = (r * scaling.topAssets + w * zMax + scaling.debtLimit) / (p.min() ?? 1)
                 let spread = max(abs(log(cLow)), abs(log(cHigh)))
                 if !(model.gamma * spread < 690) {
                     return InfeasibleStart(key: "model.gamma", problem: String(

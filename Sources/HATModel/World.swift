@@ -97,6 +97,10 @@ public struct CountryScaling: Sendable, Equatable {
         let scale = utilityScale
         return income.logPersistent.map { model.psiSlope * scale * $0 }
     }
+    /// The debt limit φ A_i (the grid starts at −φ A_i).
+    public var debtLimit: Double { model.phi * tfp }
+    /// The top of the grid ā A_i.
+    public var topAssets: Double { model.amax * tfp }
     /// N_a points on [−φ A_i, ā A_i].
     public var assetGrid: [Double] {
         HATModel.assetGrid(points: model.assetPoints, borrowingLimit: model.phi, top: model.amax, tfp: tfp)

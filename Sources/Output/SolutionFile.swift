@@ -71,7 +71,7 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try shared("income/transition", [nS, nS], income.transition, "P[s, s'], rows sum to one")
     try shared("income/stationary", [nS], income.stationary, "stationary distribution of the income states")
     try shared("income/log_persistent", [nS], income.logPersistent, "raw log persistent grid value l_s used by the quality shifter")
-    let grids = (0..<m).flatMap { assetGrid(points: na, borrowingLimit: config.model.phi, top: config.model.amax, tfp: world.tfp[$0]) }
+    let grids = (0..<m).flatMap { CountryScaling(tfp: world.tfp[$0], model: config.model).assetGrid }
     try shared("grid/assets", [m, na], grids, "asset grid of each country, [-phi A_i, amax A_i]", units: "assets")
     // Solver state.
     try shared("solver/unknowns", [result.unknowns.count], result.unknowns,
