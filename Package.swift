@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "HATModel", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags, linkerSettings: mvec),
         .target(name: "Solvers", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
         .target(name: "Equilibrium", dependencies: ["HATModel", "Solvers", "Parallel"], swiftSettings: kernelFlags),
-        .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers"]),
+        .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers", "HATModel"]),
         .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers"]),

@@ -1,7 +1,9 @@
 import Foundation
+import HATModel
 
-/// Which prices clear which markets (HAT-SPEC §4.3). Wages: the solver sees M − 1 raw wages ŵ_1..ŵ_{M−1}
-/// (logs), ŵ_M = 1, and w = ŵ / mean(ŵ). The goods market of country 1 is dropped (Walras).
+/// The kind of market closure (HAT-SPEC §4.3), by its configuration name: which prices clear which markets.
+/// Wages: the solver sees M − 1 raw wages ŵ_1..ŵ_{M−1} (logs), ŵ_M = 1, and w = ŵ / mean(ŵ). The goods
+/// market of country 1 is dropped (Walras). The parameters a closure holds fixed live in `MarketClosure`.
 public enum Closure: String, CaseIterable, Sendable {
     /// One R clears the world bond market; β fixed. Unknowns log(ŵ_1..ŵ_{M−1}, R).
     case worldRate = "world-rate"
@@ -33,35 +35,6 @@ public enum Closure: String, CaseIterable, Sendable {
         switch self {
         case .worldRate, .fixedRate: return ["bonds_world"] + goods
         case .autarky: return names.map { "bonds_\($0)" } + goods
-        }
-    }
-
-    /// The unknown vector for a starting point: wages (any scale; only ratios to w_M matter), rate, β.
-    public func unknowns(wages: [Double], rates: [Double], beta: Double) -> [Double] {
-        let m = wages.count
-        let w = (0..<(m - 1)).map { log(wages[$0] / wages[m - 1]) }
-        switch self {
-        case .worldRate: return w + [log(rates[0])]
-        case .fixedRate: return w + [log(beta)]
-        case .autarky: return w + rates.map { log($0) }
-        }
-    }
-
-    /// Prices from the unknown vector; `fixedRate` is R in the fixed-rate closure, `beta` the fixed β otherwise.
-    public func prices(from x: [Double], countries m: Int, fixedRate: Double, beta: Double) -> Prices {
-        var raw = (0..<(m - 1)).map { exp(x[$0]) }
-        raw.append(1)
-        var total = 0.0
-        for w in raw { total += w }
-        let mean = total / Double(m)
-        let wages = raw.map { $0 / mean }
-        switch self {
-        case .worldRate:
-            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta)
-        case .fixedRate:
-            return Prices(wages: wages, rates: [Double](repeating: fixedRate, count: m), beta: exp(x[m - 1]))
-        case .autarky:
-            return Prices(wages: wages, rates: (0..<m).map { exp(x[m - 1 + $0]) }, beta: beta)
         }
     }
 
@@ -102,5 +75,89 @@ public enum Closure: String, CaseIterable, Sendable {
         case .autarky:
             return outcome.bondDemand + goods
         }
+    }
+}
+
+/// A market closure with the parameters it holds fixed: the one place that decides R and β. In world-rate
+/// and autarky β is fixed and R (or each R_i) is an unknown; in fixed-rate R is fixed and β is the unknown.
+public enum MarketClosure: Sendable, Equatable {
+    /// One R clears the world bond market at the fixed β.
+    case worldRate(beta: Double)
+    /// R is fixed; β clears the world bond market.
+    case fixedRate(rate: Double)
+    /// Each R_i clears country i's bond market at the fixed β.
+    case autarky(beta: Double)
+
+    /// The closure of `kind` holding its parameter fixed: `rate` is used by fixed-rate, `beta` by the others.
+    public init(_ kind: Closure, rate: Double, beta: Double) {
+        switch kind {
+        case .worldRate: self = .worldRate(beta: beta)
+        case .fixedRate: self = .fixedRate(rate: rate)
+        case .autarky: self = .autarky(beta: beta)
+        }
+    }
+
+    public var kind: Closure {
+        switch self {
+        case .worldRate: return .worldRate
+        case .fixedRate: return .fixedRate
+        case .autarky: return .autarky
+        }
+    }
+
+    /// The fixed parameter by name ("beta" or "R"), for outputs.
+    public var parameter: (name: String, value: Double) {
+        switch self {
+        case let .worldRate(beta), let .autarky(beta): return ("beta", beta)
+        case let .fixedRate(rate): return ("R", rate)
+        }
+    }
+
+    /// The unknown vector at a starting point (wages at any scale: only ratios to w_M matter).
+    public func unknowns(at start: EquilibriumStart, countries m: Int) -> [Double] {
+        let wages = start.wages ?? [Double](repeating: 1, count: m)
+        let w = (0..<(m - 1)).map { log(wages[$0] / wages[m - 1]) }
+        switch self {
+        case .worldRate: return w + [log(start.rate)]
+        case .fixedRate: return w + [log(start.beta)]
+        case .autarky: return w + [Double](repeating: log(start.rate), count: m)
+        }
+    }
+
+    /// Prices from the unknown vector, with this closure's fixed parameter.
+    public func prices(from x: [Double], countries m: Int) -> Prices {
+        var raw = (0..<(m - 1)).map { exp(x[$0]) }
+        raw.append(1)
+        var total = 0.0
+        for w in raw { total += w }
+        let mean = total / Double(m)
+        let wages = raw.map { $0 / mean }
+        switch self {
+        case let .worldRate(beta):
+            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta)
+        case let .fixedRate(rate):
+            return Prices(wages: wages, rates: [Double](repeating: rate, count: m), beta: exp(x[m - 1]))
+        case let .autarky(beta):
+            return Prices(wages: wages, rates: (0..<m).map { exp(x[m - 1 + $0]) }, beta: beta)
+        }
+    }
+
+    /// The prices at a starting point.
+    public func prices(at start: EquilibriumStart, countries m: Int) -> Prices {
+        prices(from: unknowns(at: start, countries: m), countries: m)
+    }
+}
+
+/// Where the equilibrium search starts. Only guesses live here; what a closure holds fixed is in
+/// `MarketClosure`. `rate` is the first guess of R (every R_i in autarky), unused by fixed-rate; `beta` the
+/// first guess of β, used only by fixed-rate.
+public struct EquilibriumStart: Sendable, Equatable {
+    /// Initial wages (any positive scale); nil = all equal.
+    public var wages: [Double]?
+    public var rate: Double
+    public var beta: Double
+
+    public init(wages: [Double]? = nil, rate: Double, beta: Double) {
+        self.wages = wages; self.rate = rate; self.beta = beta
     }
 }

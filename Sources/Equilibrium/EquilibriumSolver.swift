@@ -1,14 +1,14 @@
 import Foundation
+import HATModel
 import Parallel
 import Solvers
 
 /// Settings of an equilibrium solve.
 public struct EquilibriumOptions: Sendable {
-    public var closure: Closure
-    /// R in the fixed-rate closure; the initial guess of R otherwise.
-    public var rate: Double
-    /// Initial wages (any positive scale); nil = all equal.
-    public var initialWages: [Double]?
+    /// The closure and the parameter it holds fixed (β, or R in fixed-rate).
+    public var closure: MarketClosure
+    /// The first guess of the unknowns.
+    public var start: EquilibriumStart
     /// Converged when the max-abs market residual is at most this.
     public var tolerance: Double
     /// Iterations of each hybrid run (a fallback strategy starts its own count).
@@ -20,9 +20,9 @@ public struct EquilibriumOptions: Sendable {
     /// Household tolerance of the final evaluation whose objects are reported (HAT-SPEC §2.2: 1e-10).
     public var reportingHouseholdTolerance: Double
 
-    public init(closure: Closure, rate: Double, initialWages: [Double]? = nil, tolerance: Double,
+    public init(closure: MarketClosure, start: EquilibriumStart, tolerance: Double,
                 maxIterations: Int, evaluation: EvaluationOptions, reportingHouseholdTolerance: Double) {
-        self.closure = closure; self.rate = rate; self.initialWages = initialWages; self.tolerance = tolerance
+        self.closure = closure; self.start = start; self.tolerance = tolerance
         self.maxIterations = maxIterations; self.evaluation = evaluation
         self.reportingHouseholdTolerance = reportingHouseholdTolerance
     }
@@ -67,74 +67,81 @@ public struct EquilibriumResult: Sendable {
 ///    then a final hybrid polish on all unknowns.
 /// A stall at the residual's noise floor (inexact inner solves) ends the solve at once with that reason.
 public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOptions,
-                             log: @escaping (String) -> Void = { _ in }) throws -> EquilibriumResult {
-    let comm = evaluator.communicator
+                             log: Logger = .silent) throws -> EquilibriumResult {
     let world = evaluator.world, m = world.count
     let closure = options.closure
-    let beta = evaluator.model.beta
-    func prices(_ x: [Double]) -> Prices {
-        closure.prices(from: x, countries: m, fixedRate: options.rate, beta: beta)
-    }
-    let n = closure.unknownCount(countries: m)
+    func prices(_ x: [Double]) -> Prices { closure.prices(from: x, countries: m) }
 
-    // Command protocol: [1] + x = evaluate x; [0] = done, followed by the outcome.
-    var outcome: [Double]
-    var detail = "", strategy = ""
-    if comm.isRoot {
+    // The root runs the strategies; every trial point is evaluated collectively.
+    let driver = CollectiveDriver<TrialPoint>(communicator: evaluator.communicator)
+    let record: SolveRecord = try driver.run(serve: { point in
+        try evaluator.evaluate(prices: prices(point.unknowns), options: options.evaluation)
+    }) { evaluate in
         let start = Date()
-        let x0 = closure.unknowns(wages: options.initialWages ?? [Double](repeating: 1, count: m),
-                                  rates: [Double](repeating: options.rate, count: m), beta: beta)
-        let driver = StrategyDriver(closure: closure, countries: m, options: options, log: log, start: start) { x in
-            var header: [Double] = [1]
-            try comm.broadcast(&header)
-            var xb = x
-            try comm.broadcast(&xb)
-            let out = try evaluator.evaluate(prices: prices(x), options: options.evaluation)
+        let strategies = StrategyDriver(closure: closure.kind, countries: m, options: options, log: log, start: start) { x in
+            let out = try evaluate(TrialPoint(unknowns: x))
             if out.failed { log("trial point infeasible: " + out.failureSummary(names: world.names)) }
-            return closure.residuals(out, world: world)
+            return closure.kind.residuals(out, world: world)
         }
-        let r = try driver.run(from: x0)
-        log("stopped: \(r.reason.message)\(r.detail.isEmpty ? "" : " (\(r.detail))") after \(driver.iterations) iterations, \(driver.evaluations) evaluations, strategy \(r.strategy)")
-        detail = r.detail
-        strategy = r.strategy
-        outcome = r.x + r.residual + [Double(r.reason.rawValue), Double(driver.iterations), Double(driver.evaluations),
-                                      r.noise ?? -1]
-        var header: [Double] = [0]
-        try comm.broadcast(&header)
-        try comm.broadcast(&outcome)
-    } else {
-        while true {
-            var header: [Double] = [0]
-            try comm.broadcast(&header)
-            if header[0] == 1 {
-                var x = [Double](repeating: 0, count: n)
-                try comm.broadcast(&x)
-                _ = try evaluator.evaluate(prices: prices(x), options: options.evaluation)
-            } else {
-                outcome = [Double](repeating: 0, count: 2 * n + 4)
-                try comm.broadcast(&outcome)
-                break
-            }
-        }
+        let r = try strategies.run(from: closure.unknowns(at: options.start, countries: m))
+        log("stopped: \(r.reason.message)\(r.detail.isEmpty ? "" : " (\(r.detail))") after \(strategies.iterations) iterations, \(strategies.evaluations) evaluations, strategy \(r.strategy)")
+        return SolveRecord(unknowns: r.x, residuals: r.residual, reason: r.reason, detail: r.detail,
+                           strategy: r.strategy, noise: r.noise, iterations: strategies.iterations,
+                           evaluations: strategies.evaluations)
     }
-    try comm.broadcast(&detail)
-    try comm.broadcast(&strategy)
-    let x = Array(outcome[0..<n])
-    let residuals = Array(outcome[n..<(2 * n)])
-    let reason = ConvergenceReason(rawValue: Int32(outcome[2 * n])) ?? .notMakingProgress
     // Re-evaluate at the solution with the reporting tolerance (collective), from a cold start so that the
     // reported objects are a function of the solution alone, not of the solver's path.
     var reporting = options.evaluation
     reporting.householdTolerance = options.reportingHouseholdTolerance
     reporting.warmStart = false
+    let x = record.unknowns
     let report = try evaluator.evaluate(prices: prices(x), options: reporting)
-    let noise = outcome[2 * n + 3]
-    return EquilibriumResult(unknowns: x, unknownNames: closure.unknownNames(countries: world.names),
-                             residuals: residuals, residualNames: closure.residualNames(countries: world.names),
-                             reason: reason, reasonDetail: detail, strategy: strategy,
-                             iterations: Int(outcome[2 * n + 1]), evaluations: Int(outcome[2 * n + 2]),
-                             residualNoise: noise >= 0 ? noise : nil, prices: prices(x), report: report,
-                             reportResiduals: closure.residuals(report, world: world))
+    return EquilibriumResult(unknowns: x, unknownNames: closure.kind.unknownNames(countries: world.names),
+                             residuals: record.residuals, residualNames: closure.kind.residualNames(countries: world.names),
+                             reason: record.reason, reasonDetail: record.detail, strategy: record.strategy,
+                             iterations: record.iterations, evaluations: record.evaluations,
+                             residualNoise: record.noise, prices: prices(x), report: report,
+                             reportResiduals: closure.kind.residuals(report, world: world))
+}
+
+/// The command of the equilibrium's collective loop: evaluate the world at these unknowns.
+struct TrialPoint: Packable {
+    var unknowns: [Double]
+    func pack(into m: inout MessageWriter) { m.write(unknowns) }
+    init(unknowns: [Double]) { self.unknowns = unknowns }
+    init(unpacking m: inout MessageReader) throws { unknowns = try m.read() }
+}
+
+/// How the root's strategies ended, sent to every rank.
+struct SolveRecord: Packable {
+    var unknowns: [Double]
+    var residuals: [Double]
+    var reason: ConvergenceReason
+    var detail: String
+    var strategy: String
+    var noise: Double?
+    var iterations: Int
+    var evaluations: Int
+
+    init(unknowns: [Double], residuals: [Double], reason: ConvergenceReason, detail: String, strategy: String,
+         noise: Double?, iterations: Int, evaluations: Int) {
+        self.unknowns = unknowns; self.residuals = residuals; self.reason = reason; self.detail = detail
+        self.strategy = strategy; self.noise = noise; self.iterations = iterations; self.evaluations = evaluations
+    }
+
+    func pack(into m: inout MessageWriter) {
+        m.write(unknowns); m.write(residuals); m.write(reason.rawValue); m.write(detail); m.write(strategy)
+        m.write(noise); m.write(iterations); m.write(evaluations)
+    }
+
+    init(unpacking m: inout MessageReader) throws {
+        unknowns = try m.read(); residuals = try m.read()
+        let raw: Int32 = try m.read()
+        guard let reason = ConvergenceReason(rawValue: raw) else { throw MessageError.invalid("convergence reason \(raw)") }
+        self.reason = reason
+        detail = try m.read(); strategy = try m.read(); noise = try m.read()
+        iterations = try m.read(); evaluations = try m.read()
+    }
 }
 
 /// Runs the strategies of `solveEquilibrium` on the root rank over a residual function x ↦ F(x).
@@ -151,7 +158,7 @@ final class StrategyDriver {
     let closure: Closure
     let countries: Int
     let options: EquilibriumOptions
-    let log: (String) -> Void
+    let log: Logger
     let start: Date
     let residual: ([Double]) throws -> [Double]
     var iterations = 0
@@ -159,7 +166,7 @@ final class StrategyDriver {
     /// The finite point with the smallest ‖F‖₂ seen so far.
     var best: (x: [Double], f: [Double])?
 
-    init(closure: Closure, countries: Int, options: EquilibriumOptions, log: @escaping (String) -> Void, start: Date,
+    init(closure: Closure, countries: Int, options: EquilibriumOptions, log: Logger, start: Date,
          residual: @escaping ([Double]) throws -> [Double]) {
         self.closure = closure; self.countries = countries; self.options = options; self.log = log
         self.start = start; self.residual = residual
@@ -179,13 +186,14 @@ final class StrategyDriver {
         return finder
     }
 
-    func monitor(_ label: String) -> (IterationRecord) -> Void {
+    func monitor(_ label: String) -> (IterationRecord) -> MonitorAction {
         { [log, start] rec in
             let elapsed = Date().timeIntervalSince(start)
-            if let note = rec.note { log("\(label): \(note)"); return }
+            if let note = rec.note { log("\(label): \(note)"); return .proceed }
             log(String(format: "iter %3d  residual %.3e  l2 %.3e  step %.3e  %@  evals %3d  elapsed %.2f s  [%@]",
                        rec.iteration, rec.residualMax, rec.residualNorm, rec.stepNorm,
                        rec.accepted ? "accepted" : "rejected", rec.evaluations, elapsed, label))
+            return .proceed
         }
     }
 

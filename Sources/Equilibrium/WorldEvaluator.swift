@@ -3,23 +3,15 @@ import HATModel
 import Parallel
 
 /// Why a country could not be evaluated at some prices, as numbers that travel with the gathered results.
-public struct CountryFailure: Sendable, Equatable {
+public struct CountryFailure: Sendable, Equatable, Packable {
     public enum Kind: Int, Sendable {
-        case nonPositiveConsumption = 1, nonMonotoneGrid = 2, nonFiniteDistribution = 3
+        case nonPositiveConsumption = 1, nonMonotoneGrid = 2, nonFiniteDistribution = 3, otherGridBlock = 4
     }
     public var kind: Kind
     /// 1-based asset, shock and variety indices, the household iteration and the offending value (0 if n/a).
     public var asset = 0, shock = 0, variety = 0, iteration = 0
     public var value = 0.0
 
-    static let packedCount = 6
-    var packed: [Double] { [Double(kind.rawValue), Double(asset), Double(shock), Double(variety), Double(iteration), value] }
-    init?(packed v: ArraySlice<Double>) {
-        let b = v.startIndex
-        guard let kind = Kind(rawValue: Int(v[b])) else { return nil }
-        self.kind = kind
-        asset = Int(v[b + 1]); shock = Int(v[b + 2]); variety = Int(v[b + 3]); iteration = Int(v[b + 4]); value = v[b + 5]
-    }
     init(kind: Kind, asset: Int = 0, shock: Int = 0, variety: Int = 0, iteration: Int = 0, value: Double = 0) {
         self.kind = kind; self.asset = asset; self.shock = shock; self.variety = variety; self.iteration = iteration
         self.value = value
@@ -30,6 +22,8 @@ public struct CountryFailure: Sendable, Equatable {
             self.init(kind: .nonPositiveConsumption, asset: a + 1, shock: s + 1, variety: j + 1, iteration: it, value: c)
         case let .nonMonotoneGrid(s, j, it):
             self.init(kind: .nonMonotoneGrid, shock: s + 1, variety: j + 1, iteration: it)
+        case let .failedInAnotherBlock(it):
+            self.init(kind: .otherGridBlock, iteration: it)
         }
     }
 
@@ -42,12 +36,14 @@ public struct CountryFailure: Sendable, Equatable {
             return "endogenous asset grid not increasing at shock \(shock), variety \(variety) (household iteration \(iteration))"
         case .nonFiniteDistribution:
             return "the stationary distribution is not finite"
+        case .otherGridBlock:
+            return "another block of the country's grid failed (household iteration \(iteration))"
         }
     }
 }
 
 /// One country's outcome at given prices.
-public struct CountryOutcome: Sendable {
+public struct CountryOutcome: Sendable, Packable {
     public var aggregates: CountryAggregates
     public var household: HouseholdSolveStats
     public var distribution: DistributionStats
@@ -55,30 +51,10 @@ public struct CountryOutcome: Sendable {
     public var failure: CountryFailure?
     public var failed: Bool { failure != nil }
 
-    static func packedCount(varieties: Int) -> Int {
-        CountryAggregates.packedCount(varieties: varieties) + 6 + CountryFailure.packedCount
-    }
-
-    var packed: [Double] {
-        aggregates.packed + [Double(household.iterations), household.converged ? 1 : 0, household.policyChange,
-                             Double(distribution.iterations), distribution.converged ? 1 : 0, distribution.change]
-            + (failure?.packed ?? [Double](repeating: 0, count: CountryFailure.packedCount))
-    }
-
     init(aggregates: CountryAggregates, household: HouseholdSolveStats, distribution: DistributionStats,
          failure: CountryFailure?) {
         self.aggregates = aggregates; self.household = household; self.distribution = distribution
         self.failure = failure
-    }
-
-    init(packed v: ArraySlice<Double>, varieties: Int) {
-        let na = CountryAggregates.packedCount(varieties: varieties)
-        let b = v.startIndex
-        aggregates = CountryAggregates(packed: v[b..<(b + na)])
-        let t = b + na
-        household = HouseholdSolveStats(iterations: Int(v[t]), converged: v[t + 1] != 0, policyChange: v[t + 2])
-        distribution = DistributionStats(iterations: Int(v[t + 3]), converged: v[t + 4] != 0, change: v[t + 5])
-        failure = CountryFailure(packed: v[(t + 6)..<(t + 6 + CountryFailure.packedCount)])
     }
 }
 
@@ -117,19 +93,25 @@ public struct WorldOutcome: Sendable {
 /// Collective: every rank calls `evaluate` with the same prices. Each rank solves the countries it owns
 /// (a contiguous block, `Partition`), then the per-country results are all-gathered in country order.
 /// No floating-point reduction crosses ranks, so results are bitwise independent of the rank count.
-/// Each owned country keeps its household and distribution workspaces between evaluations.
+///
+/// Each owned country keeps a workspace (household policies and values, distribution) between
+/// evaluations, and across `update(world:model:)`: an outer loop that changes trade costs, TFP or model
+/// parameters (calibration, counterfactuals, sweeps) keeps its warm starts as long as the sizes
+/// (N_a, S, M) stay the same.
 public final class WorldEvaluator {
-    public let world: World
-    public let model: ModelParameters
-    public let income: IncomeProcess
+    public private(set) var world: World
+    public private(set) var model: ModelParameters
+    public private(set) var income: IncomeProcess
     public let communicator: Communicator
-    public let partition: Partition
+    public private(set) var partition: Partition
     public var owned: Range<Int> { partition.range(of: communicator.rank) }
 
     public private(set) var households: [Int: HouseholdSolver] = [:]
     public private(set) var distributions: [Int: StationaryDistribution] = [:]
     /// Evaluations performed so far.
     public private(set) var evaluations = 0
+    /// Times the workspaces were (re)built: once at creation, again only when an update changed a size.
+    public private(set) var workspaceBuilds = 0
 
     /// `income` may be passed when it is already built from `model.income` (it costs O(S³)).
     public init(world: World, model: ModelParameters, communicator: Communicator, income: IncomeProcess? = nil) {
@@ -138,10 +120,39 @@ public final class WorldEvaluator {
         self.income = income ?? IncomeProcess(model.income)
         self.communicator = communicator
         self.partition = Partition(count: world.count, parts: communicator.size)
+        buildWorkspaces()
+    }
+
+    private func buildWorkspaces() {
+        households = [:]
+        distributions = [:]
         for i in partition.range(of: communicator.rank) {
-            households[i] = HouseholdSolver(assets: model.assetPoints, shocks: self.income.count, varieties: world.count)
-            distributions[i] = StationaryDistribution(assets: model.assetPoints, shocks: self.income.count)
+            households[i] = HouseholdSolver(assets: model.assetPoints, shocks: income.count, varieties: world.count)
+            distributions[i] = StationaryDistribution(assets: model.assetPoints, shocks: income.count)
         }
+        workspaceBuilds += 1
+    }
+
+    /// Evaluate a different world and/or model from now on. The workspaces, and with them the warm starts
+    /// (policies on the old grid are a good start on the new one), are kept when N_a, S and M are unchanged;
+    /// the income process is rebuilt only when its parameters changed. Collective in the sense that every
+    /// rank must make the same update.
+    public func update(world: World, model: ModelParameters, income: IncomeProcess? = nil) {
+        let sizesChanged = world.count != self.world.count || model.assetPoints != self.model.assetPoints
+            || model.income != self.model.income
+        if model.income != self.model.income { self.income = income ?? IncomeProcess(model.income) }
+        self.world = world
+        self.model = model
+        if sizesChanged {
+            partition = Partition(count: world.count, parts: communicator.size)
+            buildWorkspaces()
+        }
+    }
+
+    /// Forget every stored solution: the next evaluation starts cold even with `warmStart`.
+    public func resetWorkspaces() {
+        for hh in households.values { hh.reset() }
+        for d in distributions.values { d.reset() }
     }
 
     /// Solve one country at the given prices on this rank.
@@ -151,10 +162,10 @@ public final class WorldEvaluator {
         do {
             let hs = try hh.solve(problem, tolerance: options.householdTolerance,
                                   maxIterations: options.householdMaxIterations, warmStart: options.warmStart)
-            let ds = dist.solve(household: hh, transition: income.transition, tolerance: options.distributionTolerance,
+            let ds = try dist.solve(household: hh, transition: income.transition, tolerance: options.distributionTolerance,
                                 maxIterations: options.distributionMaxIterations, warmStart: options.warmStart)
             let agg = CountryAggregates(problem: problem, household: hh, distribution: dist, labor: world.labor[i])
-            let finite = ds.change.isFinite && agg.packed.allSatisfy { $0.isFinite }
+            let finite = ds.change.isFinite && agg.isFinite
             if !finite { hh.reset(); dist.reset() }
             return CountryOutcome(aggregates: agg, household: hs, distribution: ds,
                                   failure: finite ? nil : CountryFailure(kind: .nonFiniteDistribution))
@@ -162,8 +173,7 @@ public final class WorldEvaluator {
             // Infeasible prices: no warning here (every rank would print); the failure travels with the
             // gathered results and the root rank logs one line.
             hh.reset(); dist.reset()
-            let nan = [Double](repeating: .nan, count: CountryAggregates.packedCount(varieties: world.count))
-            return CountryOutcome(aggregates: CountryAggregates(packed: nan[...]),
+            return CountryOutcome(aggregates: .unavailable(varieties: world.count),
                                   household: HouseholdSolveStats(iterations: 0, converged: false, policyChange: .nan),
                                   distribution: DistributionStats(iterations: 0, converged: false, change: .nan),
                                   failure: (error as? HouseholdError).map(CountryFailure.init) ?? CountryFailure(kind: .nonPositiveConsumption))
@@ -173,14 +183,59 @@ public final class WorldEvaluator {
     /// Evaluate the whole world (collective over the communicator).
     public func evaluate(prices: Prices, options: EvaluationOptions) throws -> WorldOutcome {
         evaluations += 1
-        var local: [Double] = []
-        for i in owned { local += solveCountry(i, prices: prices, options: options).packed }
-        let all = try communicator.allGatherV(local)
-        let width = CountryOutcome.packedCount(varieties: world.count)
-        precondition(all.count == width * world.count)
-        let countries = (0..<world.count).map { i in
-            CountryOutcome(packed: all[(i * width)..<((i + 1) * width)], varieties: world.count)
-        }
+        let local = owned.map { solveCountry($0, prices: prices, options: options) }
+        let countries = try communicator.allGather(local)
+        precondition(countries.count == world.count)
         return WorldOutcome(prices: prices, countries: countries)
     }
 }
+
+// MARK: - Messages
+
+extension CountryFailure {
+    public func pack(into m: inout MessageWriter) {
+        m.write(kind.rawValue); m.write(asset); m.write(shock); m.write(variety); m.write(iteration); m.write(value)
+    }
+    public init(unpacking m: inout MessageReader) throws {
+        let raw: Int = try m.read()
+        guard let kind = Kind(rawValue: raw) else { throw MessageError.invalid("CountryFailure kind \(raw)") }
+        self.init(kind: kind, asset: try m.read(), shock: try m.read(), variety: try m.read(), iteration: try m.read(),
+                  value: try m.read())
+    }
+}
+
+extension CountryOutcome {
+    public func pack(into m: inout MessageWriter) {
+        let a = aggregates
+        m.write(a.efficiencyUnits); m.write(a.bondDemand); m.write(a.assets); m.write(a.expenditure)
+        m.write(a.imports); m.write(a.output); m.write(a.massAtTop)
+        m.write(household.iterations); m.write(household.converged); m.write(household.policyChange)
+        m.write(distribution.iterations); m.write(distribution.converged); m.write(distribution.change)
+        m.write(failure)
+    }
+    public init(unpacking m: inout MessageReader) throws {
+        aggregates = CountryAggregates(efficiencyUnits: try m.read(), bondDemand: try m.read(), assets: try m.read(),
+                                       expenditure: try m.read(), imports: try m.read(), output: try m.read(),
+                                       massAtTop: try m.read())
+        household = HouseholdSolveStats(iterations: try m.read(), converged: try m.read(), policyChange: try m.read())
+        distribution = DistributionStats(iterations: try m.read(), converged: try m.read(), change: try m.read())
+        failure = try m.read()
+    }
+}
+
+/// Tolerances and limits of one world evaluation.
+public struct EvaluationOptions: Sendable, Equatable {
+    public var householdTolerance: Double
+    public var distributionTolerance: Double
+    public var householdMaxIterations: Int = 500
+    public var distributionMaxIterations: Int = 5000
+    /// Start each household and distribution from the previous evaluation's solution.
+    public var warmStart: Bool = false
+
+    public init(householdTolerance: Double, distributionTolerance: Double, warmStart: Bool = false) {
+        self.householdTolerance = householdTolerance
+        self.distributionTolerance = distributionTolerance
+        self.warmStart = warmStart
+    }
+}
+

@@ -26,7 +26,8 @@ public enum StaticEatonKortum {
         let m = T.count
         func wagesFrom(_ x: [Double]) -> [Double] { x.map { exp($0) } + [1] }
         let finder = HybridRootFinder(tolerance: tolerance, maxIterations: 500)
-        let result = finder.solve(from: [Double](repeating: 0, count: m - 1)) { x in
+        // The residual cannot throw: `try!` only restates that.
+        let result = try! finder.solve(from: [Double](repeating: 0, count: m - 1)) { x in
             let w = wagesFrom(x)
             let pi = tradeShares(technology: T, wages: w, tradeCosts: d, theta: theta)
             return (0..<(m - 1)).map { i in

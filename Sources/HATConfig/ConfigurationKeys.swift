@@ -124,7 +124,12 @@ public enum ConfigurationKeys {
             key("closure", .string, .required,
                 "one of " + Closure.allCases.map(\.rawValue).joined(separator: ", ")
                     + " (one world R; R fixed at rate and beta solved; one R per country)"),
-            key("rate", .number, .number(1.02), "R for fixed-rate, the initial guess of R otherwise; > 0"),
+            key("rate", .number, .number(1.02),
+                "older name of fixed_rate (closure fixed-rate) or initial_rate (the others); not together with that key in one source; > 0"),
+            key("fixed_rate", .number, .optional("rate"),
+                "R held fixed by the fixed-rate closure (only with fixed-rate); > 0"),
+            key("initial_rate", .number, .optional("rate"),
+                "first guess of R for world-rate and autarky (not with fixed-rate); > 0"),
             key("initial_wages", .numberArray, .optional("all equal"),
                 "initial wages, one per country (any scale); > 0; not with initial_guess"),
             key("initial_guess", .path, .optional(nil),

@@ -2,6 +2,7 @@ import Equilibrium
 import Foundation
 import Gravity
 import HATModel
+import HATModel
 import TOMLKit
 
 /// A validated run configuration (CONTRACT.md "Configuration").
@@ -16,7 +17,9 @@ public struct RunConfiguration: Sendable {
     /// Output folder (resolved against the configuration file's folder).
     public var outputDirectory: String
     /// Set when the world is built from the Eaton–Kortum data and a parameter vector.
-    public var dataWorld: DataWorld?
+    public var dataWorld: DataWorldSource?
+    /// The key that gave R: `equilibrium.fixed_rate`, `equilibrium.initial_rate` or the older `equilibrium.rate`.
+    public var rateKey = "equilibrium.rate"
     /// Dotted keys whose values came from `--set`.
     public var overriddenKeys: Set<String> = []
 
@@ -24,13 +27,11 @@ public struct RunConfiguration: Sendable {
     public func source(of key: String) -> String { overriddenKeys.contains(key) ? "--set" : path }
 }
 
-/// A world built from data (HAT-SPEC §5): the data, the parameter vector and the data's gravity moments.
-public struct DataWorld: Sendable {
-    public var directory: String
+/// A world built from data (HAT-SPEC §5): the data world and the parameter vector Θ it was built at.
+public struct DataWorldSource: Sendable {
+    public var world: DataWorld
     public var parametersFile: String
-    public var data: EKData
     public var parameters: TradeCostParameters
-    public var dataFit: GravityFit
 }
 
 /// Reads, overrides and validates a TOML configuration. Every problem becomes a `ConfigError` that names
@@ -219,7 +220,7 @@ struct Reader {
         guard sigmaEps > 0, sigmaEps.isFinite else { throw fail("model.sigma_eps", "must be > 0 (got \(sigmaEps))") }
         let psiSlope = try double("model", "psi_slope")
         guard psiSlope.isFinite else { throw fail("model.psi_slope", "must be finite") }
-        var beta = try double("model", "beta")
+        var beta = try double("model", "beta")     // the closure's fixed β, or the first guess (fixed-rate)
         guard beta > 0, beta < 1 else { throw fail("model.beta", "must lie in (0, 1) (got \(beta))") }
         let phi = try double("model", "phi")
         guard phi >= 0, phi.isFinite else { throw fail("model.phi", "must be >= 0 (got \(phi))") }
@@ -250,8 +251,27 @@ struct Reader {
         guard let closure = Closure(rawValue: closureName) else {
             throw fail("equilibrium.closure", "must be one of \(Closure.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(closureName)\")")
         }
-        let rate = try double("equilibrium", "rate")
-        guard rate > 0, rate.isFinite else { throw fail("equilibrium.rate", "must be > 0 (got \(rate))") }
+        // R: `fixed_rate` is the R that fixed-rate holds fixed, `initial_rate` the first guess of the others;
+        // the older `rate` means whichever of the two the closure uses.
+        let rateKey = closure == .fixedRate ? "fixed_rate" : "initial_rate"
+        let otherKey = closure == .fixedRate ? "initial_rate" : "fixed_rate"
+        if try value("equilibrium", otherKey) != nil {
+            throw fail("equilibrium.\(otherKey)", closure == .fixedRate
+                ? "is the first guess of R, which the fixed-rate closure does not solve for; set equilibrium.fixed_rate"
+                : "is the R held fixed by the fixed-rate closure, but the closure is \(closure.rawValue); set equilibrium.initial_rate (the first guess of R)")
+        }
+        // Both spellings from the same source are ambiguous; from the file and `--set`, the command line wins.
+        var usedRateKey = try value("equilibrium", rateKey) != nil ? rateKey : "rate"
+        if try value("equilibrium", rateKey) != nil, try value("equilibrium", "rate") != nil {
+            let newFromCommandLine = overrides["equilibrium.\(rateKey)"] != nil
+            let oldFromCommandLine = overrides["equilibrium.rate"] != nil
+            guard newFromCommandLine != oldFromCommandLine else {
+                throw fail("equilibrium.rate", "give either rate or \(rateKey), not both (rate is the older name of \(rateKey) for this closure)")
+            }
+            usedRateKey = newFromCommandLine ? rateKey : "rate"
+        }
+        let rate = try double("equilibrium", usedRateKey)
+        guard rate > 0, rate.isFinite else { throw fail("equilibrium.\(usedRateKey)", "must be > 0 (got \(rate))") }
         var initialWages = try doubles("equilibrium", "initial_wages")
         if let guessFile = try optionalPath("equilibrium", "initial_guess", base: base) {
             // The author's wage-guess files: M − 1 mean-one wages, then β (w_M = M − Σ w).
@@ -306,17 +326,20 @@ struct Reader {
         let outputDirectory = dir.hasPrefix("/") ? dir : outputBase.appendingPathComponent(dir).standardizedFileURL.path
 
         let model = ModelParameters(
-            gamma: gamma, sigmaEps: sigmaEps, psiSlope: psiSlope, beta: beta, phi: phi, amax: amax,
+            gamma: gamma, sigmaEps: sigmaEps, psiSlope: psiSlope, phi: phi, amax: amax,
             assetPoints: assets,
             income: .init(persistentStates: np, transitoryStates: ni, rho: rho, sigmaPersistent: sp, sigmaTransitory: si))
+        // `rate` is R for fixed-rate and the first guess of R otherwise; β is fixed unless fixed-rate solves it.
         var eq = EquilibriumOptions(
-            closure: closure, rate: rate, initialWages: initialWages, tolerance: tolerance,
+            closure: MarketClosure(closure, rate: rate, beta: beta),
+            start: EquilibriumStart(wages: initialWages, rate: rate, beta: beta), tolerance: tolerance,
             maxIterations: maxIterations,
             evaluation: EvaluationOptions(householdTolerance: hhTol, distributionTolerance: distTol, warmStart: warm),
             reportingHouseholdTolerance: reportTol)
         eq.jacobianStep = jacobianStep
         return RunConfiguration(path: file, text: "", model: model, world: world, equilibrium: eq,
-                                outputDirectory: outputDirectory, dataWorld: dataWorld)
+                                outputDirectory: outputDirectory, dataWorld: dataWorld,
+                                rateKey: "equilibrium.\(usedRateKey)")
     }
 
     /// A path-valued key, resolved against the configuration file's folder, or against the working folder
@@ -331,7 +354,7 @@ struct Reader {
     }
 
     /// Either an explicit world or one built from `data_dir` + `parameters` (HAT-SPEC §5.4–5.5).
-    func readWorld(base: URL) throws -> (World, DataWorld?) {
+    func readWorld(base: URL) throws -> (World, DataWorldSource?) {
         guard let dir = try optionalPath("world", "data_dir", base: base) else {
             if try value("world", "parameters") != nil {
                 throw fail("world.parameters", "needs [world] data_dir (the Eaton-Kortum data folder)")
@@ -353,23 +376,23 @@ struct Reader {
             throw fail("world.parameters", e.description)
         }
         let parameters = TradeCostParameters(vector: v, countries: data.count)
-        let costs = parameters.tradeCosts(pairs: data.pairs, countries: data.count)
-        if let k = parameters.tfp.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
-            throw fail("world.parameters", "\(parametersFile): row \(k + 2), column guess: log TFP \(v[k]) gives TFP \(parameters.tfp[k]), not a finite positive number")
-        }
-        if let k = costs.firstIndex(where: { !($0 >= 1 && $0.isFinite) }) {
-            throw fail("world.parameters", "\(parametersFile): the trade cost of importer \(data.countries[k / data.count]) from exporter \(data.countries[k % data.count]) is \(costs[k]), not finite: a cost parameter is too large")
-        }
-        let fit: GravityFit
-        do { fit = try gravityRegression(y: data.logTradeRatios, pairs: data.pairs, countries: data.count) } catch {
+        let source: DataWorld
+        do { source = try DataWorld(directory: dir, data: data) } catch {
             throw fail("world.data_dir", "\(error)")
         }
-        var world = World(names: data.countries, tfp: parameters.tfp, labor: data.labor, tradeCosts: costs)
+        var world: World
+        do { world = try source.world(for: parameters) } catch let e as DataWorldError {
+            switch e {
+            case let .tfp(k, logTFP, tfp):
+                throw fail("world.parameters", "\(parametersFile): row \(k + 2), column guess: log TFP \(logTFP) gives TFP \(tfp), not a finite positive number")
+            case let .tradeCost(importer, exporter, value):
+                throw fail("world.parameters", "\(parametersFile): the trade cost of importer \(importer) from exporter \(exporter) is \(value), not finite: a cost parameter is too large")
+            }
+        }
         if let t = try squareMatrix("tariffs", m: data.count) {
             world.tariffs = try validatedTariffs(t)
         }
-        return (world, DataWorld(directory: dir, parametersFile: parametersFile, data: data, parameters: parameters,
-                                 dataFit: fit))
+        return (world, DataWorldSource(world: source, parametersFile: parametersFile, parameters: parameters))
     }
 
     func validatedTariffs(_ t: [[Double]]) throws -> [Double] {

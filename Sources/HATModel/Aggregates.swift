@@ -18,17 +18,21 @@ public struct CountryAggregates: Sendable, Equatable {
     /// Trade shares π_ij = M_ij / PC_i.
     public var tradeShares: [Double] { imports.map { $0 / expenditure } }
 
-    /// Number of values in `packed` (for gathering over ranks).
-    public static func packedCount(varieties: Int) -> Int { 6 + varieties }
-
-    public var packed: [Double] {
-        [efficiencyUnits, bondDemand, assets, expenditure, output, massAtTop] + imports
+    public init(efficiencyUnits: Double, bondDemand: Double, assets: Double, expenditure: Double,
+                imports: [Double], output: Double, massAtTop: Double) {
+        self.efficiencyUnits = efficiencyUnits; self.bondDemand = bondDemand; self.assets = assets
+        self.expenditure = expenditure; self.imports = imports; self.output = output; self.massAtTop = massAtTop
     }
 
-    public init(packed v: ArraySlice<Double>) {
-        let b = v.startIndex
-        efficiencyUnits = v[b]; bondDemand = v[b + 1]; assets = v[b + 2]; expenditure = v[b + 3]
-        output = v[b + 4]; massAtTop = v[b + 5]; imports = Array(v[(b + 6)...])
+    /// Aggregates of a country that could not be evaluated: every entry NaN.
+    public static func unavailable(varieties: Int) -> CountryAggregates {
+        CountryAggregates(efficiencyUnits: .nan, bondDemand: .nan, assets: .nan, expenditure: .nan,
+                          imports: [Double](repeating: .nan, count: varieties), output: .nan, massAtTop: .nan)
+    }
+
+    /// Every entry is a finite number.
+    public var isFinite: Bool {
+        ([efficiencyUnits, bondDemand, assets, expenditure, output, massAtTop] + imports).allSatisfy { $0.isFinite }
     }
 
     /// Aggregate one country from its solved household and distribution.

@@ -57,63 +57,118 @@ public final class StationaryDistribution {
     /// Build the bands from the household's converged policies, then iterate λ ← Qᵀλ from the uniform
     /// distribution (or the stored one with `warmStart`) until max|Δλ| < `tolerance` (at most
     /// `maxIterations`, 5000 as in the author's code). No renormalisation, as in the author's code.
+    ///
+    /// With `blocks`, this block pushes forward only the mass of its own income states (its household solver
+    /// computed only those policies) and the blocks exchange the moved mass before mixing shocks; every
+    /// block then holds the whole λ, bitwise the same as an unsplit solve.
     @discardableResult
     public func solve(household hh: HouseholdSolver, transition: [Double], tolerance: Double,
-                      maxIterations: Int = 5000, warmStart: Bool = false) -> DistributionStats {
-        precondition(hh.assetCount == assetCount && hh.shockCount == shockCount)
-        buildBands(hh)
-        let na = assetCount, nS = shockCount, ns = nState
+                      maxIterations: Int = 5000, warmStart: Bool = false,
+                      blocks: GridBlockExchange? = nil) throws -> DistributionStats {
+        prepare(household: hh, shocks: blocks?.ownedShocks ?? 0..<shockCount)
         if !(warmStart && hasSolution) {
-            for k in 0..<ns { lambda[k] = 1 / Double(ns) }
+            for k in 0..<nState { lambda[k] = 1 / Double(nState) }
         }
         hasSolution = false
         var stats = DistributionStats(iterations: 0, converged: false, change: .infinity)
-        bandWeights.withUnsafeBufferPointer { wts in
-          sparseTargets.withUnsafeBufferPointer { targets in
-            transition.withUnsafeBufferPointer { p in
-                for iteration in 1...max(maxIterations, 1) {
-                    // Scatter each state's mass over its band of next-period assets (same shock).
-                    for k in 0..<ns { moved[k] = 0 }
-                    for s in 0..<nS {
-                        let rs = s * na
-                        for a in 0..<na {
-                            let k = rs + a
-                            let mass = lambda[k]
-                            let low = rs + Int(bandLow[k]), start = Int(bandStart[k]), width = Int(bandWidth[k])
-                            if width >= 0 {
-                                for t in 0..<width { moved[low + t] += mass * wts[start + t] }
-                            } else {
-                                for t in start..<(start - width) { moved[rs + Int(targets[t])] += mass * wts[t] }
-                            }
-                        }
-                    }
-                    // Mix shocks: next[s′][a′] = Σ_s P[s][s′] moved[s][a′]  (Pᵀ · moved).
-                    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(nS), Int32(na), Int32(nS),
-                                1, p.baseAddress, Int32(nS), moved, Int32(na), 0, next, Int32(na))
-                    // Max-abs change as an integer reduction on bit patterns (vectorises; NaN sorts highest).
-                    var changeBits: UInt64 = 0
-                    for k in 0..<ns {
-                        changeBits = max(changeBits, abs(next[k] - lambda[k]).bitPattern)
-                        lambda[k] = next[k]
-                    }
-                    let change = Double(bitPattern: changeBits)
-                    stats.iterations = iteration
-                    stats.change = change
-                    if change < tolerance { stats.converged = true; break }
-                }
-            }
-          }
+        for iteration in 1...max(maxIterations, 1) {
+            let change = try pushForward(transition: transition, blocks: blocks)
+            stats.iterations = iteration
+            stats.change = change
+            if change < tolerance { stats.converged = true; break }
         }
         hasSolution = stats.change.isFinite
         return stats
     }
 
+    /// Replace λ (`[shock][asset]`), e.g. from a checkpoint; the next `solve(warmStart: true)` starts there.
+    public func load(masses: [Double]) {
+        precondition(masses.count == nState)
+        masses.withUnsafeBufferPointer { lambda.update(from: $0.baseAddress!, count: nState) }
+        hasSolution = true
+    }
+
+    /// Build the push-forward's bands from the household's policies (π and the lotteries of a′) for the
+    /// states of `shocks`. Call before `pushForward` whenever the policies changed.
+    public func prepare(household hh: HouseholdSolver, shocks: Range<Int>? = nil) {
+        precondition(hh.assetCount == assetCount && hh.shockCount == shockCount)
+        buildBands(hh, shocks: shocks ?? 0..<shockCount)
+    }
+
+    /// One forward step λ ← Qᵀλ (HAT-SPEC §3), the distribution's counterpart of the household's Coleman
+    /// step: scatter each owned state's mass over its band of next-period assets (same shock), exchange the
+    /// moved mass between blocks, then mix shocks with Pᵀ (the whole S×S product on every block). Returns
+    /// max|Δλ| (the same on every block).
+    public func pushForward(transition: [Double], blocks: GridBlockExchange? = nil) throws -> Double {
+        let na = assetCount, nS = shockCount, ns = nState
+        let shocks = blocks?.ownedShocks ?? 0..<shockCount
+        bandWeights.withUnsafeBufferPointer { wts in
+            sparseTargets.withUnsafeBufferPointer { targets in
+                for k in (shocks.lowerBound * na)..<(shocks.upperBound * na) { moved[k] = 0 }
+                for s in shocks {
+                    let rs = s * na
+                    for a in 0..<na {
+                        let k = rs + a
+                        let mass = lambda[k]
+                        let low = rs + Int(bandLow[k]), start = Int(bandStart[k]), width = Int(bandWidth[k])
+                        if width >= 0 {
+                            for t in 0..<width { moved[low + t] += mass * wts[start + t] }
+                        } else {
+                            for t in start..<(start - width) { moved[rs + Int(targets[t])] += mass * wts[t] }
+                        }
+                    }
+                }
+            }
+        }
+        try blocks?.shareRows([moved], rowLength: na)
+        // Mix shocks: next[s′][a′] = Σ_s P[s][s′] moved[s][a′]  (Pᵀ · moved).
+        transition.withUnsafeBufferPointer { p in
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(nS), Int32(na), Int32(nS),
+                        1, p.baseAddress, Int32(nS), moved, Int32(na), 0, next, Int32(na))
+        }
+        // Max-abs change as an integer reduction on bit patterns (vectorises; NaN sorts highest).
+        var changeBits: UInt64 = 0
+        for k in 0..<ns {
+            changeBits = max(changeBits, abs(next[k] - lambda[k]).bitPattern)
+            lambda[k] = next[k]
+        }
+        return Double(bitPattern: changeBits)
+    }
+
+    /// E[x] = Σ_k λ_k x_k for x on the `[shock][asset]` layout (summed in that order): the generic
+    /// distribution-weighted expectation behind aggregates and statistics.
+    public func expectation(of x: [Double]) -> Double {
+        precondition(x.count == nState)
+        var total = 0.0
+        for k in 0..<nState { total += lambda[k] * x[k] }
+        return total
+    }
+
+    /// E[Σ_j π_j x_j] = Σ_k λ_k Σ_j π_kj x_kj for x on the household's `[variety][shock][asset]` layout,
+    /// weighting each variety by the household's choice probabilities (e.g. x = a′ gives bond demand per
+    /// household, x = p_j c_j expenditure).
+    public func expectation(ofChoices x: [Double], household hh: HouseholdSolver) -> Double {
+        precondition(x.count == nState * hh.varietyCount && hh.assetCount == assetCount)
+        var total = 0.0
+        for s in 0..<shockCount {
+            for a in 0..<assetCount {
+                var inner = 0.0
+                for j in 0..<hh.varietyCount {
+                    let idx = hh.index(variety: j, shock: s, asset: a)
+                    inner += hh.piPtr[idx] * x[idx]
+                }
+                total += lambda[s * assetCount + a] * inner
+            }
+        }
+        return total
+    }
+
     /// Pre-aggregate π_kj × (lottery of a′_kj) over varieties j into one band per state k.
-    private func buildBands(_ hh: HouseholdSolver) {
-        let na = assetCount, nS = shockCount, nJ = hh.varietyCount
+    private func buildBands(_ hh: HouseholdSolver, shocks: Range<Int>) {
+        let na = assetCount, nJ = hh.varietyCount
         bandWeights.removeAll(keepingCapacity: true)
         sparseTargets.removeAll(keepingCapacity: true)
-        for s in 0..<nS {
+        for s in shocks {
             for a in 0..<na {
                 var low = Int32.max, high = Int32.min
                 for j in 0..<nJ {

@@ -53,6 +53,8 @@ public func assetGrid(points: Int, borrowingLimit phi: Double, top amax: Double,
 public enum HouseholdError: Error, CustomStringConvertible {
     case nonPositiveConsumption(state: Int, shock: Int, variety: Int, iteration: Int, value: Double)
     case nonMonotoneGrid(shock: Int, variety: Int, iteration: Int)
+    /// Another block of a split grid failed in this step (it reports where).
+    case failedInAnotherBlock(iteration: Int)
 
     public var description: String {
         switch self {
@@ -60,6 +62,8 @@ public enum HouseholdError: Error, CustomStringConvertible {
             return "household: consumption \(c) at asset \(a + 1), shock \(s + 1), variety \(j + 1), iteration \(it) (prices outside the feasible region)"
         case let .nonMonotoneGrid(s, j, it):
             return "household: endogenous asset grid not increasing at shock \(s + 1), variety \(j + 1), iteration \(it)"
+        case let .failedInAnotherBlock(it):
+            return "household: another block of the grid failed at iteration \(it)"
         }
     }
 }
@@ -156,9 +160,12 @@ public final class HouseholdSolver {
     /// output value, and π* = softmax((ψ + v*)/σ).
     ///
     /// With `warmStart` and a stored solution, iteration starts from it instead of the cold guess.
+    /// With `blocks`, this solver computes only the income states `blocks.ownedShocks` and exchanges with the
+    /// solvers of the other blocks inside every step (see `GridBlockExchange`); results outside the owned
+    /// rows are then not computed here.
     @discardableResult
     public func solve(_ problem: HouseholdProblem, tolerance: Double, maxIterations: Int = 500,
-                      warmStart: Bool = false) throws -> HouseholdSolveStats {
+                      warmStart: Bool = false, blocks: GridBlockExchange? = nil) throws -> HouseholdSolveStats {
         precondition(problem.assets.count == assetCount && problem.income.count == shockCount
                      && problem.prices.count == varietyCount)
         var ci = 0, vi = 0
@@ -170,7 +177,8 @@ public final class HouseholdSolver {
         hasSolution = false
         var stats = HouseholdSolveStats(iterations: 0, converged: false, policyChange: .infinity)
         for iteration in 1...max(maxIterations, 1) {
-            let change = try colemanStep(problem, cIn: ci, vIn: vi, cOut: 1 - ci, vOut: 1 - vi, iteration: iteration)
+            let change = try colemanStep(problem, cIn: ci, vIn: vi, cOut: 1 - ci, vOut: 1 - vi, iteration: iteration,
+                                         blocks: blocks)
             stats.iterations = iteration
             stats.policyChange = change
             if change < tolerance { stats.converged = true; break }
@@ -178,12 +186,47 @@ public final class HouseholdSolver {
             ci = 1 - ci; vi = 1 - vi
         }
         // Final extra step K(c⁽⁰⁾, v⁽¹⁾): last input consumption, last output value.
-        _ = try colemanStep(problem, cIn: ci, vIn: 1 - vi, cOut: 1 - ci, vOut: vi, iteration: stats.iterations + 1)
+        _ = try colemanStep(problem, cIn: ci, vIn: 1 - vi, cOut: 1 - ci, vOut: vi, iteration: stats.iterations + 1,
+                            blocks: blocks)
         solutionC = 1 - ci; solutionV = vi
-        choiceProbabilities(problem, v: vBuf[solutionV], into: piPtr)
+        choiceProbabilities(problem, v: vBuf[solutionV], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
         hasSolution = true
         return stats
     }
+
+    /// One Coleman step K (HAT-SPEC §2.1) from outside: (c, v) ↦ (c′, v′, a′), the household's backward
+    /// step. `solve` is a loop around the same kernel. Used for MPCs (one step with a transfer τ from the
+    /// converged policy), welfare (steps with a resource multiplier) and tests.
+    ///
+    /// The step runs in this solver's buffers: its stored solution is replaced by the step's output (c′, v′,
+    /// a′ and the lotteries; π is that of v′), so `consumption`, `values`, `assetPolicy` and
+    /// `choiceProbabilities` read the step afterwards, and a later `solve(warmStart: true)` starts from it.
+    public func step(_ problem: HouseholdProblem, from policy: HouseholdPolicy,
+                     blocks: GridBlockExchange? = nil) throws -> HouseholdStep {
+        precondition(problem.assets.count == assetCount && problem.income.count == shockCount
+                     && problem.prices.count == varietyCount)
+        precondition(policy.consumption.count == nAll && policy.values.count == nAll)
+        hasSolution = false
+        let c = cBuf[0], cp = cpowBuf[0], v = vBuf[0]
+        policy.consumption.withUnsafeBufferPointer { c.update(from: $0.baseAddress!, count: nAll) }
+        policy.values.withUnsafeBufferPointer { v.update(from: $0.baseAddress!, count: nAll) }
+        // c^−γ exactly as the kernel carries it.
+        cp.update(from: c, count: nAll)
+        if problem.isLogUtility {
+            for k in 0..<nAll { cp[k] = 1 / c[k] }
+        } else {
+            VectorMath.pow(cp, count: nAll, power: -problem.gamma)
+        }
+        let change = try colemanStep(problem, cIn: 0, vIn: 0, cOut: 1, vOut: 1, iteration: 1, blocks: blocks)
+        solutionC = 1; solutionV = 1
+        choiceProbabilities(problem, v: vBuf[1], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
+        hasSolution = true
+        return HouseholdStep(policy: HouseholdPolicy(consumption: consumption, values: values),
+                             assetPolicy: assetPolicy, change: change)
+    }
+
+    /// The converged (or last stepped) policy as a value.
+    public var policy: HouseholdPolicy { HouseholdPolicy(consumption: consumption, values: values) }
 
     /// HAT-SPEC §2.2's guess: stay at the borrowing limit. When that consumption is not positive the prices
     /// are infeasible (the interest on the debt exceeds the income): say so, as "iteration 0".
@@ -204,12 +247,22 @@ public final class HouseholdSolver {
         }
     }
 
-    /// Max-shifted softmax over varieties of (ψ + v)/σ (uses the `mx`, `expo`, `sumExp` scratch buffers).
+    /// Apply `body` to the contiguous runs of the `[variety][shock][asset]` layout that cover `shocks`:
+    /// one run over everything when all shocks are covered, else one run per variety.
+    @inline(__always)
+    private func forEachRun(_ shocks: Range<Int>, _ body: (_ offset: Int, _ count: Int) -> Void) {
+        let na = assetCount
+        if shocks.count == shockCount { body(0, nAll); return }
+        for j in 0..<varietyCount { body((j * shockCount + shocks.lowerBound) * na, shocks.count * na) }
+    }
+
+    /// Max-shifted softmax over varieties of (ψ + v)/σ for the income states `shocks` (uses the `mx`,
+    /// `expo`, `sumExp` scratch buffers).
     private func choiceProbabilities(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>,
-                                     into out: UnsafeMutablePointer<Double>) {
-        softmaxPieces(pr, v: v)
+                                     into out: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
+        softmaxPieces(pr, v: v, shocks: shocks)
         for j in 0..<varietyCount {
-            for s in 0..<shockCount {
+            for s in shocks {
                 let base = (j * shockCount + s) * assetCount
                 let rs = s * assetCount
                 for a in 0..<assetCount { out[base + a] = expo[base + a] / sumExp[rs + a] }
@@ -219,56 +272,92 @@ public final class HouseholdSolver {
 
     /// Step 1 of §2.1: mx = max_j(ψ + v), expo = exp((ψ + v − mx)/σ), sumExp = Σ_j expo.
     @inline(__always)
-    private func softmaxPieces(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>) {
-        let na = assetCount, ns = nState
+    private func softmaxPieces(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
+        let na = assetCount
         let invSigma = 1 / pr.sigma
-        for k in 0..<ns { mx[k] = -Double.infinity; sumExp[k] = 0 }
+        for k in (shocks.lowerBound * na)..<(shocks.upperBound * na) { mx[k] = -Double.infinity; sumExp[k] = 0 }
         for j in 0..<varietyCount {
-            for s in 0..<shockCount {
+            for s in shocks {
                 let psi = j == pr.home ? pr.homeQuality[s] : 0
                 let vj = v + (j * shockCount + s) * na, mrow = mx + s * na
                 for a in 0..<na { mrow[a] = max(mrow[a], psi + vj[a]) }
             }
         }
         for j in 0..<varietyCount {
-            for s in 0..<shockCount {
+            for s in shocks {
                 let psi = j == pr.home ? pr.homeQuality[s] : 0
                 let e = expo + (j * shockCount + s) * na, vj = v + (j * shockCount + s) * na
                 let mrow = mx + s * na
                 for a in 0..<na { e[a] = (psi + vj[a] - mrow[a]) * invSigma }
             }
         }
-        VectorMath.exp(expo, count: nAll)
+        forEachRun(shocks) { offset, count in VectorMath.exp(expo + offset, count: count) }
         for j in 0..<varietyCount {
-            for s in 0..<shockCount {
+            for s in shocks {
                 let e = expo + (j * shockCount + s) * na, srow = sumExp + s * na
                 for a in 0..<na { srow[a] += e[a] }
             }
         }
     }
 
-    /// One Coleman step K: (c, v) ↦ (c′, v′, a′) of HAT-SPEC §2.1. Returns max|c′ − c|.
+    /// One Coleman step K: (c, v) ↦ (c′, v′, a′) of HAT-SPEC §2.1, in three phases so that blocks of the
+    /// income states can run on different ranks:
+    /// 1. expectations: for the owned states, m = Σ_j π_j c_j^−γ / p_j and Φ = σ log Σ_j e^{(ψ+v)/σ};
+    /// 2. exchange: the rows of m and Φ of the other blocks arrive (`GridBlockExchange.shareRows`);
+    /// 3. inversion: the S×S expectation over z′ (the whole GEMM, on every block, so every block computes
+    ///    the same numbers as an unsplit solve), then EGM, budget and values for the owned states.
+    /// Returns max|c′ − c| over all states (every block agrees on it, NaN if any block failed).
     private func colemanStep(_ pr: HouseholdProblem, cIn: Int, vIn: Int, cOut: Int, vOut: Int,
-                             iteration: Int) throws -> Double {
-        let na = assetCount, ns = nState, nS = shockCount
-        let c0 = cBuf[cIn], cp0 = cpowBuf[cIn], v0 = vBuf[vIn]
-        let c1 = cBuf[cOut], cp1 = cpowBuf[cOut], v1 = vBuf[vOut]
-        let gamma = pr.gamma, beta = pr.beta, sigma = pr.sigma, lam = pr.resourceScale
-        let logUtility = pr.isLogUtility
+                             iteration: Int, blocks: GridBlockExchange?) throws -> Double {
+        let shocks = blocks?.ownedShocks ?? 0..<shockCount
+        expectationPhase(pr, cpow: cpowBuf[cIn], v: vBuf[vIn], shocks: shocks)
+        guard let blocks else {
+            return try inversionPhase(pr, c0: cBuf[cIn], c1: cBuf[cOut], cp1: cpowBuf[cOut], v1: vBuf[vOut],
+                                      iteration: iteration, shocks: shocks)
+        }
+        try blocks.shareRows([m, phi], rowLength: assetCount)
+        // A failure in one block must not leave the others waiting: agree on the change first.
+        var local: Double
+        var failure: Error?
+        do {
+            local = try inversionPhase(pr, c0: cBuf[cIn], c1: cBuf[cOut], cp1: cpowBuf[cOut], v1: vBuf[vOut],
+                                       iteration: iteration, shocks: shocks)
+        } catch {
+            failure = error
+            local = .nan
+        }
+        let change = try blocks.maximum(local)
+        if let failure { throw failure }
+        if change.isNaN { throw HouseholdError.failedInAnotherBlock(iteration: iteration) }
+        return change
+    }
 
-        // 1–2. Choice probabilities from the old v; m = Σ_j π_j c_j^−γ / p_j; Φ = σ log Σ_j e^{(ψ+v)/σ}.
-        softmaxPieces(pr, v: v0)
-        for k in 0..<ns { acc[k] = 0 }
+    /// Phase 1: m and Φ on the rows `shocks` of the `[shock][asset]` scratch buffers.
+    private func expectationPhase(_ pr: HouseholdProblem, cpow cp0: UnsafeMutablePointer<Double>,
+                                  v v0: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
+        let na = assetCount, nS = shockCount, sigma = pr.sigma
+        let rows = (shocks.lowerBound * na)..<(shocks.upperBound * na)
+        softmaxPieces(pr, v: v0, shocks: shocks)
+        for k in rows { acc[k] = 0 }
         for j in 0..<varietyCount {
             let invP = 1 / pr.prices[j]
-            for s in 0..<nS {
+            for s in shocks {
                 let base = (j * nS + s) * na, rs = s * na
                 for a in 0..<na { acc[rs + a] += expo[base + a] * cp0[base + a] * invP }
             }
         }
-        for k in 0..<ns { m[k] = acc[k] / sumExp[k]; phi[k] = sumExp[k] }
-        VectorMath.log(phi, count: ns)
-        for k in 0..<ns { phi[k] = mx[k] + sigma * phi[k] }
+        for k in rows { m[k] = acc[k] / sumExp[k]; phi[k] = sumExp[k] }
+        VectorMath.log(phi + rows.lowerBound, count: rows.count)
+        for k in rows { phi[k] = mx[k] + sigma * phi[k] }
+    }
+
+    /// Phase 3: from complete m and Φ, the new policies on the rows `shocks`; returns max|c′ − c| there.
+    private func inversionPhase(_ pr: HouseholdProblem, c0: UnsafeMutablePointer<Double>,
+                                c1: UnsafeMutablePointer<Double>, cp1: UnsafeMutablePointer<Double>,
+                                v1: UnsafeMutablePointer<Double>, iteration: Int, shocks: Range<Int>) throws -> Double {
+        let na = assetCount, ns = nState, nS = shockCount
+        let gamma = pr.gamma, beta = pr.beta, lam = pr.resourceScale
+        let logUtility = pr.isLogUtility
         // 3. E[s][a′] = βRλ Σ_s′ P[s][s′] m[s′][a′]; Φ̄[s][a′] = Σ_s′ P[s][s′] Φ[s′][a′] (S×S · S×N_a).
         pr.income.transition.withUnsafeBufferPointer { p in
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nS), Int32(na), Int32(nS),
@@ -278,22 +367,18 @@ public final class HouseholdSolver {
         }
         // 4. E^(−1/γ), shared by all varieties (p_j is factored out).
         let invGamma = 1 / gamma
-        for k in 0..<ns { einv[k] = expect[k] }
-        VectorMath.pow(einv, count: ns, power: -invGamma)
+        let rows = (shocks.lowerBound * na)..<(shocks.upperBound * na)
+        for k in rows { einv[k] = expect[k] }
+        VectorMath.pow(einv + rows.lowerBound, count: rows.count, power: -invGamma)
         // Period resources λ(R a + w z_s) + τ on the grid.
         let z = pr.income.z
         pr.assets.withUnsafeBufferPointer { grid in
-            for s in 0..<nS {
+            for s in shocks {
                 let income = lam * pr.wage * z[s] + pr.transfer
                 for a in 0..<na { cash[s * na + a] = lam * pr.rate * grid[a] + income }
             }
         }
 
-        // Reductions on integers so that they vectorise (floating max/sum reductions do not without
-        // fast-math): for non-negative doubles the bit patterns order like the values, and NaN sorts
-        // above +inf, so a NaN change surfaces as a NaN maximum.
-        var maxChangeBits: UInt64 = 0
-        var infeasible = 0
         try pr.assets.withUnsafeBufferPointer { gridBuf in
             let grid = gridBuf.baseAddress!
             let aMin = grid[0], aMax = grid[na - 1]
@@ -301,7 +386,7 @@ public final class HouseholdSolver {
             for j in 0..<varietyCount {
                 let pj = pr.prices[j], invP = 1 / pj
                 let scale = logUtility ? 1.0 : exp((1 - invGamma) * log(pj))   // p_j^(1−1/γ)
-                for s in 0..<nS {
+                for s in shocks {
                     let rs = s * na, base = (j * nS + s) * na
                     let shift = lam * pr.wage * z[s] + pr.transfer
                     // 4. Endogenous grid ã: the current assets from which a′ = grid[a] is optimal.
@@ -342,19 +427,40 @@ public final class HouseholdSolver {
                 }
             }
         }
-        // c^−γ and u(c) over all states at once (vector exp/log), then the expected continuation value
+        // c^−γ and u(c) over the owned states at once (vector exp/log), then the expected continuation value
         // through each state's lottery: v = u(c) + β (ω Φ̄[l] + (1−ω) Φ̄[l+1]).
-        for k in 0..<nAll { cp1[k] = c1[k] }
-        if logUtility {
-            for k in 0..<nAll { v1[k] = c1[k]; cp1[k] = 1 / c1[k] }
-            VectorMath.log(v1, count: nAll)
-        } else {
-            let invOneMinusGamma = 1 / (1 - gamma)
-            VectorMath.pow(cp1, count: nAll, power: -gamma)
-            for k in 0..<nAll { v1[k] = c1[k] * cp1[k] * invOneMinusGamma }
+        // Reductions on integers so that they vectorise (floating max/sum reductions do not without
+        // fast-math): for non-negative doubles the bit patterns order like the values, and NaN sorts
+        // above +inf, so a NaN change surfaces as a NaN maximum.
+        var maxChangeBits: UInt64 = 0
+        var infeasible = 0
+        var thrown: HouseholdError?
+        forEachRun(shocks) { offset, count in
+            let c1 = c1 + offset, cp1 = cp1 + offset, v1 = v1 + offset, c0 = c0 + offset
+            for k in 0..<count { cp1[k] = c1[k] }
+            if logUtility {
+                for k in 0..<count { v1[k] = c1[k]; cp1[k] = 1 / c1[k] }
+                VectorMath.log(v1, count: count)
+            } else {
+                let invOneMinusGamma = 1 / (1 - gamma)
+                VectorMath.pow(cp1, count: count, power: -gamma)
+                for k in 0..<count { v1[k] = c1[k] * cp1[k] * invOneMinusGamma }
+            }
+            for k in 0..<count { maxChangeBits = max(maxChangeBits, abs(c1[k] - c0[k]).bitPattern) }
+            for k in 0..<count { infeasible &+= c1[k] > 0 ? 0 : 1 }    // NaN counts too
+            if thrown == nil && (infeasible > 0 || !Double(bitPattern: maxChangeBits).isFinite) {
+                // Locate the offending state for the error message (cold path).
+                for k in 0..<count where !(c1[k] > 0) || !c1[k].isFinite {
+                    let idx = offset + k
+                    let j = idx / ns, s = (idx % ns) / na, a = idx % na
+                    thrown = .nonPositiveConsumption(state: a, shock: s, variety: j, iteration: iteration, value: c1[k])
+                    break
+                }
+            }
         }
+        if let thrown { throw thrown }
         for j in 0..<varietyCount {
-            for s in 0..<nS {
+            for s in shocks {
                 let base = (j * nS + s) * na
                 let vOut = v1 + base, low = lotteryLow + base, weight = lotteryWeight + base, bar = phiBar + s * na
                 for a in 0..<na {
@@ -363,17 +469,35 @@ public final class HouseholdSolver {
                 }
             }
         }
-        for k in 0..<nAll { maxChangeBits = max(maxChangeBits, abs(c1[k] - c0[k]).bitPattern) }
-        for k in 0..<nAll { infeasible &+= c1[k] > 0 ? 0 : 1 }    // NaN counts too
-        let maxChange = Double(bitPattern: maxChangeBits)
-        if infeasible > 0 || !maxChange.isFinite {
-            // Locate the offending state for the error message (cold path).
-            for k in 0..<nAll where !(c1[k] > 0) || !c1[k].isFinite {
-                let j = k / ns, s = (k % ns) / na, a = k % na
-                throw HouseholdError.nonPositiveConsumption(state: a, shock: s, variety: j, iteration: iteration,
-                                                            value: c1[k])
-            }
-        }
-        return maxChange
+        return Double(bitPattern: maxChangeBits)
     }
+}
+
+/// Consumption and values on the `[variety][shock][asset]` layout: the input and output of a Coleman step.
+public struct HouseholdPolicy: Sendable, Equatable {
+    public var consumption: [Double]
+    public var values: [Double]
+    public init(consumption: [Double], values: [Double]) { self.consumption = consumption; self.values = values }
+}
+
+/// One Coleman step's output.
+public struct HouseholdStep: Sendable {
+    public var policy: HouseholdPolicy
+    /// a′ of each state and variety.
+    public var assetPolicy: [Double]
+    /// max|c′ − c|.
+    public var change: Double
+}
+
+/// How the blocks of one country's income states talk inside a household or distribution step. HATModel
+/// knows no MPI: an implementation over a communicator lives above it (and a test can implement it with
+/// threads). Every block calls the methods in the same order.
+public protocol GridBlockExchange: AnyObject {
+    /// The income states (rows of the `[shock][asset]` layout) this block computes.
+    var ownedShocks: Range<Int> { get }
+    /// Fill the rows outside `ownedShocks` of each `[shock][asset]` buffer (rows of `rowLength`) from the
+    /// blocks that own them.
+    func shareRows(_ buffers: [UnsafeMutablePointer<Double>], rowLength: Int) throws
+    /// The maximum of `value` over all blocks; NaN if any block's value is NaN.
+    func maximum(_ value: Double) throws -> Double
 }

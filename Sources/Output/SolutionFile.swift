@@ -1,5 +1,6 @@
 import Equilibrium
 import Foundation
+import Gravity
 import HATConfig
 import HATModel
 import Parallel
@@ -46,7 +47,7 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try f.setAttribute("/", "reason_detail", result.reasonDetail)
     try f.setAttribute("/", "strategy", result.strategy)
     try f.setAttribute("/", "failed_countries", report.failureSummary(names: world.names))
-    try f.setAttribute("/", "closure", config.equilibrium.closure.rawValue)
+    try f.setAttribute("/", "closure", config.equilibrium.closure.kind.rawValue)
     try f.setAttribute("/", "countries", world.names.joined(separator: ","))
     try f.setAttribute("/", "configuration", config.text)
     try f.setAttribute("/", "array_layout",

@@ -1,5 +1,7 @@
 import Equilibrium
+import HATModel
 import Foundation
+import Gravity
 import HATConfig
 import Solvers
 
@@ -32,7 +34,7 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     if !result.reasonDetail.isEmpty { fields.append(("reason_detail", .string(result.reasonDetail))) }
     fields.append(("strategy", .string(result.strategy)))
     if let noise = result.residualNoise { fields.append(("residual_noise", .number(noise))) }
-    fields.append(("closure", .string(eq.closure.rawValue)))
+    fields.append(("closure", .string(eq.closure.kind.rawValue)))
     fields.append(("countries", .array(names.map { JSON.string($0) })))
     fields.append(("R", .numbers(result.prices.rates)))
     fields.append(("beta", .number(result.prices.beta)))

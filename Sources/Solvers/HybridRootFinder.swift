@@ -12,6 +12,8 @@ public enum ConvergenceReason: Int32, CaseIterable, Sendable {
     /// Stalled within a small multiple of the residual's measured noise (inexact inner solves): the
     /// tolerance asks for more digits than the residual function has.
     case noiseFloor = -5
+    /// The monitor asked to stop (a signal, a time budget). The result carries the state to resume from.
+    case interrupted = -6
 
     public var converged: Bool { rawValue > 0 }
 
@@ -23,6 +25,7 @@ public enum ConvergenceReason: Int32, CaseIterable, Sendable {
         case .notMakingProgress: return "diverged: not making progress (trust region collapsed or residual stalled, also with a fresh Jacobian)"
         case .nonFiniteInitialResidual: return "diverged: residual not finite at the initial guess"
         case .noiseFloor: return "diverged: stalled at the residual's noise floor"
+        case .interrupted: return "interrupted: stopped on request before converging (resumable)"
         }
     }
 }
@@ -53,6 +56,9 @@ public struct RootFindingResult: Sendable {
     public var jacobianEvaluations: Int
     /// Estimated noise (standard deviation, max over components) of the residual near `x`, when measured.
     public var noise: Double?
+    /// The solver's state when it stopped, to resume from (`HybridRootFinder.resume`); nil when it stopped
+    /// before it had one (a non-finite or already-converged initial residual, no unknowns).
+    public var state: HybridState?
     public var converged: Bool { reason.converged }
     public var residualMax: Double { normInf(residual) }
 }
@@ -94,153 +100,195 @@ public struct HybridRootFinder: Sendable {
         self.maxEvaluations = maxEvaluations
     }
 
-    /// Solve F(x) = 0 from `x0`. `monitor` sees every iteration.
-    public func solve(from x0: [Double], monitor: (IterationRecord) -> Void = { _ in },
-                      residual F: ([Double]) throws -> [Double]) rethrows -> RootFindingResult {
+    /// Solve F(x) = 0 from `x0`. `monitor` sees every iteration and may ask to stop (`.stop`): the solve
+    /// then ends with `.interrupted` and a `state` that `resume` continues from exactly as if it had never
+    /// stopped. `jacobian`, when given, replaces the sequential forward differences (e.g. columns computed on
+    /// rank groups with `differenceColumn`).
+    public func solve(from x0: [Double], jacobian: JacobianFunction? = nil,
+                      monitor: (IterationRecord) -> MonitorAction = { _ in .proceed },
+                      residual F: ([Double]) throws -> [Double]) throws -> RootFindingResult {
         let n = x0.count
+        var evaluations = 1
+        let f = try F(x0)
+        func early(_ reason: ConvergenceReason) -> RootFindingResult {
+            RootFindingResult(x: x0, residual: f, reason: reason, iterations: 0, evaluations: evaluations,
+                              jacobianEvaluations: 0, noise: nil, state: nil)
+        }
+        guard f.allSatisfy({ $0.isFinite }) else { return early(.nonFiniteInitialResidual) }
+        let record0 = IterationRecord(iteration: 0, residualMax: normInf(f), residualNorm: norm2(f), stepNorm: 0,
+                                      accepted: true, trustRadius: .nan, evaluations: evaluations,
+                                      jacobianEvaluations: 0, note: nil)
+        let action = monitor(record0)
+        if normInf(f) <= tolerance { return early(.residualTolerance) }
+        if n == 0 { return early(.notMakingProgress) }
+        var state = HybridState(x: x0, f: f, n: n)
+        state.evaluations = evaluations
+        try computeJacobian(&state, jacobian: jacobian, residual: F)
+        evaluations = state.evaluations
+        state.updateScaling()
+        state.fnorm = norm2(f)
+        state.delta = initialRadius(state)
+        if action == .stop { return stopped(state) }
+        return try iterate(state, jacobian: jacobian, monitor: monitor, residual: F)
+    }
+
+    /// Continue a solve from a saved state (see `solve`). With the same residual function the result is
+    /// bitwise the one the uninterrupted solve would have given.
+    public func resume(from state: HybridState, jacobian: JacobianFunction? = nil,
+                       monitor: (IterationRecord) -> MonitorAction = { _ in .proceed },
+                       residual F: ([Double]) throws -> [Double]) throws -> RootFindingResult {
+        try iterate(state, jacobian: jacobian, monitor: monitor, residual: F)
+    }
+
+    /// Column j of the forward-difference Jacobian at x (F(x) = f): the step h_j = jacobianStep ·
+    /// max(|x_j|, typicalMagnitude), backwards when the forward point is infeasible. Returns the column and
+    /// the residual evaluations it used (1 or 2). Any rank group computing a column gets the same bits.
+    public func differenceColumn(_ j: Int, at x: [Double], residual f: [Double],
+                                 evaluate: ([Double]) throws -> [Double]) rethrows -> (column: [Double], evaluations: Int) {
+        var h = jacobianStep * max(abs(x[j]), typicalMagnitude)
+        var xp = x
+        xp[j] += h
+        h = xp[j] - x[j]                 // the step actually taken in floating point
+        var fp = try evaluate(xp)
+        var used = 1
+        if !fp.allSatisfy({ $0.isFinite }) {                 // infeasible forward point: difference backwards
+            xp[j] = x[j] - h
+            h = xp[j] - x[j]
+            fp = try evaluate(xp)
+            used += 1
+        }
+        return ((0..<f.count).map { (fp[$0] - f[$0]) / h }, used)
+    }
+
+    private func computeJacobian(_ s: inout HybridState, jacobian: JacobianFunction?,
+                                 residual F: ([Double]) throws -> [Double]) throws {
+        s.jacobianEvaluations += 1
+        s.freshJacobian = true
+        let n = s.x.count
+        if let jacobian {
+            let (jac, used) = try jacobian(s.x, s.f)
+            precondition(jac.count == n * n, "JacobianFunction must return n × n entries")
+            s.jacobian = jac
+            s.evaluations += used
+            return
+        }
+        var jac = [Double](repeating: 0, count: n * n)
+        for j in 0..<n {
+            let (column, used) = try differenceColumn(j, at: s.x, residual: s.f, evaluate: F)
+            s.evaluations += used
+            for i in 0..<n { jac[i * n + j] = column[i] }
+        }
+        s.jacobian = jac
+    }
+
+    private func initialRadius(_ s: HybridState) -> Double {
+        let norm = s.scaledNorm(s.x)
+        return trustFactor * (norm > 0 ? norm : 1)
+    }
+
+    private func stopped(_ s: HybridState) -> RootFindingResult {
+        result(s, .interrupted)
+    }
+
+    private func result(_ s: HybridState, _ reason: ConvergenceReason) -> RootFindingResult {
+        RootFindingResult(x: s.x, residual: s.f, reason: reason, iterations: s.iteration, evaluations: s.evaluations,
+                          jacobianEvaluations: s.jacobianEvaluations, noise: s.noise, state: s)
+    }
+
+    /// The main loop. Everything it carries from one iteration to the next is in `s`; a stop requested by
+    /// the monitor takes effect at the top of the next iteration, after the Jacobian update, so the saved
+    /// state is complete.
+    private func iterate(_ start: HybridState, jacobian: JacobianFunction?,
+                         monitor: (IterationRecord) -> MonitorAction,
+                         residual F: ([Double]) throws -> [Double]) throws -> RootFindingResult {
+        var s = start
+        let n = s.x.count
         let maxEvals = maxEvaluations ?? 200 * (n + 1)
-        var evaluations = 0, jacobians = 0
-        func evaluate(_ x: [Double]) throws -> [Double] { evaluations += 1; return try F(x) }
-        func finite(_ f: [Double]) -> Bool { f.allSatisfy { $0.isFinite } }
-
-        var x = x0
-        var f = try evaluate(x)
-        var noise: Double? = nil
-        func result(_ reason: ConvergenceReason, _ iterations: Int) -> RootFindingResult {
-            RootFindingResult(x: x, residual: f, reason: reason, iterations: iterations, evaluations: evaluations,
-                              jacobianEvaluations: jacobians, noise: noise)
+        func evaluate(_ x: [Double]) throws -> [Double] { s.evaluations += 1; return try F(x) }
+        func record(step: Double, accepted: Bool, note: String? = nil) -> IterationRecord {
+            IterationRecord(iteration: s.iteration, residualMax: normInf(s.f), residualNorm: norm2(s.f), stepNorm: step,
+                            accepted: accepted, trustRadius: s.delta, evaluations: s.evaluations,
+                            jacobianEvaluations: s.jacobianEvaluations, note: note)
         }
-        func record(_ iteration: Int, step: Double, accepted: Bool, radius: Double, note: String? = nil) -> IterationRecord {
-            IterationRecord(iteration: iteration, residualMax: normInf(f), residualNorm: norm2(f), stepNorm: step,
-                            accepted: accepted, trustRadius: radius, evaluations: evaluations,
-                            jacobianEvaluations: jacobians, note: note)
-        }
-        guard finite(f) else { return result(.nonFiniteInitialResidual, 0) }
-        monitor(record(0, step: 0, accepted: true, radius: .nan))
-        if normInf(f) <= tolerance { return result(.residualTolerance, 0) }
-        if n == 0 { return result(.notMakingProgress, 0) }
-
-        func jacobian(at x: [Double], f: [Double]) throws -> [Double] {
-            jacobians += 1
-            var jac = [Double](repeating: 0, count: n * n)
-            for j in 0..<n {
-                var h = jacobianStep * max(abs(x[j]), typicalMagnitude)
-                var xp = x
-                xp[j] += h
-                h = xp[j] - x[j]                 // the step actually taken in floating point
-                var fp = try evaluate(xp)
-                if !finite(fp) {                 // infeasible forward point: difference backwards
-                    xp[j] = x[j] - h
-                    h = xp[j] - x[j]
-                    fp = try evaluate(xp)
-                }
-                for i in 0..<n { jac[i * n + j] = (fp[i] - f[i]) / h }
-            }
-            return jac
-        }
-        /// MINPACK mode 1: scale each variable by its Jacobian column norm, never decreasing.
-        func updateScaling(_ diag: inout [Double], _ jac: [Double]) {
-            for j in 0..<n {
-                var s = 0.0
-                for i in 0..<n { s += jac[i * n + j] * jac[i * n + j] }
-                let norm = s.squareRoot()
-                diag[j] = max(diag[j], norm.isFinite && norm > 0 ? norm : 0)
-            }
-            for j in 0..<n where diag[j] == 0 { diag[j] = 1 }
-        }
-        func scaledNorm(_ v: [Double], _ diag: [Double]) -> Double {
-            var s = 0.0
-            for j in 0..<n { s += (diag[j] * v[j]) * (diag[j] * v[j]) }
-            return s.squareRoot()
-        }
-
-        var jac = try jacobian(at: x, f: f)
-        var fresh = true                           // jac is a finite-difference Jacobian, not a Broyden update
-        var diag = [Double](repeating: 0, count: n)
-        updateScaling(&diag, jac)
-        var fnorm = norm2(f)
-        func initialRadius() -> Double { let s = scaledNorm(x, diag); return trustFactor * (s > 0 ? s : 1) }
-        var delta = initialRadius()
-        var firstStep = true
-        var failures = 0, successes = 0, slow = 0, iteration = 0
-        // ‖F‖₂ when a stall last earned a fresh Jacobian: another retry needs real progress since then.
-        var normAtRetry = Double.infinity
+        var stop = false
         while true {
-            iteration += 1
+            if stop { return stopped(s) }
+            s.iteration += 1
             // Dogleg in scaled variables y = D x: J_s = J D⁻¹, then p = D⁻¹ p_s.
-            var scaledJac = jac
-            for i in 0..<n { for j in 0..<n { scaledJac[i * n + j] /= diag[j] } }
-            let ps = doglegStep(jacobian: scaledJac, residual: f, radius: delta, n: n)
-            let p = (0..<n).map { ps[$0] / diag[$0] }
+            var scaledJac = s.jacobian
+            for i in 0..<n { for j in 0..<n { scaledJac[i * n + j] /= s.diag[j] } }
+            let ps = doglegStep(jacobian: scaledJac, residual: s.f, radius: s.delta, n: n)
+            let p = (0..<n).map { ps[$0] / s.diag[$0] }
             let pnorm = norm2(ps)
-            if firstStep { delta = min(delta, pnorm); firstStep = false }
-            let xTrial = zip(x, p).map { $0 + $1 }
+            if s.firstStep { s.delta = min(s.delta, pnorm); s.firstStep = false }
+            let xTrial = zip(s.x, p).map { $0 + $1 }
             let fTrial = try evaluate(xTrial)
-            let trialFinite = finite(fTrial)
+            let trialFinite = fTrial.allSatisfy { $0.isFinite }
             let fnormTrial = trialFinite ? norm2(fTrial) : .infinity
-            let actual = fnormTrial < fnorm ? 1 - (fnormTrial / fnorm) * (fnormTrial / fnorm) : -1
-            let model = zip(f, matVec(jac, p, n: n)).map { $0 + $1 }
+            let actual = fnormTrial < s.fnorm ? 1 - (fnormTrial / s.fnorm) * (fnormTrial / s.fnorm) : -1
+            let model = zip(s.f, matVec(s.jacobian, p, n: n)).map { $0 + $1 }
             let modelNorm = norm2(model)
-            let predicted = modelNorm < fnorm ? 1 - (modelNorm / fnorm) * (modelNorm / fnorm) : 0
+            let predicted = modelNorm < s.fnorm ? 1 - (modelNorm / s.fnorm) * (modelNorm / s.fnorm) : 0
             let ratio = predicted > 0 ? actual / predicted : 0
 
             if ratio < 0.1 {
-                successes = 0; failures += 1
-                delta = 0.5 * min(delta, pnorm)
+                s.successes = 0; s.failures += 1
+                s.delta = 0.5 * min(s.delta, pnorm)
             } else {
-                failures = 0; successes += 1
-                if ratio >= 0.5 || successes > 1 { delta = max(delta, pnorm / 0.5) }
-                if abs(ratio - 1) <= 0.1 { delta = pnorm / 0.5 }
+                s.failures = 0; s.successes += 1
+                if ratio >= 0.5 || s.successes > 1 { s.delta = max(s.delta, pnorm / 0.5) }
+                if abs(ratio - 1) <= 0.1 { s.delta = pnorm / 0.5 }
             }
             let accepted = ratio >= 1e-4
-            let fOld = f
-            if accepted { x = xTrial; f = fTrial; fnorm = fnormTrial }
-            slow = actual >= 0.001 ? 0 : slow + 1
-            monitor(record(iteration, step: pnorm, accepted: accepted, radius: delta))
+            let fOld = s.f
+            if accepted { s.x = xTrial; s.f = fTrial; s.fnorm = fnormTrial }
+            s.slow = actual >= 0.001 ? 0 : s.slow + 1
+            stop = monitor(record(step: pnorm, accepted: accepted)) == .stop
 
-            if normInf(f) <= tolerance { return result(.residualTolerance, iteration) }
-            if iteration >= maxIterations { return result(.maxIterations, iteration) }
-            if evaluations >= maxEvals { return result(.maxEvaluations, iteration) }
-            let stalled = slow >= 10 || delta <= 1e-15 * max(scaledNorm(x, diag), 1e-300)
+            if normInf(s.f) <= tolerance { return result(s, .residualTolerance) }
+            if s.iteration >= maxIterations { return result(s, .maxIterations) }
+            if s.evaluations >= maxEvals { return result(s, .maxEvaluations) }
+            let stalled = s.slow >= 10 || s.delta <= 1e-15 * max(s.scaledNorm(s.x), 1e-300)
             if stalled {
-                if !fresh && fnorm < 0.9 * normAtRetry {
+                if !s.freshJacobian && s.fnorm < 0.9 * s.normAtRetry {
                     // The Broyden model may be what stalls: start again from a finite-difference Jacobian.
-                    normAtRetry = fnorm
-                    jac = try jacobian(at: x, f: f)
-                    fresh = true
-                    updateScaling(&diag, jac)
-                    delta = initialRadius()
-                    firstStep = true
-                    slow = 0; failures = 0; successes = 0
-                    monitor(record(iteration, step: 0, accepted: false, radius: delta,
-                                   note: "stalled with a Broyden-updated Jacobian: fresh finite-difference Jacobian, trust region reset"))
+                    s.normAtRetry = s.fnorm
+                    try computeJacobian(&s, jacobian: jacobian, residual: F)
+                    s.updateScaling()
+                    s.delta = initialRadius(s)
+                    s.firstStep = true
+                    s.slow = 0; s.failures = 0; s.successes = 0
+                    if monitor(record(step: 0, accepted: false,
+                                      note: "stalled with a Broyden-updated Jacobian: fresh finite-difference Jacobian, trust region reset")) == .stop {
+                        stop = true
+                    }
                     continue
                 }
-                if probeNoise && normInf(f) > tolerance {
-                    noise = try estimateNoise(at: x, f: f, diag: diag, evaluate: evaluate)
-                    let level = noise ?? 0
-                    monitor(record(iteration, step: 0, accepted: false, radius: delta,
-                                   note: String(format: "stalled: measured residual noise %.2e (max-abs residual %.3e, tolerance %.1e)",
-                                                level, normInf(f), tolerance)))
-                    if level > 0 && normInf(f) <= noiseMultiple * level { return result(.noiseFloor, iteration) }
+                if probeNoise && normInf(s.f) > tolerance {
+                    let x = s.x, f = s.f, diag = s.diag
+                    s.noise = try estimateNoise(at: x, f: f, diag: diag, evaluate: evaluate)
+                    let level = s.noise ?? 0
+                    _ = monitor(record(step: 0, accepted: false,
+                                       note: String(format: "stalled: measured residual noise %.2e (max-abs residual %.3e, tolerance %.1e)",
+                                                    level, normInf(s.f), tolerance)))
+                    if level > 0 && normInf(s.f) <= noiseMultiple * level { return result(s, .noiseFloor) }
                 }
-                return result(.notMakingProgress, iteration)
+                return result(s, .notMakingProgress)
             }
 
-            if failures >= 2 {
-                jac = try jacobian(at: x, f: f)        // the Broyden model has gone stale
-                fresh = true
-                updateScaling(&diag, jac)
-                failures = 0
+            if s.failures >= 2 {
+                try computeJacobian(&s, jacobian: jacobian, residual: F)     // the Broyden model has gone stale
+                s.updateScaling()
+                s.failures = 0
             } else if trialFinite && pnorm > 0 {
                 // Broyden rank-one update with the trial point: J += ((F(x+p) − F(x) − J p) pᵀ)/(pᵀp).
-                let jp = matVec(jac, p, n: n)
+                let jp = matVec(s.jacobian, p, n: n)
                 let pp = dot(p, p)
                 for i in 0..<n {
                     let r = (fTrial[i] - fOld[i] - jp[i]) / pp
-                    for j in 0..<n { jac[i * n + j] += r * p[j] }
+                    for j in 0..<n { s.jacobian[i * n + j] += r * p[j] }
                 }
-                fresh = false
+                s.freshJacobian = false
             }
         }
     }
@@ -295,4 +343,89 @@ func doglegStep(jacobian jac: [Double], residual f: [Double], radius: Double, n:
     let a = dot(d, d), b = 2 * dot(cauchy, d), c = cnorm * cnorm - radius * radius
     let tau = (-b + (b * b - 4 * a * c).squareRoot()) / (2 * a)
     return zip(cauchy, d).map { $0 + tau * $1 }
+}
+
+/// What a monitor tells the solver after an iteration.
+public enum MonitorAction: Sendable {
+    case proceed
+    /// End the solve with `.interrupted` and a resumable state.
+    case stop
+}
+
+/// A Jacobian supplied from outside: (x, F(x)) ↦ (row-major n × n J, residual evaluations used).
+public typealias JacobianFunction = (_ x: [Double], _ f: [Double]) throws -> (jacobian: [Double], evaluations: Int)
+
+/// Everything the hybrid method carries between iterations, as a value: save it (`values`, or Codable),
+/// restore it in another process, and `resume` finishes exactly as the uninterrupted solve would have.
+public struct HybridState: Sendable, Equatable, Codable {
+    public var x: [Double]
+    public var f: [Double]
+    /// Row-major n × n: a finite-difference Jacobian or its Broyden updates.
+    public var jacobian: [Double]
+    /// Whether `jacobian` is a finite-difference (or supplied) Jacobian, not a Broyden update.
+    public var freshJacobian = true
+    /// MINPACK mode-1 variable scaling (column norms, never decreasing).
+    public var diag: [Double]
+    public var fnorm = 0.0
+    /// Trust radius.
+    public var delta = 0.0
+    public var firstStep = true
+    public var failures = 0, successes = 0, slow = 0
+    public var iteration = 0
+    /// ‖F‖₂ when a stall last earned a fresh Jacobian (another retry needs real progress since then).
+    public var normAtRetry = Double.infinity
+    public var evaluations = 0
+    public var jacobianEvaluations = 0
+    public var noise: Double?
+
+    init(x: [Double], f: [Double], n: Int) {
+        self.x = x; self.f = f
+        jacobian = [Double](repeating: 0, count: n * n)
+        diag = [Double](repeating: 0, count: n)
+    }
+
+    /// MINPACK mode 1: scale each variable by its Jacobian column norm, never decreasing.
+    mutating func updateScaling() {
+        let n = x.count
+        for j in 0..<n {
+            var s = 0.0
+            for i in 0..<n { s += jacobian[i * n + j] * jacobian[i * n + j] }
+            let norm = s.squareRoot()
+            diag[j] = max(diag[j], norm.isFinite && norm > 0 ? norm : 0)
+        }
+        for j in 0..<n where diag[j] == 0 { diag[j] = 1 }
+    }
+
+    func scaledNorm(_ v: [Double]) -> Double {
+        var s = 0.0
+        for j in 0..<v.count { s += (diag[j] * v[j]) * (diag[j] * v[j]) }
+        return s.squareRoot()
+    }
+
+    /// The state as numbers (exact: doubles are stored as they are, integers are small): for checkpoints.
+    public var values: [Double] {
+        let n = x.count
+        return [Double(n), Double(f.count)] + x + f + jacobian + diag
+            + [freshJacobian ? 1 : 0, fnorm, delta, firstStep ? 1 : 0, Double(failures), Double(successes),
+               Double(slow), Double(iteration), normAtRetry, Double(evaluations), Double(jacobianEvaluations),
+               noise == nil ? 0 : 1, noise ?? 0]
+    }
+
+    /// The state from `values`; nil if they do not describe one.
+    public init?(values v: [Double]) {
+        guard v.count >= 2, let n = Int(exactly: v[0]), let m = Int(exactly: v[1]), n >= 0, m == n else { return nil }
+        let body = 2 + n + m + n * n + n
+        guard v.count == body + 13 else { return nil }
+        var k = 2
+        func take(_ c: Int) -> [Double] { defer { k += c }; return Array(v[k..<(k + c)]) }
+        x = take(n); f = take(m); jacobian = take(n * n); diag = take(n)
+        let t = take(13)
+        func int(_ d: Double) -> Int? { Int(exactly: d) }
+        guard let failures = int(t[4]), let successes = int(t[5]), let slow = int(t[6]), let iteration = int(t[7]),
+              let evaluations = int(t[9]), let jacobians = int(t[10]) else { return nil }
+        freshJacobian = t[0] != 0; fnorm = t[1]; delta = t[2]; firstStep = t[3] != 0
+        self.failures = failures; self.successes = successes; self.slow = slow; self.iteration = iteration
+        normAtRetry = t[8]; self.evaluations = evaluations; jacobianEvaluations = jacobians
+        noise = t[11] != 0 ? t[12] : nil
+    }
 }

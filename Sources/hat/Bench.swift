@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
         let comm = MPIEnvironment.world()
         var rows: [(String, [Double], String)] = []
         let world = syntheticWorld(countries: 19)
-        let model = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, beta: 0.93, phi: 0.5, amax: 8,
+        let model = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, phi: 0.5, amax: 8,
                                     assetPoints: 100, income: .baseline)
         let income = IncomeProcess(model.income)
         let prices = Prices(wages: [Double](repeating: 1, count: 19), rates: [Double](repeating: 1.01, count: 19), beta: 0.93)
@@ -69,7 +69,7 @@ struct Bench: ParsableCommand {
             try hh.solve(problem, tolerance: 1e-10)
             var distIterations = 0
             let d = try timings(repetitions) {
-                distIterations = dist.solve(household: hh, transition: income.transition, tolerance: 1e-10).iterations
+                distIterations = try dist.solve(household: hh, transition: income.transition, tolerance: 1e-10).iterations
             }
             rows.append(("distribution_19_varieties", d, "\(distIterations) iterations"))
         }
@@ -89,9 +89,10 @@ struct Bench: ParsableCommand {
 
         // Two-country equilibrium of configs/two-country.toml (collective).
         let two = World(names: ["HOME", "FOREIGN"], tfp: [1, 1], labor: [1, 1], tradeCosts: [1, 1.745, 1.745, 1])
-        let twoModel = ModelParameters(gamma: 1.5, sigmaEps: 0.25, psiSlope: 0, beta: 0.92, phi: 0.5, amax: 8,
+        let twoModel = ModelParameters(gamma: 1.5, sigmaEps: 0.25, psiSlope: 0, phi: 0.5, amax: 8,
                                        assetPoints: 100, income: .baseline)
-        let eqOptions = EquilibriumOptions(closure: .worldRate, rate: 1.02, tolerance: 1e-10, maxIterations: 100,
+        let eqOptions = EquilibriumOptions(closure: .worldRate(beta: 0.92), start: EquilibriumStart(rate: 1.02, beta: 0.92),
+                                           tolerance: 1e-10, maxIterations: 100,
                                            evaluation: EvaluationOptions(householdTolerance: 1e-6, distributionTolerance: 1e-10),
                                            reportingHouseholdTolerance: 1e-10)
         var eqSamples: [Double] = []
@@ -108,10 +109,10 @@ struct Bench: ParsableCommand {
         rows.append(("equilibrium_two_country", eqSamples, "R = \(rate), includes the reporting evaluation"))
 
         if let path = equilibrium, let config = equilibriumConfig {
-            let base = config.equilibrium.initialWages ?? [Double](repeating: 1, count: config.world.count)
+            let base = config.equilibrium.start.wages ?? [Double](repeating: 1, count: config.world.count)
             for (label, factor) in [("committed", 0.0), ("perturbed_5pct", 0.05)] {
                 var options = config.equilibrium
-                options.initialWages = base.enumerated().map { $0.element * (1 + ($0.offset % 2 == 0 ? factor : -factor)) }
+                options.start.wages = base.enumerated().map { $0.element * (1 + ($0.offset % 2 == 0 ? factor : -factor)) }
                 var times: [Double] = []
                 var note = ""
                 for _ in 0..<max(1, repetitions / 3) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Equilibrium
 import Foundation
+import Gravity
 import HATConfig
 import HATModel
 import Output
@@ -25,7 +26,7 @@ struct Solve: ParsableCommand {
         let cfg = loaded.configuration, folderFile = loaded.folderFile, folderKey = loaded.folderKey
 
         let comm = MPIEnvironment.world()
-        let log: (String) -> Void = { line in if comm.isRoot { Console.error("hat: \(line)") } }
+        let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
 
         // Preflight on the root, agreed by every rank: output folder and lock, resources, feasibility.
         var folder: RunFolder?
@@ -56,13 +57,16 @@ struct Solve: ParsableCommand {
         }
 
         log(estimateLine)
-        log("\(cfg.world.count) countries, closure \(cfg.equilibrium.closure.rawValue), \(comm.size) rank(s), N_a \(cfg.model.assetPoints), S \(cfg.model.income.persistentStates * cfg.model.income.transitoryStates)")
+        log("\(cfg.world.count) countries, closure \(cfg.equilibrium.closure.kind.rawValue), \(comm.size) rank(s), N_a \(cfg.model.assetPoints), S \(cfg.model.income.persistentStates * cfg.model.income.transitoryStates)")
         let evaluator = WorldEvaluator(world: cfg.world, model: cfg.model, communicator: comm, income: income)
         let result: EquilibriumResult
         do {
             result = try solveEquilibrium(evaluator: evaluator, options: cfg.equilibrium, log: log)
         } catch {
-            Console.error("error: \(error)")
+            // The root's error reaches every rank through the collective driver; the root prints it once.
+            // Anything else (an MPI failure on one rank) ends every rank.
+            if error is CollectiveFailure || comm.isRoot { fail("\(error)", code: 1) }
+            Console.error("error: rank \(comm.rank): \(error)")
             comm.abort(code: 1)
         }
         let peakMemory = try comm.allGatherV([peakResidentMemoryMiB()])
@@ -73,7 +77,7 @@ struct Solve: ParsableCommand {
         // Gravity moments of the model next to the data's (computed identically on every rank).
         var gravity: GravityComparison?
         if !result.report.failed {
-            do { gravity = try gravityComparison(config: cfg, tradeShares: result.report.tradeShares) } catch {
+            do { gravity = try cfg.dataWorld?.world.compare(tradeShares: result.report.tradeShares) } catch {
                 log("gravity regression on the model's trade shares failed: \(error)")
             }
         }
@@ -178,11 +182,11 @@ struct Solve: ParsableCommand {
     /// Refuse (exit 2) starting prices at which the household problem is infeasible in closed form.
     func checkFeasibility(_ cfg: RunConfiguration, income: IncomeProcess) -> String {
         let eq = cfg.equilibrium, m = cfg.world.count
-        let x0 = eq.closure.unknowns(wages: eq.initialWages ?? [Double](repeating: 1, count: m),
-                                     rates: [Double](repeating: eq.rate, count: m), beta: cfg.model.beta)
-        let prices = eq.closure.prices(from: x0, countries: m, fixedRate: eq.rate, beta: cfg.model.beta)
+        let prices = eq.closure.prices(at: eq.start, countries: m)
         guard let bad = cfg.world.infeasibleStart(model: cfg.model, income: income, prices: prices,
-                                                  rateIsFixed: eq.closure == .fixedRate) else { return "" }
-        return ConfigError(file: cfg.source(of: bad.key), key: bad.key, problem: bad.problem).description
+                                                  rateIsFixed: eq.closure.kind == .fixedRate) else { return "" }
+        // The preflight names R's key generically; the configuration knows which spelling the user gave.
+        let key = bad.key == "equilibrium.rate" ? cfg.rateKey : bad.key
+        return ConfigError(file: cfg.source(of: key), key: key, problem: bad.problem).description
     }
 }

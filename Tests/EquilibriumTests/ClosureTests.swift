@@ -5,20 +5,33 @@ import XCTest
 final class ClosureTests: XCTestCase {
     func testWagesAreMeanOneAndUnknownsRoundTrip() {
         let wages = [1.3, 0.7, 1.1]
-        for closure in Closure.allCases {
-            let x = closure.unknowns(wages: wages, rates: [1.01, 1.02, 1.03], beta: 0.93)
-            XCTAssertEqual(x.count, closure.unknownCount(countries: 3))
-            let p = closure.prices(from: x, countries: 3, fixedRate: 1.01, beta: 0.93)
+        for kind in Closure.allCases {
+            // The closure holds R = 1.04 (fixed-rate) or β = 0.95 (the others) fixed; the start guesses R = 1.01, β = 0.93.
+            let closure = MarketClosure(kind, rate: 1.04, beta: 0.95)
+            XCTAssertEqual(closure.kind, kind)
+            let x = closure.unknowns(at: EquilibriumStart(wages: wages, rate: 1.01, beta: 0.93), countries: 3)
+            XCTAssertEqual(x.count, kind.unknownCount(countries: 3))
+            let p = closure.prices(from: x, countries: 3)
             XCTAssertEqual(p.wages.reduce(0, +) / 3, 1, accuracy: 1e-15)
             for k in 0..<3 { XCTAssertEqual(p.wages[k] / p.wages[2], wages[k] / wages[2], accuracy: 1e-14) }
-            switch closure {
+            switch kind {
             case .worldRate:
-                XCTAssertTrue(p.rates.allSatisfy { $0 == p.rates[0] })
-                XCTAssertEqual(p.rates[0], 1.01, accuracy: 1e-15)
-            case .fixedRate: XCTAssertEqual(p.beta, 0.93, accuracy: 1e-15)
+                XCTAssertTrue(p.rates.allSatisfy { $0 == 1.01 })
+                XCTAssertEqual(p.beta, 0.95)
+                XCTAssertEqual(closure.parameter.name, "beta")
+            case .fixedRate:
+                XCTAssertEqual(p.beta, 0.93, accuracy: 1e-15)
+                XCTAssertEqual(p.rates, [1.04, 1.04, 1.04])
+                XCTAssertEqual(closure.parameter.name, "R")
             case .autarky:
-                for (r, e) in zip(p.rates, [1.01, 1.02, 1.03]) { XCTAssertEqual(r, e, accuracy: 1e-15) }
+                for r in p.rates { XCTAssertEqual(r, 1.01, accuracy: 1e-15) }
+                XCTAssertEqual(p.beta, 0.95)
             }
+            // Unknowns → prices → unknowns is the identity (up to rounding).
+            var x2 = Array(x)
+            x2[kind.unknownCount(countries: 3) - 1] += 0.01
+            let p2 = closure.prices(from: x2, countries: 3)
+            XCTAssertNotEqual(p2, p)
         }
     }
 

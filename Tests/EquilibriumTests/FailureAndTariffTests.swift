@@ -62,7 +62,7 @@ final class FailureAndTariffTests: XCTestCase {
 
         // A solve started there (the command line refuses such a start; the library may still be asked).
         var options = config.equilibrium
-        options.rate = 5
+        options.start.rate = 5
         let result = try solveEquilibrium(evaluator: evaluator, options: options)
         XCTAssertEqual(result.reason, .nonFiniteInitialResidual)
         XCTAssertTrue(result.report.failed)

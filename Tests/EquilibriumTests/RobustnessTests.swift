@@ -39,17 +39,15 @@ final class RobustnessTests: XCTestCase {
                 if closure == .fixedRate {
                     for b in Self.betas { starts.append(("beta0=\(b)", 1.01, b)) }
                 } else {
-                    for r in Self.rates { starts.append(("R0=\(r)", r, base.model.beta)) }
+                    for r in Self.rates { starts.append(("R0=\(r)", r, base.equilibrium.start.beta)) }
                 }
                 var outcomes: [Outcome] = []
                 for (label, rate, beta) in starts {
                     for (k, wages) in Self.wageStarts(m).enumerated() {
-                        var model = base.model
-                        model.beta = beta
                         var options = base.equilibrium
-                        options.rate = rate
-                        options.initialWages = wages
-                        let evaluator = WorldEvaluator(world: base.world, model: model, communicator: comm)
+                        options.closure = MarketClosure(closure, rate: rate, beta: beta)
+                        options.start = EquilibriumStart(wages: wages, rate: rate, beta: beta)
+                        let evaluator = WorldEvaluator(world: base.world, model: base.model, communicator: comm)
                         let result = try solveEquilibrium(evaluator: evaluator, options: options)
                         total += 1
                         evaluations.append(result.evaluations)

@@ -119,8 +119,8 @@ final class ConfigurationKeysTests: XCTestCase {
         XCTAssertEqual(config.model.income.rho, number("income.rho"))
         XCTAssertEqual(config.model.income.sigmaTransitory, number("income.sigma_transitory"))
         let eq = config.equilibrium
-        XCTAssertEqual(eq.rate, number("equilibrium.rate"))
-        XCTAssertNil(eq.initialWages)
+        XCTAssertEqual(eq.start.rate, number("equilibrium.rate"))
+        XCTAssertNil(eq.start.wages)
         XCTAssertEqual(eq.tolerance, number("equilibrium.tolerance"))
         XCTAssertEqual(eq.evaluation.householdTolerance, number("equilibrium.household_tolerance"))
         XCTAssertEqual(eq.reportingHouseholdTolerance, number("equilibrium.reporting_household_tolerance"))

@@ -174,7 +174,7 @@ final class HouseholdTests: XCTestCase {
         let hh = HouseholdSolver(assets: 100, shocks: income.count, varieties: 3)
         try hh.solve(pr, tolerance: 1e-10)
         let dist = StationaryDistribution(assets: 100, shocks: income.count)
-        let stats = dist.solve(household: hh, transition: income.transition, tolerance: 1e-12)
+        let stats = try dist.solve(household: hh, transition: income.transition, tolerance: 1e-12)
         XCTAssertTrue(stats.converged)
         let lambda = dist.masses
         XCTAssertEqual(lambda.reduce(0, +), 1, accuracy: 1e-10)

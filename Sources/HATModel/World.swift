@@ -1,7 +1,8 @@
 import Foundation
-import HATModel
 
-/// Model parameters common to all countries (HAT-SPEC §0, §1, §7).
+/// Model parameters common to all countries (HAT-SPEC §0, §1, §7). The discount factor β is not here: it
+/// is either held fixed by the market closure or one of its unknowns, so it is decided in one place
+/// (`MarketClosure` in Equilibrium) and reaches the household through `Prices.beta`.
 public struct ModelParameters: Sendable, Equatable {
     /// CRRA γ (1 = log utility).
     public var gamma: Double
@@ -9,8 +10,6 @@ public struct ModelParameters: Sendable, Equatable {
     public var sigmaEps: Double
     /// Home quality shifter slope ψ̃; country i uses ψ̃ A_i^(1−γ) ℓ_s.
     public var psiSlope: Double
-    /// Discount factor β (fixed, or the initial guess when the closure solves for it).
-    public var beta: Double
     /// Borrowing limit φ (× A_i).
     public var phi: Double
     /// Top of the asset grid ā (× A_i).
@@ -19,9 +18,9 @@ public struct ModelParameters: Sendable, Equatable {
     public var assetPoints: Int
     public var income: IncomeProcess.Parameters
 
-    public init(gamma: Double, sigmaEps: Double, psiSlope: Double, beta: Double, phi: Double, amax: Double,
+    public init(gamma: Double, sigmaEps: Double, psiSlope: Double, phi: Double, amax: Double,
                 assetPoints: Int, income: IncomeProcess.Parameters) {
-        self.gamma = gamma; self.sigmaEps = sigmaEps; self.psiSlope = psiSlope; self.beta = beta
+        self.gamma = gamma; self.sigmaEps = sigmaEps; self.psiSlope = psiSlope
         self.phi = phi; self.amax = amax; self.assetPoints = assetPoints; self.income = income
     }
 }
@@ -54,33 +53,13 @@ public struct Prices: Sendable, Equatable {
     public var wages: [Double]
     /// Gross interest rates R_i (all equal under financial globalisation).
     public var rates: [Double]
-    /// Discount factor β (a price-like unknown in the fixed-rate closure).
+    /// Discount factor β: the closure's fixed value, or its unknown (fixed-rate closure).
     public var beta: Double
 
     public init(wages: [Double], rates: [Double], beta: Double) {
         self.wages = wages; self.rates = rates; self.beta = beta
     }
 
-    public var packed: [Double] { wages + rates + [beta] }
-    public init(packed v: [Double], countries m: Int) {
-        wages = Array(v[0..<m]); rates = Array(v[m..<(2 * m)]); beta = v[2 * m]
-    }
-}
-
-/// Tolerances and limits of one world evaluation.
-public struct EvaluationOptions: Sendable, Equatable {
-    public var householdTolerance: Double
-    public var distributionTolerance: Double
-    public var householdMaxIterations: Int = 500
-    public var distributionMaxIterations: Int = 5000
-    /// Start each household and distribution from the previous evaluation's solution.
-    public var warmStart: Bool = false
-
-    public init(householdTolerance: Double, distributionTolerance: Double, warmStart: Bool = false) {
-        self.householdTolerance = householdTolerance
-        self.distributionTolerance = distributionTolerance
-        self.warmStart = warmStart
-    }
 }
 
 extension World {
@@ -92,12 +71,34 @@ extension World {
     /// Country i's household problem with the country scaling of HAT-SPEC §1.5.
     public func householdProblem(country i: Int, model: ModelParameters, income: IncomeProcess,
                                  prices: Prices) -> HouseholdProblem {
-        let a = tfp[i]
-        let scale = model.gamma == 1 ? 1 : pow(a, 1 - model.gamma)
+        let scaling = CountryScaling(tfp: tfp[i], model: model)
         return HouseholdProblem(
-            assets: assetGrid(points: model.assetPoints, borrowingLimit: model.phi, top: model.amax, tfp: a),
-            income: income, gamma: model.gamma, beta: prices.beta, sigma: model.sigmaEps * scale,
-            home: i, homeQuality: income.logPersistent.map { model.psiSlope * scale * $0 },
+            assets: scaling.assetGrid, income: income, gamma: model.gamma, beta: prices.beta,
+            sigma: scaling.sigma, home: i, homeQuality: scaling.homeQuality(income),
             prices: buyerPrices(importer: i, wages: prices.wages), wage: prices.wages[i], rate: prices.rates[i])
+    }
+}
+
+/// How a country's TFP A_i scales the model (HAT-SPEC §1.4–§1.5), in one place for the equilibrium, the
+/// planner and the outputs: the asset grid spans [−φ A_i, ā A_i], and with CRRA γ the taste-shock scale and
+/// the quality shifter are multiplied by A_i^(1−γ) so that the model is invariant to the units of A_i.
+public struct CountryScaling: Sendable, Equatable {
+    public var tfp: Double
+    public var model: ModelParameters
+
+    public init(tfp: Double, model: ModelParameters) { self.tfp = tfp; self.model = model }
+
+    /// A_i^(1−γ), exactly 1 for log utility (γ = 1).
+    public var utilityScale: Double { model.gamma == 1 ? 1 : pow(tfp, 1 - model.gamma) }
+    /// σ_i = σε A_i^(1−γ).
+    public var sigma: Double { model.sigmaEps * utilityScale }
+    /// ψ_i(z_s) = ψ̃ A_i^(1−γ) ℓ_s for every income state s.
+    public func homeQuality(_ income: IncomeProcess) -> [Double] {
+        let scale = utilityScale
+        return income.logPersistent.map { model.psiSlope * scale * $0 }
+    }
+    /// N_a points on [−φ A_i, ā A_i].
+    public var assetGrid: [Double] {
+        HATModel.assetGrid(points: model.assetPoints, borrowingLimit: model.phi, top: model.amax, tfp: tfp)
     }
 }
