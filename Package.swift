@@ -46,9 +46,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelFlags),
 
-        .testTarget(name: "HATModelTests", dependencies: ["HATModel", "Solvers", "Parallel"]),
-        .testTarget(name: "EquilibriumTests", dependencies: ["Equilibrium", "HATConfig", "Output", "Storage", "Parallel", "HATModel", "Solvers"]),
-        .testTarget(name: "GravityTests", dependencies: ["Gravity", "Solvers"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        // Helpers shared by the test targets: paths, the shared data, the process runner, reference numbers.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HATModelTests", dependencies: ["HATModel", "Solvers", "Parallel", "TestSupport"]),
+        .testTarget(name: "EquilibriumTests", dependencies: ["Equilibrium", "HATConfig", "Output", "Storage", "Parallel", "HATModel", "Solvers", "TestSupport"]),
+        .testTarget(name: "HATConfigTests", dependencies: ["HATConfig", "Equilibrium", "HATModel", "TestSupport",
+                                                          .product(name: "TOMLKit", package: "TOMLKit")]),
+        .testTarget(name: "GravityTests", dependencies: ["Gravity", "Solvers", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ]
 )

@@ -2,7 +2,6 @@ import Equilibrium
 import Foundation
 import Gravity
 import HATModel
-import HATModel
 import TOMLKit
 
 /// A validated run configuration (CONTRACT.md "Configuration").
@@ -81,16 +80,17 @@ struct Reader {
         ConfigError(file: overrides[key] != nil ? "--set" : file, key: key, problem: problem)
     }
 
-    static let schema: [String: Set<String>] = [
-        "model": ["gamma", "sigma_eps", "psi_slope", "beta", "phi", "amax"],
-        "grid": ["assets"],
-        "income": ["persistent_states", "transitory_states", "rho", "sigma_persistent", "sigma_transitory"],
-        "world": ["countries", "tfp", "labor", "trade_costs", "tariffs", "data_dir", "parameters"],
-        "equilibrium": ["closure", "rate", "fixed_rate", "initial_rate", "initial_wages", "initial_guess", "tolerance", "household_tolerance",
-                        "reporting_household_tolerance", "distribution_tolerance", "max_iterations", "warm_start",
-                        "jacobian_step"],
-        "output": ["dir"],
-    ]
+    /// The declaration of `section.key` in `ConfigurationKeys`; the reader asks only for declared keys.
+    func declaration(_ s: String, _ k: String) -> ConfigKey {
+        guard let key = ConfigurationKeys.key("\(s).\(k)") else { preconditionFailure("undeclared configuration key \(s).\(k)") }
+        return key
+    }
+
+    /// The declared default of an absent key, or the error for a missing required key.
+    func absent<T>(_ s: String, _ k: String, _ declared: (ConfigDefault) -> T?) throws -> T {
+        if let d = declared(declaration(s, k).defaultValue) { return d }
+        throw fail("\(s).\(k)", "missing required key")
+    }
 
     /// `--set section.key=value`: the value is parsed as a TOML value.
     mutating func applyOverride(_ text: String) throws {
@@ -105,7 +105,7 @@ struct Reader {
         }
         guard !value.isEmpty else { throw ConfigError(file: "--set", key: key, problem: "expected KEY=VALUE with a value") }
         let parts = key.split(separator: ".").map(String.init)
-        guard parts.count == 2, let keys = Reader.schema[parts[0]], keys.contains(parts[1]) else {
+        guard parts.count == 2, ConfigurationKeys.section(named: parts[0])?.key(parts[1]) != nil else {
             throw ConfigError(file: "--set", key: key, problem: "unknown configuration key")
         }
         overrides[key] = value
@@ -138,43 +138,43 @@ struct Reader {
         return try self.section(section, required: false)?[key]
     }
 
-    func double(_ s: String, _ k: String, default def: Double? = nil) throws -> Double {
+    func double(_ s: String, _ k: String) throws -> Double {
         guard let v = try value(s, k) else {
-            if let def { return def }
-            throw fail("\(s).\(k)", "missing required key")
+            return try absent(s, k) { if case .number(let d) = $0 { d } else { nil } }
         }
         if let d = v.double { return d }
         if let i = v.int { return Double(i) }
         throw fail("\(s).\(k)", "must be a number, found \(v.type) \(v.debugDescription)")
     }
 
-    func int(_ s: String, _ k: String, default def: Int? = nil) throws -> Int {
+    func int(_ s: String, _ k: String) throws -> Int {
         guard let v = try value(s, k) else {
-            if let def { return def }
-            throw fail("\(s).\(k)", "missing required key")
+            return try absent(s, k) { if case .integer(let i) = $0 { i } else { nil } }
         }
         if let i = v.int { return i }
         throw fail("\(s).\(k)", "must be an integer, found \(v.type) \(v.debugDescription)")
     }
 
-    func bool(_ s: String, _ k: String, default def: Bool) throws -> Bool {
-        guard let v = try value(s, k) else { return def }
+    func bool(_ s: String, _ k: String) throws -> Bool {
+        guard let v = try value(s, k) else {
+            return try absent(s, k) { if case .boolean(let b) = $0 { b } else { nil } }
+        }
         if let b = v.bool { return b }
         throw fail("\(s).\(k)", "must be true or false, found \(v.type) \(v.debugDescription)")
     }
 
-    func string(_ s: String, _ k: String, default def: String? = nil) throws -> String {
+    func string(_ s: String, _ k: String) throws -> String {
         guard let v = try value(s, k) else {
-            if let def { return def }
-            throw fail("\(s).\(k)", "missing required key")
+            return try absent(s, k) { if case .string(let str) = $0 { str } else { nil } }
         }
         if let str = v.string { return str }
         throw fail("\(s).\(k)", "must be a string, found \(v.type) \(v.debugDescription)")
     }
 
-    func doubles(_ s: String, _ k: String, required: Bool = true) throws -> [Double]? {
+    /// A number array; nil when it is absent and not required (`ConfigDefault.isRequired`).
+    func doubles(_ s: String, _ k: String) throws -> [Double]? {
         guard let v = try value(s, k) else {
-            if required { throw fail("\(s).\(k)", "missing required key") }
+            if declaration(s, k).defaultValue.isRequired { throw fail("\(s).\(k)", "missing required key") }
             return nil
         }
         guard let arr = v.array else { throw fail("\(s).\(k)", "must be an array of numbers, found \(v.type)") }
@@ -185,9 +185,10 @@ struct Reader {
         }
     }
 
-    func matrix(_ s: String, _ k: String, required: Bool) throws -> [[Double]]? {
+    /// A matrix; nil when it is absent and not required (`ConfigDefault.isRequired`).
+    func matrix(_ s: String, _ k: String) throws -> [[Double]]? {
         guard let v = try value(s, k) else {
-            if required { throw fail("\(s).\(k)", "missing required key") }
+            if declaration(s, k).defaultValue.isRequired { throw fail("\(s).\(k)", "missing required key") }
             return nil
         }
         guard let rows = v.array else { throw fail("\(s).\(k)", "must be an array of rows, found \(v.type)") }
@@ -203,23 +204,23 @@ struct Reader {
 
     func checkUnknownKeys() throws {
         for key in root.keys.sorted() {
-            guard let allowed = Reader.schema[key] else { throw fail(key, "unknown section") }
+            guard let declared = ConfigurationKeys.section(named: key) else { throw fail(key, "unknown section") }
             if let t = root[key]?.table {
-                for k in t.keys.sorted() where !allowed.contains(k) { throw fail("\(key).\(k)", "unknown key") }
+                for k in t.keys.sorted() where declared.key(k) == nil { throw fail("\(key).\(k)", "unknown key") }
             }
         }
     }
 
     func configuration(base: URL) throws -> RunConfiguration {
         try checkUnknownKeys()
-        for required in ["model", "grid", "world", "equilibrium"] { _ = try section(required, required: true) }
+        for s in ConfigurationKeys.sections where s.required { _ = try section(s.name, required: true) }
 
         // [model]
         let gamma = try double("model", "gamma")
         guard gamma > 0, gamma.isFinite else { throw fail("model.gamma", "must be > 0 (got \(gamma))") }
         let sigmaEps = try double("model", "sigma_eps")
         guard sigmaEps > 0, sigmaEps.isFinite else { throw fail("model.sigma_eps", "must be > 0 (got \(sigmaEps))") }
-        let psiSlope = try double("model", "psi_slope", default: 0)
+        let psiSlope = try double("model", "psi_slope")
         guard psiSlope.isFinite else { throw fail("model.psi_slope", "must be finite") }
         var beta = try double("model", "beta")     // the closure's fixed β, or the first guess (fixed-rate)
         guard beta > 0, beta < 1 else { throw fail("model.beta", "must lie in (0, 1) (got \(beta))") }
@@ -233,16 +234,15 @@ struct Reader {
         guard assets >= 2 else { throw fail("grid.assets", "must be >= 2 (got \(assets))") }
 
         // [income]
-        let d = IncomeProcess.Parameters.baseline
-        let np = try int("income", "persistent_states", default: d.persistentStates)
+        let np = try int("income", "persistent_states")
         guard np >= 1 else { throw fail("income.persistent_states", "must be >= 1 (got \(np))") }
-        let ni = try int("income", "transitory_states", default: d.transitoryStates)
+        let ni = try int("income", "transitory_states")
         guard ni >= 1 else { throw fail("income.transitory_states", "must be >= 1 (got \(ni))") }
-        let rho = try double("income", "rho", default: d.rho)
+        let rho = try double("income", "rho")
         guard abs(rho) < 1 else { throw fail("income.rho", "must lie in (-1, 1) (got \(rho))") }
-        let sp = try double("income", "sigma_persistent", default: d.sigmaPersistent)
+        let sp = try double("income", "sigma_persistent")
         guard sp >= 0, sp.isFinite else { throw fail("income.sigma_persistent", "must be >= 0 (got \(sp))") }
-        let si = try double("income", "sigma_transitory", default: d.sigmaTransitory)
+        let si = try double("income", "sigma_transitory")
         guard si >= 0, si.isFinite else { throw fail("income.sigma_transitory", "must be >= 0 (got \(si))") }
 
         // [world]
@@ -272,9 +272,9 @@ struct Reader {
             }
             usedRateKey = newFromCommandLine ? rateKey : "rate"
         }
-        let rate = try double("equilibrium", usedRateKey, default: 1.02)
+        let rate = try double("equilibrium", usedRateKey)
         guard rate > 0, rate.isFinite else { throw fail("equilibrium.\(usedRateKey)", "must be > 0 (got \(rate))") }
-        var initialWages = try doubles("equilibrium", "initial_wages", required: false)
+        var initialWages = try doubles("equilibrium", "initial_wages")
         if let guessFile = try optionalPath("equilibrium", "initial_guess", base: base) {
             // The author's wage-guess files: M − 1 mean-one wages, then β (w_M = M − Σ w).
             guard initialWages == nil else {
@@ -303,25 +303,26 @@ struct Reader {
             }
             guard w.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail("equilibrium.initial_wages", "entries must be > 0") }
         }
-        func positive(_ k: String, _ def: Double) throws -> Double {
-            let v = try double("equilibrium", k, default: def)
+        func positive(_ k: String) throws -> Double {
+            let v = try double("equilibrium", k)
             guard v > 0, v.isFinite else { throw fail("equilibrium.\(k)", "must be > 0 (got \(v))") }
             return v
         }
-        let tolerance = try positive("tolerance", 1e-10)
-        let hhTol = try positive("household_tolerance", 1e-6)
-        let reportTol = try positive("reporting_household_tolerance", 1e-10)
-        let distTol = try positive("distribution_tolerance", 1e-10)
-        let maxIterations = try int("equilibrium", "max_iterations", default: 100)
+        let tolerance = try positive("tolerance")
+        let hhTol = try positive("household_tolerance")
+        let reportTol = try positive("reporting_household_tolerance")
+        let distTol = try positive("distribution_tolerance")
+        let maxIterations = try int("equilibrium", "max_iterations")
         guard maxIterations >= 1 else { throw fail("equilibrium.max_iterations", "must be >= 1 (got \(maxIterations))") }
-        let warm = try bool("equilibrium", "warm_start", default: false)
-        let jacobianStep = try double("equilibrium", "jacobian_step", default: Double.ulpOfOne.squareRoot())
+        let warm = try bool("equilibrium", "warm_start")
+        let jacobianStep = try double("equilibrium", "jacobian_step")
         guard jacobianStep > 0, jacobianStep < 0.1 else {
             throw fail("equilibrium.jacobian_step", "must lie in (0, 0.1) (got \(jacobianStep))")
         }
 
         // [output]
-        let dir = try string("output", "dir", default: "out/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
+        let dir = try value("output", "dir") == nil ? ConfigurationKeys.defaultOutputDirectory(configFile: file)
+            : string("output", "dir")
         guard !dir.isEmpty else { throw fail("output.dir", "must not be empty") }
         let outputBase = overrides["output.dir"] != nil ? URL(fileURLWithPath: FileManager.default.currentDirectoryPath) : base
         let outputDirectory = dir.hasPrefix("/") ? dir : outputBase.appendingPathComponent(dir).standardizedFileURL.path
@@ -390,7 +391,7 @@ struct Reader {
                 throw fail("world.parameters", "\(parametersFile): the trade cost of importer \(importer) from exporter \(exporter) is \(value), not finite: a cost parameter is too large")
             }
         }
-        if let t = try squareMatrix("tariffs", m: data.count, required: false) {
+        if let t = try squareMatrix("tariffs", m: data.count) {
             world.tariffs = try validatedTariffs(t)
         }
         return (world, DataWorldSource(world: source, parametersFile: parametersFile, parameters: parameters))
@@ -423,7 +424,7 @@ struct Reader {
         let labor = try doubles("world", "labor")!
         guard labor.count == m else { throw fail("world.labor", "has \(labor.count) entries for \(m) countries") }
         guard labor.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail("world.labor", "entries must be > 0") }
-        let d = try squareMatrix("trade_costs", m: m, required: true)!
+        let d = try squareMatrix("trade_costs", m: m)!
         for i in 0..<m {
             for j in 0..<m {
                 guard d[i][j] > 0, d[i][j].isFinite else {
@@ -432,12 +433,12 @@ struct Reader {
             }
             guard d[i][i] == 1 else { throw fail("world.trade_costs", "diagonal entry (\(i + 1), \(i + 1)) must be 1 (got \(d[i][i]))") }
         }
-        let t = try squareMatrix("tariffs", m: m, required: false).map { try validatedTariffs($0) }
+        let t = try squareMatrix("tariffs", m: m).map { try validatedTariffs($0) }
         return World(names: names, tfp: tfp, labor: labor, tradeCosts: d.flatMap { $0 }, tariffs: t)
     }
 
-    func squareMatrix(_ key: String, m: Int, required: Bool) throws -> [[Double]]? {
-        guard let rows = try matrix("world", key, required: required) else { return nil }
+    func squareMatrix(_ key: String, m: Int) throws -> [[Double]]? {
+        guard let rows = try matrix("world", key) else { return nil }
         guard rows.count == m else { throw fail("world.\(key)", "has \(rows.count) rows for \(m) countries") }
         for (r, row) in rows.enumerated() where row.count != m {
             throw fail("world.\(key)", "row \(r + 1) has \(row.count) entries, expected \(m) (matrix must be square)")

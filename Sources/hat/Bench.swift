@@ -26,14 +26,13 @@ struct Bench: ParsableCommand {
     @Option(help: "Also time this configuration's equilibrium from its initial guess and from that guess with every wage perturbed by ±5 % (alternating signs), e.g. configs/ek19-baseline.toml.")
     var equilibrium: String?
 
-    @Option(name: .customLong("set"), help: "Override a key of the --equilibrium configuration (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var overrides: OverrideOptions
 
     func validate() throws {
         guard (1...1000).contains(repetitions) else {
             throw ValidationError("--repetitions must be between 1 and 1000 (got \(repetitions))")
         }
-        if equilibrium == nil && !overrides.isEmpty {
+        if equilibrium == nil && !overrides.values.isEmpty {
             throw ValidationError("--set needs --equilibrium (it overrides a key of that configuration)")
         }
     }
@@ -41,7 +40,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         // Everything that can be wrong with the arguments is found before any timing: the configuration of
         // --equilibrium and the JSON file's folder.
-        let equilibriumConfig = try equilibrium.map { try ConfigurationLoader.load(path: $0, overrides: overrides) }
+        let equilibriumConfig = try equilibrium.map { try ConfigurationLoader.load(path: $0, overrides: overrides.values) }
         let jsonFolder = try RunFolder.prepare(URL(fileURLWithPath: json).deletingLastPathComponent().path,
                                                file: "--json", key: "")
         let comm = MPIEnvironment.world()

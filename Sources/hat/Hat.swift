@@ -23,7 +23,7 @@ struct Hat: ParsableCommand {
         Exit codes: 0 success, 2 bad input, 3 not converged, 4 I/O failure, 1 anything else.
         """,
         version: hatVersion,
-        subcommands: [Solve.self, GravityCommand.self, Bench.self])
+        subcommands: [Solve.self, GravityCommand.self, Bench.self, KeysCommand.self])
 }
 
 /// Print one line on standard error, from the first rank only (configuration errors happen before MPI

@@ -15,23 +15,15 @@ struct Solve: ParsableCommand {
         solver iteration on standard error. One run at a time per output folder (.hat.lock).
         """)
 
-    @Argument(help: "TOML configuration file.")
-    var config: String
-
-    @Option(name: .long, help: "Output folder (overrides [output] dir).")
-    var out: String?
-
-    @Option(name: .customLong("set"), help: "Override one key by its dotted TOML path, e.g. --set model.gamma=1.2 (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var options: ConfigurationOptions
 
     static let outputs = ["solution.h5", "summary.json"]
 
     func run() throws {
         let started = Date()
         // Validate everything before MPI starts: a bad input costs nothing and writes nothing.
-        var cfg = try ConfigurationLoader.load(path: config, overrides: overrides)
-        if let out { cfg.outputDirectory = out }
-        let folderFile = out == nil ? config : "--out", folderKey = out == nil ? "output.dir" : ""
+        let loaded = try options.load()
+        let cfg = loaded.configuration, folderFile = loaded.folderFile, folderKey = loaded.folderKey
 
         let comm = MPIEnvironment.world()
         let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Malformed configurations: exit code 2, one line on standard error naming the key or file, nothing written.

@@ -1,41 +1,29 @@
 import Foundation
+import TestSupport
 import XCTest
-
-/// The shared data folder beside the checkout (../shared/data), or $HAT_DATA_DIR (as in GravityTests).
-let sharedData: URL = {
-    if let dir = ProcessInfo.processInfo.environment["HAT_DATA_DIR"] { return URL(fileURLWithPath: dir) }
-    return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
-}()
-let ekData = sharedData.appendingPathComponent("ek2002").path
 
 /// Issue 3: the Eaton–Kortum world through the command line.
 final class EKWorldTests: XCTestCase {
     func testGravityCommandReproducesTheDataMoments() throws {
-        let r = try hat(["gravity", "--data", ekData, "--json"])
+        let r = try hat(["gravity", "--data", ekDirectory, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
         let dist = j["distance"] as! [Double]
-        for (a, b) in zip(dist, [-3.102440, -3.665941, -4.033395, -4.218077, -6.064372, -6.558933]) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        XCTAssertEqual(dist.count, EKReference.distance.count)
+        for (a, b) in zip(dist, EKReference.distance) { XCTAssertEqual(a, b, accuracy: 1e-6) }
         let dummies = j["dummies"] as! [String: Double]
-        XCTAssertEqual(dummies["border"]!, 0.303564, accuracy: 1e-6)
-        XCTAssertEqual(dummies["language"]!, 0.510080, accuracy: 1e-6)
-        XCTAssertEqual(dummies["european_community"]!, 0.035912, accuracy: 1e-6)
-        XCTAssertEqual(dummies["efta"]!, 0.536071, accuracy: 1e-6)
-        let S = j["S"] as! [String: Double], tm = j["theta_m"] as! [String: Double]
-        let names = ["AUS", "AUT", "BEL", "CAN", "DNK", "FIN", "FRA", "DEU", "GRC", "ITA", "JPN", "NLD", "NZL", "NOR",
-                     "PRT", "ESP", "SWE", "GBR", "USA"]
-        let sRef = [0.192558, -1.161839, -3.335625, 0.411561, -1.749550, -0.522466, 1.281384, 2.352748, -2.813521,
-                    1.781510, 4.198787, -2.189319, -1.197687, -1.346152, -1.573180, 0.303089, 0.009816, 1.374167, 3.983719]
-        let tmRef = [0.236221, -1.678415, 1.120118, 0.688596, -0.505889, -1.334488, 0.218294, 0.998812, -2.356411,
-                     0.070178, 1.584890, 1.004782, 0.066574, -1.000409, -1.206780, -1.156611, -0.024864, 0.816808, 2.458596]
-        for (k, name) in names.enumerated() {
-            XCTAssertEqual(S[name]!, sRef[k], accuracy: 1e-6, name)
-            XCTAssertEqual(tm[name]!, tmRef[k], accuracy: 1e-6, name)
+        for (name, value) in zip(EKReference.dummyNames, EKReference.dummies) {
+            XCTAssertEqual(dummies[name] ?? .nan, value, accuracy: 1e-6, name)
         }
-        XCTAssertEqual(j["r_squared"] as! Double, 0.9757, accuracy: 5e-5)
+        let S = j["S"] as! [String: Double], tm = j["theta_m"] as! [String: Double]
+        for (k, name) in EKReference.countries.enumerated() {
+            XCTAssertEqual(S[name]!, EKReference.S[k], accuracy: 1e-6, name)
+            XCTAssertEqual(tm[name]!, EKReference.thetaM[k], accuracy: 1e-6, name)
+        }
+        XCTAssertEqual(j["r_squared"] as! Double, EKReference.rSquared, accuracy: 5e-5)
         XCTAssertNotNil(j["standard_errors"])
         // The table form works too.
-        let table = try hat(["gravity", "--data", ekData])
+        let table = try hat(["gravity", "--data", ekDirectory])
         XCTAssertEqual(table.status, 0)
         XCTAssertTrue(table.stdout.contains("USA"))
     }
@@ -43,16 +31,12 @@ final class EKWorldTests: XCTestCase {
     /// HAT-SPEC §10 item 6 on 1, 2 and 3 ranks: markets clear to 1e-10, wages and β agree with the committed
     /// file, the model's gravity moments match the data's, and the numbers do not depend on the rank count.
     func checkCalibratedWorld(config: String, wageFile: String) throws {
-        let path = packageRoot.appendingPathComponent("configs/\(config)").path
         let guess = try String(contentsOf: sharedData.appendingPathComponent("hat-calibration/\(wageFile)"), encoding: .utf8)
             .split(separator: "\n").dropFirst().compactMap { Double($0) }
         XCTAssertEqual(guess.count, 19)
-        var texts: [String] = []
-        for ranks in [1, 2, 3] {
-            let out = temporaryDirectory()
-            let r = try mpirun(ranks: ranks, ["solve", path, "--out", out])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            let s = try readJSON(out + "/summary.json")
+        let runs = try summaries(config: configPath(config))
+        for run in runs {
+            let s = run.summary
             XCTAssertEqual(s["status"] as? String, "converged")
             XCTAssertLessThanOrEqual(s["residual_max"] as! Double, 1e-10)
             let wages = s["wages"] as! [Double]
@@ -61,11 +45,9 @@ final class EKWorldTests: XCTestCase {
             XCTAssertEqual(s["beta"] as! Double, guess[18], accuracy: 1e-6)
             let gravity = s["gravity"] as! [String: Any]
             XCTAssertLessThanOrEqual(gravity["max_abs_gap"] as! Double, 1e-4)
-            texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
-            try? FileManager.default.removeItem(atPath: out)
         }
-        XCTAssertEqual(texts[0], texts[1], "\(config): 1 vs 2 ranks")
-        XCTAssertEqual(texts[0], texts[2], "\(config): 1 vs 3 ranks")
+        XCTAssertEqual(runs[0].text, runs[1].text, "\(config): 1 vs 2 ranks")
+        XCTAssertEqual(runs[0].text, runs[2].text, "\(config): 1 vs 3 ranks")
     }
 
     func testBaselineEquilibrium() throws {
@@ -102,8 +84,8 @@ final class EKWorldTests: XCTestCase {
         ]
         for (name, file, edit, row, column) in cases {
             let dir = temporaryDirectory()
-            for f in try FileManager.default.contentsOfDirectory(atPath: ekData) {
-                try FileManager.default.copyItem(atPath: ekData + "/" + f, toPath: dir + "/" + f)
+            for f in try FileManager.default.contentsOfDirectory(atPath: ekDirectory) {
+                try FileManager.default.copyItem(atPath: ekDirectory + "/" + f, toPath: dir + "/" + f)
             }
             let path = dir + "/" + file
             var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

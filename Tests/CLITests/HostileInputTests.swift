@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Issue 6 §2: the 24 defects found with hostile inputs and faults, one test each (numbered as in the issue).
@@ -164,8 +165,8 @@ final class HostileInputTests: XCTestCase {
     /// A copy of the EK data folder with `edit` applied to the named files' lines.
     func editedData(_ edits: [String: (inout [String]) -> Void], lineEnd: String = "\n") throws -> String {
         let dir = temporaryDirectory()
-        for f in try FileManager.default.contentsOfDirectory(atPath: ekData) {
-            var lines = try String(contentsOfFile: ekData + "/" + f, encoding: .utf8).split(separator: "\n").map(String.init)
+        for f in try FileManager.default.contentsOfDirectory(atPath: ekDirectory) {
+            var lines = try String(contentsOfFile: ekDirectory + "/" + f, encoding: .utf8).split(separator: "\n").map(String.init)
             edits[f]?(&lines)
             try (lines.joined(separator: lineEnd) + lineEnd).write(toFile: dir + "/" + f, atomically: true, encoding: .utf8)
         }
@@ -175,7 +176,7 @@ final class HostileInputTests: XCTestCase {
     // 10. CRLF data files read like LF ones (same moments), and an error never quotes a whole file.
     func test10CRLFDataFilesAreRead() throws {
         let crlf = try editedData([:], lineEnd: "\r\n")
-        let a = try hat(["gravity", "--data", crlf, "--json"]), b = try hat(["gravity", "--data", ekData, "--json"])
+        let a = try hat(["gravity", "--data", crlf, "--json"]), b = try hat(["gravity", "--data", ekDirectory, "--json"])
         XCTAssertEqual(a.status, 0, a.stderr)
         XCTAssertEqual(a.stdout, b.stdout)
         try? FileManager.default.removeItem(atPath: crlf)
@@ -285,7 +286,7 @@ final class HostileInputTests: XCTestCase {
     func test22DataWorldErrorsNameTheKey() throws {
         let dir = temporaryDirectory()
         let config = packageRoot.appendingPathComponent("configs/ek19-baseline.toml").path
-        let file = try hat(["solve", config, "--out", dir + "/o", "--set", "world.data_dir=\"\(ekData)/ek-data.csv\""])
+        let file = try hat(["solve", config, "--out", dir + "/o", "--set", "world.data_dir=\"\(ekDirectory)/ek-data.csv\""])
         assertRefused(file, naming: ["--set", "[world.data_dir]", "is a file"], outputs: dir + "/o", "data_dir file")
         XCTAssertFalse(file.stderr.contains("does not exist"), file.stderr)
         let params = try hat(["solve", config, "--out", dir + "/o", "--set", "world.parameters=\"\(dir)/none.csv\""])
@@ -309,7 +310,7 @@ final class HostileInputTests: XCTestCase {
 
     // 24. hat gravity fails (exit 4) when its standard output cannot be written.
     func test24GravityReportsAnUnwritableStandardOutput() throws {
-        let r = try runProcess(hatBinary, ["gravity", "--data", ekData], timeout: 60, stdoutPath: "/dev/full")
+        let r = try runProcess(hatBinary, ["gravity", "--data", ekDirectory], timeout: 60, stdoutPath: "/dev/full")
         XCTAssertEqual(r.status, 4, r.stderr)
         XCTAssertTrue(r.stderr.contains("standard output"), r.stderr)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The composition tests of `EquilibriumTests.CompositionTests` (typed messages across ranks, equilibria

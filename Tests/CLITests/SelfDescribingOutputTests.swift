@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// summary.json says what was run: the model, the grid, the closure's fixed parameter and the run itself,

@@ -1,38 +1,34 @@
 import Foundation
+import TestSupport
 import XCTest
 
 final class SolveCommandTests: XCTestCase {
-    let threeCountry = packageRoot.appendingPathComponent("configs/three-country.toml").path
+    let threeCountry = configPath("three-country.toml")
 
     /// ARCHITECTURE.md: 1, 2 and 3 ranks (oversubscribed) give bitwise-identical numbers.
     func testRankCountDoesNotChangeAnyNumber() throws {
-        var summaries: [[String: Any]] = []
-        var texts: [String] = []
-        for ranks in [1, 2, 3] {
-            let out = temporaryDirectory()
-            let r = try mpirun(ranks: ranks, ["solve", threeCountry, "--out", out])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            var summary = try readJSON(out + "/summary.json")
-            XCTAssertEqual(summary["ranks"] as? Int, ranks)
+        let runs = try summaries(config: threeCountry)
+        var withoutRunFields: [[String: Any]] = []
+        for run in runs {
+            var summary = run.summary
+            XCTAssertEqual(summary["ranks"] as? Int, run.ranks)
             XCTAssertEqual(summary["status"] as? String, "converged")
             summary["ranks"] = nil
             summary["wall_seconds"] = nil
             summary["peak_memory_mib"] = nil
             summary["run_id"] = nil
             // The run block: the same configuration and version; its id and rank count differ by design.
-            var run = try XCTUnwrap(summary["run"] as? [String: Any])
-            XCTAssertEqual(run["ranks"] as? Int, ranks)
-            run["ranks"] = nil
-            run["run_id"] = nil
-            summary["run"] = run
-            summaries.append(summary)
-            texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
-            try? FileManager.default.removeItem(atPath: out)
+            var block = try XCTUnwrap(summary["run"] as? [String: Any])
+            XCTAssertEqual(block["ranks"] as? Int, run.ranks)
+            block["ranks"] = nil
+            block["run_id"] = nil
+            summary["run"] = block
+            withoutRunFields.append(summary)
         }
-        XCTAssertEqual(texts[0], texts[1])
-        XCTAssertEqual(texts[0], texts[2])
-        XCTAssertEqual(NSDictionary(dictionary: summaries[0]), NSDictionary(dictionary: summaries[2]))
-        XCTAssertGreaterThan(texts[0].count, 500)
+        XCTAssertEqual(runs[0].text, runs[1].text)
+        XCTAssertEqual(runs[0].text, runs[2].text)
+        XCTAssertEqual(NSDictionary(dictionary: withoutRunFields[0]), NSDictionary(dictionary: withoutRunFields[2]))
+        XCTAssertGreaterThan(runs[0].text.count, 500)
     }
 
     /// The datasets of solution.h5 that ranks write in parts, printed with every digit.
@@ -87,35 +83,22 @@ final class SolveCommandTests: XCTestCase {
         let coldOut = temporaryDirectory()
         XCTAssertEqual(try mpirun(ranks: 1, ["solve", threeCountry, "--out", coldOut] + tight).status, 0)
         let cold = try readJSON(coldOut + "/summary.json")
-        var texts: [String] = []
-        for ranks in [1, 2, 3] {
-            let out = temporaryDirectory()
-            let r = try mpirun(ranks: ranks, ["solve", threeCountry, "--out", out] + warm)
-            XCTAssertEqual(r.status, 0, r.stderr)
-            let s = try readJSON(out + "/summary.json")
+        let runs = try summaries(config: threeCountry, extraArguments: warm)
+        for run in runs {
+            let s = run.summary
             XCTAssertEqual((s["R"] as! [Double])[0], (cold["R"] as! [Double])[0], accuracy: 1e-9)
             for (a, b) in zip(s["wages"] as! [Double], cold["wages"] as! [Double]) { XCTAssertEqual(a, b, accuracy: 1e-9) }
-            texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
-            try? FileManager.default.removeItem(atPath: out)
         }
-        XCTAssertEqual(texts[0], texts[1])
-        XCTAssertEqual(texts[0], texts[2])
+        XCTAssertEqual(runs[0].text, runs[1].text)
+        XCTAssertEqual(runs[0].text, runs[2].text)
         try? FileManager.default.removeItem(atPath: coldOut)
     }
 
     /// More ranks than countries: the idle rank still takes part in every collective (gathers, HDF5 writes).
     func testMoreRanksThanCountries() throws {
-        let config = packageRoot.appendingPathComponent("configs/two-country.toml").path
-        var texts: [String] = []
-        for ranks in [1, 3] {
-            let out = temporaryDirectory()
-            let r = try mpirun(ranks: ranks, ["solve", config, "--out", out])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
-            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/solution.h5"))
-            try? FileManager.default.removeItem(atPath: out)
-        }
-        XCTAssertEqual(texts[0], texts[1])
+        let runs = try summaries(config: configPath("two-country.toml"), ranks: [1, 3])
+        for run in runs { XCTAssertTrue(run.outputs.contains("solution.h5"), "\(run.ranks) ranks: \(run.outputs)") }
+        XCTAssertEqual(runs[0].text, runs[1].text)
     }
 
     /// CONTRACT.md keys are present, and solution.h5 lists the documented datasets with attributes.

@@ -4,6 +4,7 @@ import HATConfig
 import HATModel
 import Parallel
 import Solvers
+import TestSupport
 import XCTest
 
 /// The composable core from outside: typed messages, evaluators that outlive their world, a root finder

@@ -6,6 +6,7 @@ import Output
 import Parallel
 import Solvers
 import Storage
+import TestSupport
 import XCTest
 
 /// Issue 6 §3: tariffs checked independently, the author's state-level choice probabilities, and the

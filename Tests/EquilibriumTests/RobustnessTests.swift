@@ -2,6 +2,7 @@ import Equilibrium
 import Foundation
 import HATConfig
 import Parallel
+import TestSupport
 import XCTest
 
 /// Issue 6: every shipped small configuration under every closure, from a grid of starting points, must reach

@@ -1,5 +1,6 @@
 import Foundation
 import Output
+import TestSupport
 import XCTest
 
 /// The output folder's commit protocol, driven directly.

@@ -2,6 +2,7 @@ import Equilibrium
 import Foundation
 import Output
 import Storage
+import TestSupport
 import XCTest
 
 /// solution.h5 written collectively (MPI-IO, here with one rank) reads back exactly as in memory.

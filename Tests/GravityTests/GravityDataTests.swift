@@ -1,24 +1,9 @@
 import Foundation
 import Gravity
+import TestSupport
 import XCTest
 
-/// The shared data folder beside the checkout (../shared/data), or $HAT_DATA_DIR.
-let sharedData: URL = {
-    if let dir = ProcessInfo.processInfo.environment["HAT_DATA_DIR"] { return URL(fileURLWithPath: dir) }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data")
-}()
-let ekDirectory = sharedData.appendingPathComponent("ek2002").path
-
 final class GravityDataTests: XCTestCase {
-    /// HAT-SPEC §5.2 data moments (EK 2002 Table III).
-    static let dist = [-3.102440, -3.665941, -4.033395, -4.218077, -6.064372, -6.558933]
-    static let dummies = [0.303564, 0.510080, 0.035912, 0.536071]
-    static let S = [0.192558, -1.161839, -3.335625, 0.411561, -1.749550, -0.522466, 1.281384, 2.352748, -2.813521,
-                    1.781510, 4.198787, -2.189319, -1.197687, -1.346152, -1.573180, 0.303089, 0.009816, 1.374167, 3.983719]
-    static let thetaM = [0.236221, -1.678415, 1.120118, 0.688596, -0.505889, -1.334488, 0.218294, 0.998812, -2.356411,
-                         0.070178, 1.584890, 1.004782, 0.066574, -1.000409, -1.206780, -1.156611, -0.024864, 0.816808, 2.458596]
-
     func testLoadsTheEatonKortumData() throws {
         let data = try EKData.load(directory: ekDirectory)
         XCTAssertEqual(data.count, 19)
@@ -39,11 +24,11 @@ final class GravityDataTests: XCTestCase {
     func testDataMomentsMatchTheSpecification() throws {
         let data = try EKData.load(directory: ekDirectory)
         let fit = try gravityRegression(y: data.logTradeRatios, pairs: data.pairs, countries: 19)
-        for (a, b) in zip(fit.moments.distance, Self.dist) { XCTAssertEqual(a, b, accuracy: 1e-6) }
-        for (a, b) in zip(fit.moments.dummies, Self.dummies) { XCTAssertEqual(a, b, accuracy: 1e-6) }
-        for (a, b) in zip(fit.moments.S, Self.S) { XCTAssertEqual(a, b, accuracy: 1e-6) }
-        for (a, b) in zip(fit.moments.thetaM, Self.thetaM) { XCTAssertEqual(a, b, accuracy: 1e-6) }
-        XCTAssertEqual(fit.rSquared, 0.9757, accuracy: 5e-5)
+        for (a, b) in zip(fit.moments.distance, EKReference.distance) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        for (a, b) in zip(fit.moments.dummies, EKReference.dummies) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        for (a, b) in zip(fit.moments.S, EKReference.S) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        for (a, b) in zip(fit.moments.thetaM, EKReference.thetaM) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        XCTAssertEqual(fit.rSquared, EKReference.rSquared, accuracy: 5e-5)
         XCTAssertEqual(fit.observations, 342)
         XCTAssertEqual(fit.moments.S.reduce(0, +), 0, accuracy: 1e-12)
         XCTAssertEqual(fit.moments.thetaM.reduce(0, +), 0, accuracy: 1e-12)
@@ -57,8 +42,8 @@ final class GravityDataTests: XCTestCase {
         let data = try EKData.load(directory: ekDirectory)
         let m = 19
         // Known parameters: the data moments (mean-zero θm), with technologies spread around one.
-        let truth = TradeCostParameters(logTFP: (0..<m).map { 0.1 * Double($0 % 5) - 0.2 }, thetaM: Self.thetaM,
-                                        distance: Self.dist, dummies: Self.dummies)
+        let truth = TradeCostParameters(logTFP: (0..<m).map { 0.1 * Double($0 % 5) - 0.2 }, thetaM: EKReference.thetaM,
+                                        distance: EKReference.distance, dummies: EKReference.dummies)
         XCTAssertTrue(truth.flooredPairs(pairs: data.pairs).isEmpty, "the floor at 1 must not bind in this test")
         let d = truth.tradeCosts(pairs: data.pairs, countries: m)
         let T = truth.tfp
@@ -67,10 +52,10 @@ final class GravityDataTests: XCTestCase {
         let pi = StaticEatonKortum.tradeShares(technology: T, wages: w, tradeCosts: d, theta: 4)
         let y = logTradeRatios(tradeShares: pi, pairs: data.pairs, countries: m)
         let fit = try gravityRegression(y: y, pairs: data.pairs, countries: m)
-        let thetaMMean = Self.thetaM.reduce(0, +) / Double(m)
-        for (a, b) in zip(fit.moments.distance, Self.dist) { XCTAssertEqual(a, b + thetaMMean, accuracy: 1e-8) }
-        for (a, b) in zip(fit.moments.dummies, Self.dummies) { XCTAssertEqual(a, b, accuracy: 1e-8) }
-        for (a, b) in zip(fit.moments.thetaM, Self.thetaM) { XCTAssertEqual(a, b - thetaMMean, accuracy: 1e-8) }
+        let thetaMMean = EKReference.thetaM.reduce(0, +) / Double(m)
+        for (a, b) in zip(fit.moments.distance, EKReference.distance) { XCTAssertEqual(a, b + thetaMMean, accuracy: 1e-8) }
+        for (a, b) in zip(fit.moments.dummies, EKReference.dummies) { XCTAssertEqual(a, b, accuracy: 1e-8) }
+        for (a, b) in zip(fit.moments.thetaM, EKReference.thetaM) { XCTAssertEqual(a, b - thetaMMean, accuracy: 1e-8) }
         // S_j = log T_j − θ log w_j, demeaned.
         let sTrue = (0..<m).map { log(T[$0]) - 4 * log(w[$0]) }
         let sMean = sTrue.reduce(0, +) / Double(m)

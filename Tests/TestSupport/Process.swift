@@ -1,10 +1,7 @@
 import Foundation
 
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
 /// The `hat` executable built next to the tests (release or debug), or $HAT_BINARY.
-let hatBinary: String = {
+public let hatBinary: String = {
     if let path = ProcessInfo.processInfo.environment["HAT_BINARY"] { return path }
     for config in ["release", "debug"] {
         let path = packageRoot.appendingPathComponent(".build/\(config)/hat").path
@@ -13,16 +10,20 @@ let hatBinary: String = {
     return packageRoot.appendingPathComponent(".build/release/hat").path
 }()
 
-struct RunResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct RunResult {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status; self.stdout = stdout; self.stderr = stderr
+    }
 }
 
 /// Run a command. The child's environment drops the OMPI_*/PMIX_* variables that MPI_Init puts into this
 /// process (a child mpirun inheriting them fails silently, PLATFORM-NOTES.md) and allows mpirun as root.
-func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil, timeout: Double? = nil,
-                stderrPath: String? = nil, stdoutPath: String? = nil) throws -> RunResult {
+public func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil, timeout: Double? = nil,
+                       stderrPath: String? = nil, stdoutPath: String? = nil) throws -> RunResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
@@ -58,29 +59,59 @@ func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil,
                      stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
 }
 
-func hat(_ arguments: [String], timeout: Double? = 600) throws -> RunResult {
+/// `hat` as a single process (MPI as a singleton).
+public func hat(_ arguments: [String], timeout: Double? = 600) throws -> RunResult {
     try runProcess(hatBinary, arguments, timeout: timeout)
 }
 
-func mpirun(ranks: Int, _ arguments: [String]) throws -> RunResult {
+/// `hat` under `mpirun -np ranks`.
+public func mpirun(ranks: Int, _ arguments: [String]) throws -> RunResult {
     try runProcess("/usr/bin/mpirun", ["-np", "\(ranks)", hatBinary] + arguments)
 }
 
-func temporaryDirectory() -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hat-cli-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
-func readJSON(_ path: String) throws -> [String: Any] {
+public func readJSON(_ path: String) throws -> [String: Any] {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     return try JSONSerialization.jsonObject(with: data) as! [String: Any]
 }
 
 /// summary.json text without the fields that legitimately differ between runs (rank count, timing,
 /// memory). Doubles are printed in shortest round-trip form, so equal text means bitwise-equal numbers.
-func summaryTextWithoutRunFields(_ path: String) throws -> String {
+public func summaryTextWithoutRunFields(_ path: String) throws -> String {
     try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         .filter { !$0.contains("\"ranks\"") && !$0.contains("\"wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") && !$0.contains("\"run_id\"") }
         .joined(separator: "\n")
+}
+
+/// One `hat solve` run of `summaries(config:ranks:extraArguments:)`.
+public struct RankRun {
+    public var ranks: Int
+    public var result: RunResult
+    /// summary.json as parsed.
+    public var summary: [String: Any]
+    /// summary.json's text without the run fields (`summaryTextWithoutRunFields`).
+    public var text: String
+    /// The names in the output folder after the run.
+    public var outputs: [String]
+}
+
+/// A `hat solve` that did not exit 0 or wrote no readable summary.json.
+public struct SolveFailure: Error, CustomStringConvertible {
+    public var ranks: Int
+    public var result: RunResult
+    public var description: String { "hat solve on \(ranks) rank(s) exited \(result.status): \(result.stderr)" }
+}
+
+/// Solve `config` (a path) under `mpirun -np P` for every P in `ranks`, each into a fresh temporary output
+/// folder that is removed afterwards, and collect the summaries. Throws `SolveFailure` for a run that does
+/// not exit 0.
+public func summaries(config: String, ranks: [Int] = [1, 2, 3], extraArguments: [String] = []) throws -> [RankRun] {
+    try ranks.map { p in
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try mpirun(ranks: p, ["solve", config, "--out", out] + extraArguments)
+        guard r.status == 0 else { throw SolveFailure(ranks: p, result: r) }
+        return RankRun(ranks: p, result: r, summary: try readJSON(out + "/summary.json"),
+                       text: try summaryTextWithoutRunFields(out + "/summary.json"),
+                       outputs: ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).sorted())
+    }
 }
