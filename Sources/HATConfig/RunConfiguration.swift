@@ -104,7 +104,7 @@ struct Reader {
             throw ConfigError(file: "--set", key: key, problem: "the value must be one line without control characters")
         }
         guard !value.isEmpty else { throw ConfigError(file: "--set", key: key, problem: "expected KEY=VALUE with a value") }
-        let parts = key.split(separator: ".").map(String.init)
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)   // "model..gamma" is 3 parts: unknown
         guard parts.count == 2, ConfigurationKeys.section(named: parts[0])?.key(parts[1]) != nil else {
             throw ConfigError(file: "--set", key: key, problem: "unknown configuration key")
         }

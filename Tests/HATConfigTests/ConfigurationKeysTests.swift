@@ -32,8 +32,11 @@ final class ConfigurationKeysTests: XCTestCase {
                 XCTAssertNotEqual(e.problem, "unknown configuration key", "\(key.dotted): \(e)")
             }
         }
-        XCTAssertThrowsError(try ConfigurationLoader.load(path: configPath("two-country.toml"), overrides: ["model.nonsense=1"])) {
-            XCTAssertEqual($0 as? ConfigError, ConfigError(file: "--set", key: "model.nonsense", problem: "unknown configuration key"))
+        // Misspelt keys, including ones whose dotted parts only look right, are refused by name.
+        for bad in ["model.nonsense", "model..gamma", ".model.gamma", "model.gamma.", "model", "gamma", "model.gamma.x"] {
+            XCTAssertThrowsError(try ConfigurationLoader.load(path: configPath("two-country.toml"), overrides: ["\(bad)=1"])) {
+                XCTAssertEqual($0 as? ConfigError, ConfigError(file: "--set", key: bad, problem: "unknown configuration key"))
+            }
         }
     }
 
