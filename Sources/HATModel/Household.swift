@@ -355,7 +355,7 @@ public final class HouseholdSolver {
     private func inversionPhase(_ pr: HouseholdProblem, c0: UnsafeMutablePointer<Double>,
                                 c1: UnsafeMutablePointer<Double>, cp1: UnsafeMutablePointer<Double>,
                                 v1: UnsafeMutablePointer<Double>, iteration: Int, shocks: Range<Int>) throws -> Double {
-        let na = assetCount, ns = nState, nS = shockCount
+        let na = assetCount, nS = shockCount
         let gamma = pr.gamma, beta = pr.beta, lam = pr.resourceScale
         let logUtility = pr.isLogUtility
         // 3. E[s][a′] = βRλ Σ_s′ P[s][s′] m[s′][a′]; Φ̄[s][a′] = Σ_s′ P[s][s′] Φ[s′][a′] (S×S · S×N_a).
@@ -427,38 +427,32 @@ public final class HouseholdSolver {
                 }
             }
         }
-        // c^−γ and u(c) over the owned states at once (vector exp/log), then the expected continuation value
-        // through each state's lottery: v = u(c) + β (ω Φ̄[l] + (1−ω) Φ̄[l+1]).
-        // Reductions on integers so that they vectorise (floating max/sum reductions do not without
-        // fast-math): for non-negative doubles the bit patterns order like the values, and NaN sorts
-        // above +inf, so a NaN change surfaces as a NaN maximum.
+        // c^−γ and u(c) over the owned states at once (one contiguous run, or one per variety for a block),
+        // then the expected continuation value through each state's lottery: v = u(c) + β (ω Φ̄[l] + (1−ω) Φ̄[l+1]).
         var maxChangeBits: UInt64 = 0
         var infeasible = 0
-        var thrown: HouseholdError?
-        forEachRun(shocks) { offset, count in
-            let c1 = c1 + offset, cp1 = cp1 + offset, v1 = v1 + offset, c0 = c0 + offset
-            for k in 0..<count { cp1[k] = c1[k] }
-            if logUtility {
-                for k in 0..<count { v1[k] = c1[k]; cp1[k] = 1 / c1[k] }
-                VectorMath.log(v1, count: count)
-            } else {
-                let invOneMinusGamma = 1 / (1 - gamma)
-                VectorMath.pow(cp1, count: count, power: -gamma)
-                for k in 0..<count { v1[k] = c1[k] * cp1[k] * invOneMinusGamma }
-            }
-            for k in 0..<count { maxChangeBits = max(maxChangeBits, abs(c1[k] - c0[k]).bitPattern) }
-            for k in 0..<count { infeasible &+= c1[k] > 0 ? 0 : 1 }    // NaN counts too
-            if thrown == nil && (infeasible > 0 || !Double(bitPattern: maxChangeBits).isFinite) {
-                // Locate the offending state for the error message (cold path).
-                for k in 0..<count where !(c1[k] > 0) || !c1[k].isFinite {
-                    let idx = offset + k
-                    let j = idx / ns, s = (idx % ns) / na, a = idx % na
-                    thrown = .nonPositiveConsumption(state: a, shock: s, variety: j, iteration: iteration, value: c1[k])
-                    break
+        let whole = shocks.count == nS
+        for r in 0..<(whole ? 1 : varietyCount) {
+            let offset = whole ? 0 : (r * nS + shocks.lowerBound) * na, count = whole ? nAll : shocks.count * na
+            let (bits, bad) = utilityAndChange(c0: c0 + offset, c1: c1 + offset, cp1: cp1 + offset, v1: v1 + offset,
+                                               count: count, gamma: gamma, logUtility: logUtility)
+            maxChangeBits = max(maxChangeBits, bits)
+            infeasible &+= bad
+        }
+        if infeasible > 0 || !Double(bitPattern: maxChangeBits).isFinite {
+            // Locate the offending state for the error message (cold path).
+            for j in 0..<varietyCount {
+                for s in shocks {
+                    for a in 0..<na {
+                        let k = (j * nS + s) * na + a
+                        if !(c1[k] > 0) || !c1[k].isFinite {
+                            throw HouseholdError.nonPositiveConsumption(state: a, shock: s, variety: j,
+                                                                        iteration: iteration, value: c1[k])
+                        }
+                    }
                 }
             }
         }
-        if let thrown { throw thrown }
         for j in 0..<varietyCount {
             for s in shocks {
                 let base = (j * nS + s) * na
@@ -470,6 +464,31 @@ public final class HouseholdSolver {
             }
         }
         return Double(bitPattern: maxChangeBits)
+    }
+
+    /// c^−γ and u(c) of `count` contiguous states (vector exp/log), and max|c′ − c| and the number of
+    /// non-positive (or NaN) consumptions among them. Reductions on integers so that they vectorise
+    /// (floating max/sum reductions do not without fast-math): for non-negative doubles the bit patterns
+    /// order like the values, and NaN sorts above +inf, so a NaN change surfaces as a NaN maximum. Local
+    /// accumulators, no captures: this is the kernel's hot loop.
+    @inline(__always)
+    private func utilityAndChange(c0: UnsafeMutablePointer<Double>, c1: UnsafeMutablePointer<Double>,
+                                  cp1: UnsafeMutablePointer<Double>, v1: UnsafeMutablePointer<Double>,
+                                  count: Int, gamma: Double, logUtility: Bool) -> (UInt64, Int) {
+        for k in 0..<count { cp1[k] = c1[k] }
+        if logUtility {
+            for k in 0..<count { v1[k] = c1[k]; cp1[k] = 1 / c1[k] }
+            VectorMath.log(v1, count: count)
+        } else {
+            let invOneMinusGamma = 1 / (1 - gamma)
+            VectorMath.pow(cp1, count: count, power: -gamma)
+            for k in 0..<count { v1[k] = c1[k] * cp1[k] * invOneMinusGamma }
+        }
+        var maxChangeBits: UInt64 = 0
+        var infeasible = 0
+        for k in 0..<count { maxChangeBits = max(maxChangeBits, abs(c1[k] - c0[k]).bitPattern) }
+        for k in 0..<count { infeasible &+= c1[k] > 0 ? 0 : 1 }    // NaN counts too
+        return (maxChangeBits, infeasible)
     }
 }
 
