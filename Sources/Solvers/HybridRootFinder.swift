@@ -108,7 +108,7 @@ public struct HybridRootFinder: Sendable {
                       monitor: (IterationRecord) -> MonitorAction = { _ in .proceed },
                       residual F: ([Double]) throws -> [Double]) throws -> RootFindingResult {
         let n = x0.count
-        var evaluations = 1
+        let evaluations = 1
         let f = try F(x0)
         func early(_ reason: ConvergenceReason) -> RootFindingResult {
             RootFindingResult(x: x0, residual: f, reason: reason, iterations: 0, evaluations: evaluations,
@@ -123,21 +123,19 @@ public struct HybridRootFinder: Sendable {
         if n == 0 { return early(.notMakingProgress) }
         var state = HybridState(x: x0, f: f, n: n)
         state.evaluations = evaluations
-        try computeJacobian(&state, jacobian: jacobian, residual: F)
-        evaluations = state.evaluations
-        state.updateScaling()
-        state.fnorm = norm2(f)
-        state.delta = initialRadius(state)
-        if action == .stop { return stopped(state) }
+        state.pending = .initialJacobian
+        if action == .stop { return result(state, .interrupted) }
         return try iterate(state, jacobian: jacobian, monitor: monitor, residual: F)
     }
 
-    /// Continue a solve from a saved state (see `solve`). With the same residual function the result is
-    /// bitwise the one the uninterrupted solve would have given.
+    /// Continue a solve from a saved state (see `solve`): after `.interrupted`, or after `.maxIterations` /
+    /// `.maxEvaluations` with a larger budget. With the same residual function and the same finder settings
+    /// the result is bitwise the one the uninterrupted solve would have given.
     public func resume(from state: HybridState, jacobian: JacobianFunction? = nil,
                        monitor: (IterationRecord) -> MonitorAction = { _ in .proceed },
                        residual F: ([Double]) throws -> [Double]) throws -> RootFindingResult {
-        try iterate(state, jacobian: jacobian, monitor: monitor, residual: F)
+        guard state.isValid else { throw RootFinderError.invalidState }
+        return try iterate(state, jacobian: jacobian, monitor: monitor, residual: F)
     }
 
     /// Column j of the forward-difference Jacobian at x (F(x) = f): the step h_j = jacobianStep ·
@@ -186,18 +184,16 @@ public struct HybridRootFinder: Sendable {
         return trustFactor * (norm > 0 ? norm : 1)
     }
 
-    private func stopped(_ s: HybridState) -> RootFindingResult {
-        result(s, .interrupted)
-    }
-
     private func result(_ s: HybridState, _ reason: ConvergenceReason) -> RootFindingResult {
         RootFindingResult(x: s.x, residual: s.f, reason: reason, iterations: s.iteration, evaluations: s.evaluations,
                           jacobianEvaluations: s.jacobianEvaluations, noise: s.noise, state: s)
     }
 
-    /// The main loop. Everything it carries from one iteration to the next is in `s`; a stop requested by
-    /// the monitor takes effect at the top of the next iteration, after the Jacobian update, so the saved
-    /// state is complete.
+    /// The main loop. Everything it carries from one iteration to the next is in `s`. An iteration is a trial
+    /// step (the only part that runs before a stop or a budget is honoured) followed by its consequences
+    /// (`HybridState.Pending`: a Broyden update, or a fresh Jacobian after failures or a stall), which run at
+    /// the start of the next iteration. A stop or a budget therefore never waits for a Jacobian, and the
+    /// state it returns resumes exactly.
     private func iterate(_ start: HybridState, jacobian: JacobianFunction?,
                          monitor: (IterationRecord) -> MonitorAction,
                          residual F: ([Double]) throws -> [Double]) throws -> RootFindingResult {
@@ -210,9 +206,64 @@ public struct HybridRootFinder: Sendable {
                             accepted: accepted, trustRadius: s.delta, evaluations: s.evaluations,
                             jacobianEvaluations: s.jacobianEvaluations, note: note)
         }
-        var stop = false
         while true {
-            if stop { return stopped(s) }
+            // The consequences of the last trial step.
+            switch s.pending {
+            case .none:
+                break
+            case .initialJacobian:
+                s.pending = .none
+                try computeJacobian(&s, jacobian: jacobian, residual: F)
+                s.updateScaling()
+                s.fnorm = norm2(s.f)
+                s.delta = initialRadius(s)
+            case let .afterStep(step):
+                s.pending = .none
+                let stalled = s.slow >= 10 || s.delta <= 1e-15 * max(s.scaledNorm(s.x), 1e-300)
+                if stalled {
+                    if !s.freshJacobian && s.fnorm < 0.9 * (s.normAtRetry ?? .infinity) {
+                        // The Broyden model may be what stalls: start again from a finite-difference Jacobian.
+                        s.normAtRetry = s.fnorm
+                        try computeJacobian(&s, jacobian: jacobian, residual: F)
+                        s.updateScaling()
+                        s.delta = initialRadius(s)
+                        s.firstStep = true
+                        s.slow = 0; s.failures = 0; s.successes = 0
+                        if monitor(record(step: 0, accepted: false,
+                                          note: "stalled with a Broyden-updated Jacobian: fresh finite-difference Jacobian, trust region reset")) == .stop {
+                            return result(s, .interrupted)
+                        }
+                        continue
+                    }
+                    if probeNoise && normInf(s.f) > tolerance {
+                        let x = s.x, f = s.f, diag = s.diag
+                        s.noise = try estimateNoise(at: x, f: f, diag: diag, evaluate: evaluate)
+                        let level = s.noise ?? 0
+                        _ = monitor(record(step: 0, accepted: false,
+                                           note: String(format: "stalled: measured residual noise %.2e (max-abs residual %.3e, tolerance %.1e)",
+                                                        level, normInf(s.f), tolerance)))
+                        if level > 0 && normInf(s.f) <= noiseMultiple * level { return result(s, .noiseFloor) }
+                    }
+                    return result(s, .notMakingProgress)
+                }
+                if s.failures >= 2 {
+                    try computeJacobian(&s, jacobian: jacobian, residual: F)     // the Broyden model has gone stale
+                    s.updateScaling()
+                    s.failures = 0
+                } else if let fTrial = step.trialResidual, step.size > 0 {
+                    // Broyden rank-one update with the trial point: J += ((F(x+p) − F(x) − J p) pᵀ)/(pᵀp).
+                    let p = step.step
+                    let jp = matVec(s.jacobian, p, n: n)
+                    let pp = dot(p, p)
+                    for i in 0..<n {
+                        let r = (fTrial[i] - step.previousResidual[i] - jp[i]) / pp
+                        for j in 0..<n { s.jacobian[i * n + j] += r * p[j] }
+                    }
+                    s.freshJacobian = false
+                }
+            }
+
+            // A trial step.
             s.iteration += 1
             // Dogleg in scaled variables y = D x: J_s = J D⁻¹, then p = D⁻¹ p_s.
             var scaledJac = s.jacobian
@@ -240,56 +291,16 @@ public struct HybridRootFinder: Sendable {
                 if abs(ratio - 1) <= 0.1 { s.delta = pnorm / 0.5 }
             }
             let accepted = ratio >= 1e-4
-            let fOld = s.f
+            s.pending = .afterStep(HybridState.TrialStep(step: p, size: pnorm, previousResidual: s.f,
+                                                         trialResidual: trialFinite ? fTrial : nil))
             if accepted { s.x = xTrial; s.f = fTrial; s.fnorm = fnormTrial }
             s.slow = actual >= 0.001 ? 0 : s.slow + 1
-            stop = monitor(record(step: pnorm, accepted: accepted)) == .stop
+            let stop = monitor(record(step: pnorm, accepted: accepted)) == .stop
 
-            if normInf(s.f) <= tolerance { return result(s, .residualTolerance) }
+            if normInf(s.f) <= tolerance { s.pending = .none; return result(s, .residualTolerance) }
             if s.iteration >= maxIterations { return result(s, .maxIterations) }
             if s.evaluations >= maxEvals { return result(s, .maxEvaluations) }
-            let stalled = s.slow >= 10 || s.delta <= 1e-15 * max(s.scaledNorm(s.x), 1e-300)
-            if stalled {
-                if !s.freshJacobian && s.fnorm < 0.9 * s.normAtRetry {
-                    // The Broyden model may be what stalls: start again from a finite-difference Jacobian.
-                    s.normAtRetry = s.fnorm
-                    try computeJacobian(&s, jacobian: jacobian, residual: F)
-                    s.updateScaling()
-                    s.delta = initialRadius(s)
-                    s.firstStep = true
-                    s.slow = 0; s.failures = 0; s.successes = 0
-                    if monitor(record(step: 0, accepted: false,
-                                      note: "stalled with a Broyden-updated Jacobian: fresh finite-difference Jacobian, trust region reset")) == .stop {
-                        stop = true
-                    }
-                    continue
-                }
-                if probeNoise && normInf(s.f) > tolerance {
-                    let x = s.x, f = s.f, diag = s.diag
-                    s.noise = try estimateNoise(at: x, f: f, diag: diag, evaluate: evaluate)
-                    let level = s.noise ?? 0
-                    _ = monitor(record(step: 0, accepted: false,
-                                       note: String(format: "stalled: measured residual noise %.2e (max-abs residual %.3e, tolerance %.1e)",
-                                                    level, normInf(s.f), tolerance)))
-                    if level > 0 && normInf(s.f) <= noiseMultiple * level { return result(s, .noiseFloor) }
-                }
-                return result(s, .notMakingProgress)
-            }
-
-            if s.failures >= 2 {
-                try computeJacobian(&s, jacobian: jacobian, residual: F)     // the Broyden model has gone stale
-                s.updateScaling()
-                s.failures = 0
-            } else if trialFinite && pnorm > 0 {
-                // Broyden rank-one update with the trial point: J += ((F(x+p) − F(x) − J p) pᵀ)/(pᵀp).
-                let jp = matVec(s.jacobian, p, n: n)
-                let pp = dot(p, p)
-                for i in 0..<n {
-                    let r = (fTrial[i] - fOld[i] - jp[i]) / pp
-                    for j in 0..<n { s.jacobian[i * n + j] += r * p[j] }
-                }
-                s.freshJacobian = false
-            }
+            if stop { return result(s, .interrupted) }
         }
     }
 
@@ -345,6 +356,12 @@ func doglegStep(jacobian jac: [Double], residual f: [Double], radius: Double, n:
     return zip(cauchy, d).map { $0 + tau * $1 }
 }
 
+public enum RootFinderError: Error, CustomStringConvertible {
+    /// `resume` was given a state whose sizes or values cannot be a hybrid state.
+    case invalidState
+    public var description: String { "root finder: the state to resume from is not valid (sizes or values)" }
+}
+
 /// What a monitor tells the solver after an iteration.
 public enum MonitorAction: Sendable {
     case proceed
@@ -355,8 +372,10 @@ public enum MonitorAction: Sendable {
 /// A Jacobian supplied from outside: (x, F(x)) ↦ (row-major n × n J, residual evaluations used).
 public typealias JacobianFunction = (_ x: [Double], _ f: [Double]) throws -> (jacobian: [Double], evaluations: Int)
 
-/// Everything the hybrid method carries between iterations, as a value: save it (`values`, or Codable),
-/// restore it in another process, and `resume` finishes exactly as the uninterrupted solve would have.
+/// Everything the hybrid method carries between iterations, as a value: save it (`values`, or Codable:
+/// a plain `JSONEncoder` works, every stored double is finite), restore it in another process, and `resume`
+/// finishes exactly as the uninterrupted solve would have — with the same finder settings (tolerance,
+/// steps, trust factor, caps), which are not part of the state.
 public struct HybridState: Sendable, Equatable, Codable {
     public var x: [Double]
     public var f: [Double]
@@ -372,11 +391,59 @@ public struct HybridState: Sendable, Equatable, Codable {
     public var firstStep = true
     public var failures = 0, successes = 0, slow = 0
     public var iteration = 0
-    /// ‖F‖₂ when a stall last earned a fresh Jacobian (another retry needs real progress since then).
-    public var normAtRetry = Double.infinity
+    /// ‖F‖₂ when a stall last earned a fresh Jacobian (another retry needs real progress since then); nil
+    /// before the first retry.
+    public var normAtRetry: Double?
     public var evaluations = 0
     public var jacobianEvaluations = 0
     public var noise: Double?
+    /// What the next iteration does first: the consequences of the last trial step, or the first Jacobian.
+    public var pending: Pending = .none
+
+    /// Work left over from the last iteration.
+    public enum Pending: Sendable, Equatable, Codable {
+        case none
+        /// The first finite-difference Jacobian (a stop requested at iteration 0 skips it).
+        case initialJacobian
+        /// Stall check, then a fresh Jacobian or a Broyden update with this trial step.
+        case afterStep(TrialStep)
+    }
+
+    /// A trial step and the residuals around it (for the Broyden update).
+    public struct TrialStep: Sendable, Equatable, Codable {
+        public var step: [Double]
+        /// ‖D p‖₂, the scaled step length.
+        public var size: Double
+        /// F at the point the step was taken from.
+        public var previousResidual: [Double]
+        /// F at the trial point; nil when it was not finite (no Broyden update then).
+        public var trialResidual: [Double]?
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case x, f, jacobian, freshJacobian, diag, fnorm, delta, firstStep, failures, successes, slow, iteration,
+             normAtRetry, evaluations, jacobianEvaluations, noise, pending
+    }
+
+    /// Decoding checks the state (`isValid`): a corrupt file is an error, not a crash in `resume`.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        x = try c.decode([Double].self, forKey: .x); f = try c.decode([Double].self, forKey: .f)
+        jacobian = try c.decode([Double].self, forKey: .jacobian); diag = try c.decode([Double].self, forKey: .diag)
+        freshJacobian = try c.decode(Bool.self, forKey: .freshJacobian)
+        fnorm = try c.decode(Double.self, forKey: .fnorm); delta = try c.decode(Double.self, forKey: .delta)
+        firstStep = try c.decode(Bool.self, forKey: .firstStep)
+        failures = try c.decode(Int.self, forKey: .failures); successes = try c.decode(Int.self, forKey: .successes)
+        slow = try c.decode(Int.self, forKey: .slow); iteration = try c.decode(Int.self, forKey: .iteration)
+        normAtRetry = try c.decodeIfPresent(Double.self, forKey: .normAtRetry)
+        evaluations = try c.decode(Int.self, forKey: .evaluations)
+        jacobianEvaluations = try c.decode(Int.self, forKey: .jacobianEvaluations)
+        noise = try c.decodeIfPresent(Double.self, forKey: .noise)
+        pending = try c.decode(Pending.self, forKey: .pending)
+        guard isValid else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "not a valid hybrid root-finder state"))
+        }
+    }
 
     init(x: [Double], f: [Double], n: Int) {
         self.x = x; self.f = f
@@ -402,30 +469,79 @@ public struct HybridState: Sendable, Equatable, Codable {
         return s.squareRoot()
     }
 
-    /// The state as numbers (exact: doubles are stored as they are, integers are small): for checkpoints.
+    /// The state as numbers, for checkpoints: exact (doubles are stored as they are, counts are small
+    /// integers). Layout: n, m, x, F, J, D, 14 scalars, then the pending work (0 none, 1 first Jacobian,
+    /// 2 after a step: ‖D p‖, whether F(x + p) is finite, p, F(x), F(x + p) if finite).
     public var values: [Double] {
-        let n = x.count
-        return [Double(n), Double(f.count)] + x + f + jacobian + diag
-            + [freshJacobian ? 1 : 0, fnorm, delta, firstStep ? 1 : 0, Double(failures), Double(successes),
-               Double(slow), Double(iteration), normAtRetry, Double(evaluations), Double(jacobianEvaluations),
-               noise == nil ? 0 : 1, noise ?? 0]
+        var v = [Double(x.count), Double(f.count)] + x + f + jacobian + diag
+        v += [freshJacobian ? 1 : 0, fnorm, delta, firstStep ? 1 : 0, Double(failures), Double(successes),
+              Double(slow), Double(iteration), normAtRetry == nil ? 0 : 1, normAtRetry ?? 0, Double(evaluations),
+              Double(jacobianEvaluations), noise == nil ? 0 : 1, noise ?? 0]
+        switch pending {
+        case .none: v.append(0)
+        case .initialJacobian: v.append(1)
+        case let .afterStep(t):
+            v += [2, t.size, t.trialResidual == nil ? 0 : 1] + t.step + t.previousResidual + (t.trialResidual ?? [])
+        }
+        return v
     }
 
-    /// The state from `values`; nil if they do not describe one.
+    /// The state from `values`; nil if they do not describe a valid state (wrong sizes, non-integer or
+    /// negative counts, non-positive scaling, non-finite iterate).
     public init?(values v: [Double]) {
-        guard v.count >= 2, let n = Int(exactly: v[0]), let m = Int(exactly: v[1]), n >= 0, m == n else { return nil }
-        let body = 2 + n + m + n * n + n
-        guard v.count == body + 13 else { return nil }
+        func count(_ d: Double) -> Int? {
+            guard d >= 0, d <= 1e9, let i = Int(exactly: d) else { return nil }
+            return i
+        }
+        guard v.count >= 2, let n = count(v[0]), let m = count(v[1]), n >= 1, m == n else { return nil }
+        let (nn, overflow) = n.multipliedReportingOverflow(by: n)
+        guard !overflow, nn <= v.count else { return nil }
+        let body = 2 + 3 * n + nn + 14
+        guard v.count >= body + 1 else { return nil }
         var k = 2
         func take(_ c: Int) -> [Double] { defer { k += c }; return Array(v[k..<(k + c)]) }
-        x = take(n); f = take(m); jacobian = take(n * n); diag = take(n)
-        let t = take(13)
-        func int(_ d: Double) -> Int? { Int(exactly: d) }
-        guard let failures = int(t[4]), let successes = int(t[5]), let slow = int(t[6]), let iteration = int(t[7]),
-              let evaluations = int(t[9]), let jacobians = int(t[10]) else { return nil }
-        freshJacobian = t[0] != 0; fnorm = t[1]; delta = t[2]; firstStep = t[3] != 0
+        x = take(n); f = take(n); jacobian = take(nn); diag = take(n)
+        let t = take(14)
+        guard let failures = count(t[4]), let successes = count(t[5]), let slow = count(t[6]),
+              let iteration = count(t[7]), let evaluations = count(t[10]), let jacobians = count(t[11]),
+              [t[0], t[3], t[8], t[12]].allSatisfy({ $0 == 0 || $0 == 1 }) else { return nil }
+        freshJacobian = t[0] == 1; fnorm = t[1]; delta = t[2]; firstStep = t[3] == 1
         self.failures = failures; self.successes = successes; self.slow = slow; self.iteration = iteration
-        normAtRetry = t[8]; self.evaluations = evaluations; jacobianEvaluations = jacobians
-        noise = t[11] != 0 ? t[12] : nil
+        normAtRetry = t[8] == 1 ? t[9] : nil
+        self.evaluations = evaluations; jacobianEvaluations = jacobians
+        noise = t[12] == 1 ? t[13] : nil
+        switch v[k] {
+        case 0 where v.count == k + 1: pending = .none
+        case 1 where v.count == k + 1: pending = .initialJacobian
+        case 2:
+            guard v.count >= k + 3 else { return nil }
+            let size = v[k + 1], finite = v[k + 2]
+            guard finite == 0 || finite == 1, v.count == k + 3 + 2 * n + (finite == 1 ? n : 0) else { return nil }
+            k += 3
+            let step = take(n), previous = take(n)
+            pending = .afterStep(TrialStep(step: step, size: size, previousResidual: previous,
+                                           trialResidual: finite == 1 ? take(n) : nil))
+        default: return nil
+        }
+        guard isValid else { return nil }
     }
+
+    /// Sizes agree, the iterate is finite and the scaling positive (what `resume` relies on).
+    public var isValid: Bool {
+        let n = x.count
+        guard n >= 1, f.count == n, jacobian.count == n * n, diag.count == n,
+              x.allSatisfy({ $0.isFinite }), f.allSatisfy({ $0.isFinite }),
+              failures >= 0, successes >= 0, slow >= 0, iteration >= 0, evaluations >= 0, jacobianEvaluations >= 0
+        else { return false }
+        switch pending {
+        case .initialJacobian: return true      // J and D are computed first
+        case .none, .afterStep:
+            guard diag.allSatisfy({ $0 > 0 && $0.isFinite }), delta.isFinite, fnorm.isFinite else { return false }
+            if case let .afterStep(t) = pending {
+                return t.step.count == n && t.previousResidual.count == n && (t.trialResidual?.count ?? n) == n
+            }
+            return true
+        }
+    }
+
 }

@@ -63,10 +63,11 @@ struct Solve: ParsableCommand {
         do {
             result = try solveEquilibrium(evaluator: evaluator, options: cfg.equilibrium, log: log)
         } catch {
-            // The root's error reaches every rank through the collective driver; the root prints it once.
-            // Anything else (an MPI failure on one rank) ends every rank.
-            if error is CollectiveFailure || comm.isRoot { fail("\(error)", code: 1) }
-            Console.error("error: rank \(comm.rank): \(error)")
+            // A failure every rank agreed on (through the collective driver) ends each rank on its own, the
+            // first rank printing it once. Anything else may have happened on this rank alone: print it and
+            // end every rank, so that none is left waiting in a collective.
+            if let failure = error as? CollectiveFailure, failure.agreed { fail("\(error)", code: 1) }
+            Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
             comm.abort(code: 1)
         }
         let peakMemory = try comm.allGatherV([peakResidentMemoryMiB()])

@@ -16,7 +16,7 @@ final class MPICompositionTests: XCTestCase {
         let r = try runProcess("/usr/bin/mpirun", ["-np", "3", bundle, "EquilibriumTests.CompositionTests"], timeout: 600)
         XCTAssertEqual(r.status, 0, String(r.stdout.suffix(3000)) + String(r.stderr.suffix(2000)))
         let passed = (r.stdout + r.stderr).components(separatedBy: "\n")
-            .filter { $0.contains("Executed 4 tests, with 0 failures") }
+            .filter { $0.contains("Executed 5 tests, with 0 failures") }
         // Each of the 3 ranks prints the suite's and the selection's summary line.
         XCTAssertEqual(passed.count, 6, String(r.stdout.suffix(3000)) + String(r.stderr.suffix(2000)))
     }

@@ -64,6 +64,63 @@ final class CompositionTests: XCTestCase {
         XCTAssertEqual(root, "from the root: ∑ λ")
     }
 
+    // MARK: Failures in a collective driver
+
+    struct ServeFailure: Error, CustomStringConvertible { var description: String }
+
+    /// A `serve` that fails on one rank (the last) ends the loop on every rank with that rank's message —
+    /// no rank is left waiting — also when `drive` swallows the error, and also when the failure happens
+    /// inside an inner driver on a rank group that does not hold the world root. The communicator stays usable.
+    func testServeFailuresReachEveryRank() throws {
+        let failing = comm.size - 1
+        let driver = CollectiveDriver<Number>(communicator: comm)
+        var served = 0
+        let serve: (Number) throws -> Double = { n in
+            served += 1
+            if n.value == 2 && self.comm.rank == failing { throw ServeFailure(description: "rank \(failing) cannot serve 2") }
+            return n.value
+        }
+        XCTAssertThrowsError(try driver.run(serve: serve) { request -> Number in
+            var total = 0.0
+            for k in 1...5 { total += try request(Number(Double(k))) }
+            return Number(total)
+        }) { error in
+            XCTAssertEqual((error as? CollectiveFailure)?.message, "rank \(failing) cannot serve 2")
+            XCTAssertEqual((error as? CollectiveFailure)?.agreed, true)
+        }
+        XCTAssertEqual(served, 2)
+        // A drive that swallows the failure still fails (and does not send more commands).
+        served = 0
+        XCTAssertThrowsError(try driver.run(serve: serve) { request -> Number in
+            for k in 1...5 { _ = try? request(Number(Double(k))) }
+            return Number(0)
+        })
+        XCTAssertEqual(served, 2)
+
+        // Nested: the last rank group's inner driver fails; the outer loop on the world ends everywhere.
+        let groups = min(2, comm.size)
+        let group = Partition(count: comm.size, parts: groups).part(of: comm.rank)
+        let sub = try comm.split(color: group, key: comm.rank)
+        let outer = CollectiveDriver<Number>(communicator: comm)
+        XCTAssertThrowsError(try outer.run(serve: { step -> Double in
+            let inner = CollectiveDriver<Number>(communicator: sub)
+            let r: Number = try inner.run(serve: { n -> Double in
+                if step.value == 3 && group == groups - 1 && sub.rank == sub.size - 1 {
+                    throw ServeFailure(description: "inner failure at step 3")
+                }
+                return n.value * step.value
+            }) { request in Number(try request(Number(1))) }
+            return r.value
+        }) { request -> Number in
+            Number(try (1...4).map { try request(Number(Double($0))) }.reduce(0, +))
+        }) { error in
+            XCTAssertTrue("\(error)".contains("inner failure at step 3"), "\(error)")
+        }
+        // Still usable.
+        let ok: Number = try driver.run(serve: { $0.value }) { request in Number(try request(Number(7))) }
+        XCTAssertEqual(ok.value, 7)
+    }
+
     // MARK: Evaluators that outlive a world
 
     func testEvaluatorUpdateKeepsWorkspacesAndWarmStarts() throws {

@@ -40,7 +40,9 @@ final class SeamTests: XCTestCase {
         let first = try stepper.step(pr, from: g)
         let second = try stepper.step(pr, from: HouseholdPolicy(consumption: g.consumption, values: first.policy.values))
         XCTAssertEqual(second.policy.consumption, looped.consumption)
-        XCTAssertEqual(stepper.choiceProbabilities.count, looped.consumption.count)
+        XCTAssertEqual(second.policy.values, looped.values)
+        XCTAssertEqual(second.assetPolicy, hh.assetPolicy)
+        XCTAssertEqual(stepper.choiceProbabilities, hh.choiceProbabilities)
     }
 
     /// One Coleman step from a converged solve's policy is (to the solve's tolerance) its fixed point; a step
@@ -184,6 +186,78 @@ final class SeamTests: XCTestCase {
             }
         }
         XCTAssertNil(HybridState(values: [2, 2, 1]), "malformed state values are refused")
+    }
+
+    static func noisy(_ x: [Double]) -> [Double] {
+        func noise(_ x: Double) -> Double {          // deterministic pseudo-noise of amplitude 1e-8
+            let h = sin(x * 1e9) * 43758.5453
+            return (h - h.rounded(.down) - 0.5) * 2e-8
+        }
+        return [x[0] * x[0] - 1 + noise(x[0] + 3 * x[1]), x[1] - 0.5 * x[0] + noise(2 * x[0] - x[1])]
+    }
+
+    static func rosenbrock(_ x: [Double]) -> [Double] { [10 * (x[1] - x[0] * x[0]), 1 - x[0]] }
+
+    /// A stop at every monitor call (iteration lines and notes such as the fresh-Jacobian retry) resumes to
+    /// the uninterrupted result; a stop never waits for a Jacobian; a run capped by iterations resumes with
+    /// a larger cap to the uncapped result.
+    func testStopAnywhereAndResumeAfterBudgets() throws {
+        for (x0, residual, tolerance) in [([0.0, 1.0], Self.powell, 1e-13), ([-1.2, 1.0], Self.rosenbrock, 1e-12),
+                                          ([2.0, 1.0], Self.noisy, 1e-14)] {
+            let finder = HybridRootFinder(tolerance: tolerance, maxIterations: 300)
+            var calls = 0, notes = 0
+            let whole = try finder.solve(from: x0, monitor: { calls += 1; notes += $0.note == nil ? 0 : 1; return .proceed },
+                                         residual: residual)
+            for k in 1...calls {
+                var seen = 0, evaluationsAtStop = -1
+                let stopped = try finder.solve(from: x0, monitor: { rec in
+                    seen += 1
+                    if seen == k { evaluationsAtStop = rec.evaluations; return .stop }
+                    return .proceed
+                }, residual: residual)
+                guard stopped.reason == .interrupted else {
+                    XCTAssertEqual(stopped.reason, whole.reason, "stop at call \(k): \(stopped.reason)")  // the last call ends the solve anyway
+                    continue
+                }
+                XCTAssertEqual(stopped.evaluations, evaluationsAtStop, "call \(k): no evaluation after the stop request")
+                let resumed = try finder.resume(from: XCTUnwrap(HybridState(values: stopped.state!.values)), residual: residual)
+                XCTAssertEqual(resumed.x, whole.x, "call \(k)")
+                XCTAssertEqual(resumed.reason, whole.reason)
+                XCTAssertEqual(resumed.evaluations, whole.evaluations)
+                XCTAssertEqual(resumed.noise, whole.noise)
+            }
+            if residual([2.0, 1.0]) == Self.noisy([2.0, 1.0]) { XCTAssertGreaterThan(notes, 0, "the noisy problem exercises the notes") }
+            for cap in [1, 2, 5] where cap < whole.iterations {
+                let capped = try HybridRootFinder(tolerance: tolerance, maxIterations: cap).solve(from: x0, residual: residual)
+                XCTAssertEqual(capped.reason, .maxIterations)
+                let resumed = try finder.resume(from: XCTUnwrap(capped.state), residual: residual)
+                XCTAssertEqual(resumed.x, whole.x, "cap \(cap)")
+                XCTAssertEqual(resumed.evaluations, whole.evaluations, "cap \(cap)")
+            }
+        }
+        // Stopping at iteration 0 costs only F(x₀): the first Jacobian waits for the resume.
+        let early = try HybridRootFinder(tolerance: 1e-13).solve(from: [0, 1], monitor: { _ in .stop }, residual: Self.powell)
+        XCTAssertEqual(early.reason, .interrupted)
+        XCTAssertEqual(early.evaluations, 1)
+    }
+
+    /// Saved states are checked: corrupt numbers or JSON are refused, never a crash; plain JSON works.
+    func testStateValidation() throws {
+        let stopped = try HybridRootFinder(tolerance: 1e-13).solve(from: [0, 1], monitor: { $0.iteration >= 2 ? .stop : .proceed },
+                                                                  residual: Self.powell)
+        let state = try XCTUnwrap(stopped.state)
+        let json = try JSONEncoder().encode(state)               // no special float strategy needed
+        XCTAssertEqual(try JSONDecoder().decode(HybridState.self, from: json), state)
+        var v = state.values
+        XCTAssertNil(HybridState(values: [1e10, 1e10] + Array(v.dropFirst(2))), "sizes that overflow")
+        XCTAssertNil(HybridState(values: Array(v.dropLast())))
+        XCTAssertNil(HybridState(values: v + [0]))
+        v[2 + 2 + 2 + 4] = 0                                      // a zero scaling entry
+        XCTAssertNil(HybridState(values: v))
+        var broken = state
+        broken.diag = [1]
+        XCTAssertThrowsError(try JSONDecoder().decode(HybridState.self, from: JSONEncoder().encode(broken)))
+        XCTAssertThrowsError(try HybridRootFinder(tolerance: 1e-13).resume(from: broken, residual: Self.powell))
     }
 
     /// A Jacobian supplied from outside, assembled column by column in reverse order (as rank groups would
