@@ -134,13 +134,18 @@ public final class WorldEvaluator {
     }
 
     /// Evaluate a different world and/or model from now on. The workspaces, and with them the warm starts
-    /// (policies on the old grid are a good start on the new one), are kept when N_a, S and M are unchanged;
-    /// the income process is rebuilt only when its parameters changed. Collective in the sense that every
-    /// rank must make the same update.
+    /// (policies on the old grid are a good start on the new one; a new γ recomputes the carried c^−γ), are
+    /// kept when N_a, S and M are unchanged; the income process is rebuilt only when its parameters changed.
+    /// Every rank must make the same update.
+    ///
+    /// Warm starts make a residual depend on the evaluations before it: a Jacobian column computed on another
+    /// rank group, or a solve resumed in another process, then agrees only to the inner tolerances, not to
+    /// the bit (restore workspaces with `HouseholdSolver.load` and `StationaryDistribution.load` to resume
+    /// exactly).
     public func update(world: World, model: ModelParameters, income: IncomeProcess? = nil) {
-        let sizesChanged = world.count != self.world.count || model.assetPoints != self.model.assetPoints
-            || model.income != self.model.income
         if model.income != self.model.income { self.income = income ?? IncomeProcess(model.income) }
+        let sizesChanged = world.count != self.world.count || model.assetPoints != self.model.assetPoints
+            || self.income.count != households.values.first.map(\.shockCount) ?? self.income.count
         self.world = world
         self.model = model
         if sizesChanged {

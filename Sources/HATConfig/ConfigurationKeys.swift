@@ -123,7 +123,7 @@ public enum ConfigurationKeys {
         section("equilibrium", required: true, "the closure and the solver", [
             key("closure", .string, .required,
                 "one of " + Closure.allCases.map(\.rawValue).joined(separator: ", ")
-                    + " (one world R; R fixed at rate and beta solved; one R per country)"),
+                    + " (one world R at a fixed beta; R fixed at fixed_rate and beta solved; one R per country at a fixed beta)"),
             key("rate", .number, .number(1.02),
                 "older name of fixed_rate (closure fixed-rate) or initial_rate (the others); not together with that key in one source; > 0"),
             key("fixed_rate", .number, .optional("rate"),

@@ -13,6 +13,18 @@ public struct DistributionStats: Sendable {
     }
 }
 
+/// Using the distribution in a way its state does not allow.
+public enum DistributionError: Error, CustomStringConvertible, Equatable {
+    /// `pushForward` over income states whose bands `prepare` did not build.
+    case notPrepared(rows: Range<Int>, prepared: Range<Int>?)
+    public var description: String {
+        switch self {
+        case let .notPrepared(rows, prepared):
+            return "distribution: push-forward over income states \(rows) but the bands were prepared for \(prepared.map { "\($0)" } ?? "none")"
+        }
+    }
+}
+
 /// The stationary distribution over (asset, shock) states (HAT-SPEC §3), by pushing mass forward through
 /// the policy lotteries and the shock transition. The dense N_aS × N_aS matrix Q is never built: once per
 /// solve the variety-weighted lotteries of each state are pre-aggregated into a band of next-period asset
@@ -33,6 +45,8 @@ public final class StationaryDistribution {
     private var bandWeights: [Double]
     private var sparseTargets: [Int32]
     public private(set) var hasSolution = false
+    /// The income states whose bands `prepare` built (nil before the first `prepare`).
+    public private(set) var preparedShocks: Range<Int>?
 
     public init(assets: Int, shocks: Int) {
         assetCount = assets; shockCount = shocks; nState = assets * shocks
@@ -92,7 +106,9 @@ public final class StationaryDistribution {
     /// states of `shocks`. Call before `pushForward` whenever the policies changed.
     public func prepare(household hh: HouseholdSolver, shocks: Range<Int>? = nil) {
         precondition(hh.assetCount == assetCount && hh.shockCount == shockCount)
-        buildBands(hh, shocks: shocks ?? 0..<shockCount)
+        let rows = shocks ?? 0..<shockCount
+        buildBands(hh, shocks: rows)
+        preparedShocks = rows
     }
 
     /// One forward step λ ← Qᵀλ (HAT-SPEC §3), the distribution's counterpart of the household's Coleman
@@ -102,6 +118,8 @@ public final class StationaryDistribution {
     public func pushForward(transition: [Double], blocks: GridBlockExchange? = nil) throws -> Double {
         let na = assetCount, nS = shockCount, ns = nState
         let shocks = blocks?.ownedShocks ?? 0..<shockCount
+        // The bands must be those of exactly these rows (a partial `prepare` leaves the others stale).
+        guard preparedShocks == shocks else { throw DistributionError.notPrepared(rows: shocks, prepared: preparedShocks) }
         bandWeights.withUnsafeBufferPointer { wts in
             sparseTargets.withUnsafeBufferPointer { targets in
                 for k in (shocks.lowerBound * na)..<(shocks.upperBound * na) { moved[k] = 0 }

@@ -106,6 +106,8 @@ public final class HouseholdSolver {
     private let aTilde, invDiff: UnsafeMutablePointer<Double>
 
     private var solutionC = 0, solutionV = 0
+    /// The γ with which the stored c^−γ was computed (a warm start at another γ recomputes it).
+    private var solutionGamma = Double.nan
     public private(set) var hasSolution = false
 
     public init(assets: Int, shocks: Int, varieties: Int) {
@@ -171,6 +173,7 @@ public final class HouseholdSolver {
         var ci = 0, vi = 0
         if warmStart && hasSolution {
             ci = solutionC; vi = solutionV
+            if solutionGamma != problem.gamma { carryMarginalUtility(slot: ci, problem: problem) }
         } else {
             try initialGuess(problem, c: cBuf[0], cpow: cpowBuf[0], v: vBuf[0])
         }
@@ -190,8 +193,40 @@ public final class HouseholdSolver {
                             blocks: blocks)
         solutionC = 1 - ci; solutionV = vi
         choiceProbabilities(problem, v: vBuf[solutionV], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
+        solutionGamma = problem.gamma
         hasSolution = true
         return stats
+    }
+
+    /// c^−γ of the consumption in `slot`, computed as the kernel carries it (vector power; 1/c for log).
+    private func carryMarginalUtility(slot: Int, problem: HouseholdProblem) {
+        let c = cBuf[slot], cp = cpowBuf[slot]
+        cp.update(from: c, count: nAll)
+        if problem.isLogUtility {
+            for k in 0..<nAll { cp[k] = 1 / c[k] }
+        } else {
+            VectorMath.pow(cp, count: nAll, power: -problem.gamma)
+        }
+        solutionGamma = problem.gamma
+    }
+
+    /// Make `policy` the stored solution (e.g. from a checkpoint), so that the next `solve(warmStart: true)`
+    /// starts from it, exactly as it would have from the same policy computed in this process (the kernel
+    /// carries c^−γ with the same vector power). a′, the lotteries and π are not restored: `solve` recomputes
+    /// them before they are read.
+    public func load(_ policy: HouseholdPolicy, gamma: Double) {
+        precondition(policy.consumption.count == nAll && policy.values.count == nAll)
+        policy.consumption.withUnsafeBufferPointer { cBuf[0].update(from: $0.baseAddress!, count: nAll) }
+        policy.values.withUnsafeBufferPointer { vBuf[0].update(from: $0.baseAddress!, count: nAll) }
+        solutionC = 0; solutionV = 0
+        cpowBuf[0].update(from: cBuf[0], count: nAll)
+        if abs(gamma - 1) <= 1.4901161193847656e-8 {
+            for k in 0..<nAll { cpowBuf[0][k] = 1 / cBuf[0][k] }
+        } else {
+            VectorMath.pow(cpowBuf[0], count: nAll, power: -gamma)
+        }
+        solutionGamma = gamma
+        hasSolution = true
     }
 
     /// One Coleman step K (HAT-SPEC §2.1) from outside: (c, v) ↦ (c′, v′, a′), the household's backward
@@ -201,25 +236,27 @@ public final class HouseholdSolver {
     /// The step runs in this solver's buffers: its stored solution is replaced by the step's output (c′, v′,
     /// a′ and the lotteries; π is that of v′), so `consumption`, `values`, `assetPolicy` and
     /// `choiceProbabilities` read the step afterwards, and a later `solve(warmStart: true)` starts from it.
+    /// With `blocks`, only the rows of `blocks.ownedShocks` of the returned arrays are computed here; the
+    /// other rows hold whatever the buffers held.
+    ///
+    /// c^−γ of the input is computed with the kernel's vector power, as every loop step after the first
+    /// carries it; the loop's cold guess computes it with the scalar power. So `solve` from the cold guess
+    /// and public steps from that guess agree to the last bit for log utility and to about one ulp of
+    /// c^−γ otherwise; from any policy the loop produced, they agree bitwise.
     public func step(_ problem: HouseholdProblem, from policy: HouseholdPolicy,
                      blocks: GridBlockExchange? = nil) throws -> HouseholdStep {
         precondition(problem.assets.count == assetCount && problem.income.count == shockCount
                      && problem.prices.count == varietyCount)
         precondition(policy.consumption.count == nAll && policy.values.count == nAll)
         hasSolution = false
-        let c = cBuf[0], cp = cpowBuf[0], v = vBuf[0]
+        let c = cBuf[0], v = vBuf[0]
         policy.consumption.withUnsafeBufferPointer { c.update(from: $0.baseAddress!, count: nAll) }
         policy.values.withUnsafeBufferPointer { v.update(from: $0.baseAddress!, count: nAll) }
-        // c^−γ exactly as the kernel carries it.
-        cp.update(from: c, count: nAll)
-        if problem.isLogUtility {
-            for k in 0..<nAll { cp[k] = 1 / c[k] }
-        } else {
-            VectorMath.pow(cp, count: nAll, power: -problem.gamma)
-        }
+        carryMarginalUtility(slot: 0, problem: problem)
         let change = try colemanStep(problem, cIn: 0, vIn: 0, cOut: 1, vOut: 1, iteration: 1, blocks: blocks)
         solutionC = 1; solutionV = 1
         choiceProbabilities(problem, v: vBuf[1], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
+        solutionGamma = problem.gamma
         hasSolution = true
         return HouseholdStep(policy: HouseholdPolicy(consumption: consumption, values: values),
                              assetPolicy: assetPolicy, change: change)

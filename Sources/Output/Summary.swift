@@ -103,10 +103,13 @@ func gridJSON(_ model: ModelParameters) -> JSON {
                     ("sigma_transitory", .number(inc.sigmaTransitory))])
 }
 
-/// Where the world came from: TFP and labour, and the data folder and parameter vector of a data world.
+/// The world that was solved: TFP, labour, trade costs and tariffs (row = importer), and the data folder and
+/// parameter vector of a data world.
 func worldJSON(_ config: RunConfiguration) -> JSON {
-    var fields: [(String, JSON)] = [("tfp", .numbers(config.world.tfp)), ("labor", .numbers(config.world.labor)),
-                                    ("tariffs", .bool(config.world.tariffs.contains { $0 != 0 }))]
+    let w = config.world, m = w.count
+    func rows(_ v: [Double]) -> [[Double]] { (0..<m).map { Array(v[($0 * m)..<(($0 + 1) * m)]) } }
+    var fields: [(String, JSON)] = [("tfp", .numbers(w.tfp)), ("labor", .numbers(w.labor)),
+                                    ("trade_costs", .matrix(rows(w.tradeCosts))), ("tariffs", .matrix(rows(w.tariffs)))]
     if let data = config.dataWorld {
         fields.append(("data_dir", .string(data.world.directory)))
         fields.append(("parameters", .string(data.parametersFile)))

@@ -55,7 +55,7 @@ public struct MessageReader {
     public var isAtEnd: Bool { offset == bytes.count }
 
     public mutating func read() throws -> UInt64 {
-        guard offset + 8 <= bytes.count else { throw MessageError.truncated(needed: offset + 8, size: bytes.count) }
+        guard bytes.count - offset >= 8 else { throw MessageError.truncated(needed: 8, size: bytes.count - offset) }
         var v: UInt64 = 0
         for k in 0..<8 { v |= UInt64(bytes[offset + k]) << (8 * UInt64(k)) }
         offset += 8
@@ -71,13 +71,13 @@ public struct MessageReader {
     public mutating func read() throws -> Bool { (try read() as UInt64) != 0 }
     public mutating func read() throws -> String {
         let n: Int = try read()
-        guard n >= 0, offset + n <= bytes.count else { throw MessageError.truncated(needed: offset + max(n, 0), size: bytes.count) }
+        guard n >= 0, n <= bytes.count - offset else { throw MessageError.truncated(needed: n, size: bytes.count - offset) }
         defer { offset += n }
         return String(decoding: bytes[offset..<(offset + n)], as: UTF8.self)
     }
     public mutating func read() throws -> [Double] {
         let n: Int = try read()
-        guard n >= 0, offset + 8 * n <= bytes.count else { throw MessageError.truncated(needed: offset + 8 * max(n, 0), size: bytes.count) }
+        guard n >= 0, n <= (bytes.count - offset) / 8 else { throw MessageError.truncated(needed: n, size: (bytes.count - offset) / 8) }
         return try (0..<n).map { _ in try read() }
     }
     public mutating func read() throws -> Double? {
@@ -86,8 +86,12 @@ public struct MessageReader {
     public mutating func read<T: Packable>() throws -> T { try T(unpacking: &self) }
     public mutating func read<T: Packable>() throws -> [T] {
         let n: Int = try read()
-        guard n >= 0, n <= bytes.count else { throw MessageError.invalid("array count \(n)") }
-        return try (0..<n).map { _ in try T(unpacking: &self) }
+        // Every element takes at least one byte of what is left: a count beyond that is corrupt (and would
+        // otherwise reserve memory for it).
+        guard n >= 0, n <= bytes.count - offset else { throw MessageError.invalid("array count \(n)") }
+        var out: [T] = []
+        for _ in 0..<n { out.append(try T(unpacking: &self)) }
+        return out
     }
     public mutating func read<T: Packable>() throws -> T? {
         try read() as Bool ? try T(unpacking: &self) : nil
@@ -99,7 +103,7 @@ public enum MessageError: Error, CustomStringConvertible {
     case invalid(String)
     public var description: String {
         switch self {
-        case let .truncated(needed, size): return "message truncated: needed \(needed) bytes of \(size)"
+        case let .truncated(needed, size): return "message truncated: needed \(needed) items, \(size) left"
         case let .invalid(what): return "message invalid: \(what)"
         }
     }

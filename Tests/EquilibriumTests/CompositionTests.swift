@@ -48,6 +48,14 @@ final class CompositionTests: XCTestCase {
         XCTAssertThrowsError(try CountryOutcome(packed: bytes + [0]))
         var bad = MessageWriter(); bad.write(99); for _ in 0..<5 { bad.write(0) }
         XCTAssertThrowsError(try CountryFailure(packed: bad.bytes))
+        // Counts that would overflow or allocate without bound are errors too.
+        for count in [Int.max, Int.max / 4 + 1, Int.max / 8 + 1, 1 << 40, -1] {
+            var w = MessageWriter(); w.write(count); w.write(1.0)
+            XCTAssertThrowsError(try [Double](packed: w.bytes))
+            XCTAssertThrowsError(try String(packed: w.bytes))
+            var r = MessageReader(w.bytes)
+            XCTAssertThrowsError(try r.read() as [CountryOutcome])
+        }
 
         // Across ranks: each rank contributes rank + 1 outcomes; everyone receives all in rank order.
         let mine = (0...comm.rank).map { k -> CountryOutcome in
@@ -142,6 +150,14 @@ final class CompositionTests: XCTestCase {
         XCTAssertEqual(evaluator.workspaceBuilds, 1, "same sizes: the workspaces are kept")
         XCTAssertEqual(evaluator.owned.map { ObjectIdentifier(evaluator.households[$0]!) }, solvers)
         XCTAssertEqual(evaluator.world, cheaper)
+        // The kept workspaces are warm: the first household solves after the update take fewer Coleman
+        // steps than cold ones at the same prices.
+        let probe = try evaluator.evaluate(prices: first.prices, options: options.evaluation)
+        let coldProbe = try WorldEvaluator(world: cheaper, model: config.model, communicator: comm)
+            .evaluate(prices: first.prices, options: options.evaluation)
+        for (w, c) in zip(probe.countries, coldProbe.countries) {
+            XCTAssertLessThan(w.household.iterations, c.household.iterations)
+        }
         options.start.wages = first.prices.wages
         options.start.rate = first.prices.rates[0]
         let warm = try solveEquilibrium(evaluator: evaluator, options: options)

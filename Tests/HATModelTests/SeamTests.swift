@@ -125,6 +125,46 @@ final class SeamTests: XCTestCase {
         }
     }
 
+    /// Workspaces restored from saved policies and masses warm-start exactly as the in-memory ones do (what a
+    /// checkpoint needs); a push-forward over rows whose bands were not prepared is refused.
+    func testLoadedWorkspacesWarmStartExactly() throws {
+        let pr = problem(gamma: 1.45)
+        var moved = pr
+        moved.wage *= 1.01
+        let hh = HouseholdSolver(assets: 60, shocks: income.count, varieties: 3)
+        try hh.solve(pr, tolerance: 1e-10)
+        let dist = StationaryDistribution(assets: 60, shocks: income.count)
+        try dist.solve(household: hh, transition: income.transition, tolerance: 1e-12)
+        let saved = (hh.policy, dist.masses)
+        let inMemory = try hh.solve(moved, tolerance: 1e-10, warmStart: true)
+        try dist.solve(household: hh, transition: income.transition, tolerance: 1e-12, warmStart: true)
+        let (c1, m1) = (hh.consumption, dist.masses)
+
+        let restored = HouseholdSolver(assets: 60, shocks: income.count, varieties: 3)
+        restored.load(saved.0, gamma: pr.gamma)
+        let restoredDist = StationaryDistribution(assets: 60, shocks: income.count)
+        restoredDist.load(masses: saved.1)
+        let fromLoad = try restored.solve(moved, tolerance: 1e-10, warmStart: true)
+        try restoredDist.solve(household: restored, transition: income.transition, tolerance: 1e-12, warmStart: true)
+        XCTAssertEqual(fromLoad.iterations, inMemory.iterations)
+        XCTAssertEqual(restored.consumption, c1)
+        XCTAssertEqual(restoredDist.masses, m1)
+
+        // A warm start at another γ is still a correct solve (the carried c^−γ is recomputed).
+        var otherGamma = moved
+        otherGamma.gamma = 2
+        try restored.solve(otherGamma, tolerance: 1e-10, warmStart: true)
+        let cold = HouseholdSolver(assets: 60, shocks: income.count, varieties: 3)
+        try cold.solve(otherGamma, tolerance: 1e-10)
+        XCTAssertLessThan(normInf(zip(restored.consumption, cold.consumption).map { $0 - $1 }), 1e-8)
+
+        let partial = StationaryDistribution(assets: 60, shocks: income.count)
+        partial.prepare(household: hh, shocks: 0..<3)
+        XCTAssertThrowsError(try partial.pushForward(transition: income.transition)) {
+            XCTAssertEqual($0 as? DistributionError, .notPrepared(rows: 0..<10, prepared: 0..<3))
+        }
+    }
+
     /// The generic expectations agree with the country aggregates computed in one fused pass.
     func testExpectationsMatchTheAggregates() throws {
         let pr = problem(gamma: 1.45)
