@@ -143,9 +143,10 @@ public final class WorldEvaluator {
     /// the bit (restore workspaces with `HouseholdSolver.load` and `StationaryDistribution.load` to resume
     /// exactly).
     public func update(world: World, model: ModelParameters, income: IncomeProcess? = nil) {
+        let oldShocks = self.income.count
         if model.income != self.model.income { self.income = income ?? IncomeProcess(model.income) }
         let sizesChanged = world.count != self.world.count || model.assetPoints != self.model.assetPoints
-            || self.income.count != households.values.first.map(\.shockCount) ?? self.income.count
+            || self.income.count != oldShocks
         self.world = world
         self.model = model
         if sizesChanged {

@@ -38,7 +38,8 @@ public struct HouseholdProblem: Sendable {
 
     public var varieties: Int { prices.count }
     /// The author's code treats γ ≈ 1 (Julia `isapprox`, relative 1.5e-8) as log utility.
-    public var isLogUtility: Bool { abs(gamma - 1) <= 1.4901161193847656e-8 }
+    public var isLogUtility: Bool { Self.isLogUtility(gamma: gamma) }
+    public static func isLogUtility(gamma: Double) -> Bool { abs(gamma - 1) <= 1.4901161193847656e-8 }
 }
 
 /// N_a points, equally spaced and inclusive, on [−φ A, ā A] (HAT-SPEC §1.4).
@@ -173,7 +174,7 @@ public final class HouseholdSolver {
         var ci = 0, vi = 0
         if warmStart && hasSolution {
             ci = solutionC; vi = solutionV
-            if solutionGamma != problem.gamma { carryMarginalUtility(slot: ci, problem: problem) }
+            if solutionGamma != problem.gamma { carryMarginalUtility(slot: ci, gamma: problem.gamma) }
         } else {
             try initialGuess(problem, c: cBuf[0], cpow: cpowBuf[0], v: vBuf[0])
         }
@@ -199,15 +200,15 @@ public final class HouseholdSolver {
     }
 
     /// c^−γ of the consumption in `slot`, computed as the kernel carries it (vector power; 1/c for log).
-    private func carryMarginalUtility(slot: Int, problem: HouseholdProblem) {
+    private func carryMarginalUtility(slot: Int, gamma: Double) {
         let c = cBuf[slot], cp = cpowBuf[slot]
         cp.update(from: c, count: nAll)
-        if problem.isLogUtility {
+        if HouseholdProblem.isLogUtility(gamma: gamma) {
             for k in 0..<nAll { cp[k] = 1 / c[k] }
         } else {
-            VectorMath.pow(cp, count: nAll, power: -problem.gamma)
+            VectorMath.pow(cp, count: nAll, power: -gamma)
         }
-        solutionGamma = problem.gamma
+        solutionGamma = gamma
     }
 
     /// Make `policy` the stored solution (e.g. from a checkpoint), so that the next `solve(warmStart: true)`
@@ -219,13 +220,7 @@ public final class HouseholdSolver {
         policy.consumption.withUnsafeBufferPointer { cBuf[0].update(from: $0.baseAddress!, count: nAll) }
         policy.values.withUnsafeBufferPointer { vBuf[0].update(from: $0.baseAddress!, count: nAll) }
         solutionC = 0; solutionV = 0
-        cpowBuf[0].update(from: cBuf[0], count: nAll)
-        if abs(gamma - 1) <= 1.4901161193847656e-8 {
-            for k in 0..<nAll { cpowBuf[0][k] = 1 / cBuf[0][k] }
-        } else {
-            VectorMath.pow(cpowBuf[0], count: nAll, power: -gamma)
-        }
-        solutionGamma = gamma
+        carryMarginalUtility(slot: 0, gamma: gamma)
         hasSolution = true
     }
 
@@ -252,7 +247,7 @@ public final class HouseholdSolver {
         let c = cBuf[0], v = vBuf[0]
         policy.consumption.withUnsafeBufferPointer { c.update(from: $0.baseAddress!, count: nAll) }
         policy.values.withUnsafeBufferPointer { v.update(from: $0.baseAddress!, count: nAll) }
-        carryMarginalUtility(slot: 0, problem: problem)
+        carryMarginalUtility(slot: 0, gamma: problem.gamma)
         let change = try colemanStep(problem, cIn: 0, vIn: 0, cOut: 1, vOut: 1, iteration: 1, blocks: blocks)
         solutionC = 1; solutionV = 1
         choiceProbabilities(problem, v: vBuf[1], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
