@@ -41,8 +41,9 @@ let package = Package(
         .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers"]),
+        .target(name: "Calibration", dependencies: ["Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"]),
         .executableTarget(name: "hat", dependencies: [
-            "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel",
+            "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel", "Calibration", "Storage", "Solvers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelFlags),
 

@@ -19,6 +19,9 @@ public struct EquilibriumOptions: Sendable {
     public var evaluation: EvaluationOptions
     /// Household tolerance of the final evaluation whose objects are reported (HAT-SPEC §2.2: 1e-10).
     public var reportingHouseholdTolerance: Double
+    /// End the solve with `.interrupted` at the next iteration once every rank agreed on a stop signal
+    /// (`StopSignal`); the caller checkpoints and exits 75.
+    public var stopOnSignal = false
 
     public init(closure: MarketClosure, start: EquilibriumStart, tolerance: Double,
                 maxIterations: Int, evaluation: EvaluationOptions, reportingHouseholdTolerance: Double) {
@@ -177,7 +180,8 @@ final class StrategyDriver {
     }
 
     func monitor(_ label: String) -> (IterationRecord) -> MonitorAction {
-        { [log, start] rec in
+        { [log, start, options] rec in
+            if options.stopOnSignal && StopSignal.agreed { return .stop }
             let elapsed = Date().timeIntervalSince(start)
             if let note = rec.note { log("\(label): \(note)"); return .proceed }
             log(String(format: "iter %3d  residual %.3e  l2 %.3e  step %.3e  %@  evals %3d  elapsed %.2f s  [%@]",
@@ -280,7 +284,7 @@ final class StrategyDriver {
         log(String(format: "strategy 2 stopped (%@) at max-abs residual %.3e; switching to strategy 3/3: hybrid on the wages with %@ bracketed inside every evaluation",
                    r.reason.message, normInf(r.residual), bondName))
         r = try reducedSpace(from: from2.x, label: "wages|bracketed-bonds")
-        if r.reason.converged || r.reason == .noiseFloor { return r }
+        if r.reason.converged || r.reason == .noiseFloor || r.reason == .interrupted { return r }
         log(String(format: "strategy 3 stopped at max-abs residual %.3e; polishing with the hybrid on all unknowns",
                    normInf(r.residual)))
         return bestOf(try hybrid(from: best?.x ?? r.x, label: "polish"))

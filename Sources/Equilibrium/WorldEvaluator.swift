@@ -155,6 +155,18 @@ public final class WorldEvaluator {
         }
     }
 
+    /// Warm starts from a fixed point: when set, every evaluation with `warmStart` starts each owned country
+    /// from its anchor instead of from the evaluation before. An evaluation is then a function of (anchor,
+    /// prices) alone, whatever was evaluated before it and on whichever rank or rank group: what a
+    /// calibration needs for Jacobian columns spread over groups and for resuming from a checkpoint to the
+    /// bit. Keyed by country; a rank needs the entries of the countries it owns.
+    public var anchor: [Int: CountrySolution] = [:]
+
+    /// The stored solution of an owned country (after an evaluation).
+    public func solution(of country: Int) -> CountrySolution {
+        CountrySolution(policy: households[country]!.policy, masses: distributions[country]!.masses)
+    }
+
     /// Forget every stored solution: the next evaluation starts cold even with `warmStart`.
     public func resetWorkspaces() {
         for hh in households.values { hh.reset() }
@@ -165,6 +177,10 @@ public final class WorldEvaluator {
     public func solveCountry(_ i: Int, prices: Prices, options: EvaluationOptions) -> CountryOutcome {
         let problem = world.householdProblem(country: i, model: model, income: income, prices: prices)
         let hh = households[i]!, dist = distributions[i]!
+        if options.warmStart, let start = anchor[i] {
+            hh.load(start.policy, gamma: model.gamma)
+            dist.load(masses: start.masses)
+        }
         do {
             let hs = try hh.solve(problem, tolerance: options.householdTolerance,
                                   maxIterations: options.householdMaxIterations, warmStart: options.warmStart)
@@ -193,6 +209,24 @@ public final class WorldEvaluator {
         let countries = try communicator.allGather(local)
         precondition(countries.count == world.count)
         return WorldOutcome(prices: prices, countries: countries)
+    }
+}
+
+/// One country's solved household policy and stationary distribution: a warm start, or a checkpoint's
+/// world solution.
+public struct CountrySolution: Sendable, Equatable, Packable {
+    public var policy: HouseholdPolicy
+    /// λ, `[shock][asset]`.
+    public var masses: [Double]
+
+    public init(policy: HouseholdPolicy, masses: [Double]) { self.policy = policy; self.masses = masses }
+
+    public func pack(into m: inout MessageWriter) {
+        m.write(policy.consumption); m.write(policy.values); m.write(masses)
+    }
+    public init(unpacking m: inout MessageReader) throws {
+        policy = HouseholdPolicy(consumption: try m.read(), values: try m.read())
+        masses = try m.read()
     }
 }
 

@@ -24,8 +24,32 @@ public struct RunConfiguration: Sendable {
     /// The `--set` arguments as given, in order.
     public var overrides: [String] = []
 
+    /// `[calibration]` (defaults when the table is absent).
+    public var calibration = CalibrationSettings()
+    /// Every declared key with its effective value (after `--set`; paths resolved; absent keys as their
+    /// default), in declaration order: what a checkpoint compares to refuse a different configuration.
+    public var effectiveValues: [(key: String, value: String)] = []
+
     /// Where the value of `key` came from, for error messages: "--set" or the configuration file.
     public func source(of key: String) -> String { overriddenKeys.contains(key) ? "--set" : path }
+}
+
+/// `[calibration]`: the gravity-as-a-guide calibration of `hat calibrate`.
+public struct CalibrationSettings: Sendable {
+    /// The start vector Θ₀ (46 entries) when `start` is given; nil: the world's parameters.
+    public var start: [Double]?
+    public var startFile: String?
+    public var tolerance = 1e-8
+    public var maxIterations = 50
+    public var checkpointEverySeconds = 300.0
+    public var keepCheckpoints = 2
+    public var jacobianStep = 1e-5
+
+    public init() {}
+
+    /// Keys that may differ between a checkpoint and the run that resumes it (run control, not the problem).
+    public static let resumableKeys: Set<String> = ["calibration.max_iterations", "calibration.checkpoint_every_seconds",
+                                                    "calibration.keep_checkpoints", "output.dir"]
 }
 
 /// A world built from data (HAT-SPEC §5): the data world and the parameter vector Θ it was built at.
@@ -339,9 +363,84 @@ struct Reader {
             evaluation: EvaluationOptions(householdTolerance: hhTol, distributionTolerance: distTol, warmStart: warm),
             reportingHouseholdTolerance: reportTol)
         eq.jacobianStep = jacobianStep
-        return RunConfiguration(path: file, text: "", model: model, world: world, equilibrium: eq,
-                                outputDirectory: outputDirectory, dataWorld: dataWorld,
-                                rateKey: "equilibrium.\(usedRateKey)")
+
+        // [calibration]
+        var cal = CalibrationSettings()
+        if let file = try optionalPath("calibration", "start", base: base) {
+            guard let dataWorld else {
+                throw fail("calibration.start", "needs a world built from data ([world] data_dir and parameters)")
+            }
+            do { cal.start = try readVector(path: file, count: TradeCostParameters.count(countries: dataWorld.world.countries)) }
+            catch let e as DataError { throw fail("calibration.start", e.description) }
+            if let k = cal.start!.firstIndex(where: { !$0.isFinite }) {
+                throw fail("calibration.start", "\(file): row \(k + 2), column guess: not a finite number")
+            }
+            cal.startFile = file
+        }
+        // Shifts of the start vector (e.g. the perturbed start of the acceptance test), applied block by block.
+        var shifts: [(key: String, value: Double)] = []
+        for k in ["shift_log_tfp", "shift_theta_m", "shift_distance"] {
+            let v = try double("calibration", k)
+            guard v.isFinite else { throw fail("calibration.\(k)", "must be finite") }
+            shifts.append(("calibration.\(k)", v))
+        }
+        let dummyShift = try doubles("calibration", "shift_dummies") ?? [0, 0, 0, 0]
+        guard dummyShift.count == 4, dummyShift.allSatisfy({ $0.isFinite }) else {
+            throw fail("calibration.shift_dummies", "must be 4 finite numbers (border, language, EC, EFTA), got \(dummyShift.count)")
+        }
+        let shifted = shifts.contains { $0.value != 0 } || dummyShift.contains { $0 != 0 }
+        if shifted {
+            guard let dataWorld else {
+                throw fail(shifts.first { $0.value != 0 }?.key ?? "calibration.shift_dummies",
+                           "needs a world built from data ([world] data_dir and parameters)")
+            }
+            let k = dataWorld.world.countries - 1
+            var v = cal.start ?? dataWorld.parameters.vector
+            for i in 0..<k { v[i] += shifts[0].value; v[k + i] += shifts[1].value }
+            for i in 0..<6 { v[2 * k + i] += shifts[2].value }
+            for i in 0..<4 { v[2 * k + 6 + i] += dummyShift[i] }
+            cal.start = v
+        }
+        cal.tolerance = try double("calibration", "tolerance")
+        guard cal.tolerance > 0, cal.tolerance.isFinite else { throw fail("calibration.tolerance", "must be > 0 (got \(cal.tolerance))") }
+        cal.maxIterations = try int("calibration", "max_iterations")
+        guard cal.maxIterations >= 1 else { throw fail("calibration.max_iterations", "must be >= 1 (got \(cal.maxIterations))") }
+        cal.checkpointEverySeconds = try double("calibration", "checkpoint_every_seconds")
+        guard cal.checkpointEverySeconds >= 0, cal.checkpointEverySeconds.isFinite else {
+            throw fail("calibration.checkpoint_every_seconds", "must be >= 0 (got \(cal.checkpointEverySeconds))")
+        }
+        cal.keepCheckpoints = try int("calibration", "keep_checkpoints")
+        guard cal.keepCheckpoints >= 1 else { throw fail("calibration.keep_checkpoints", "must be >= 1 (got \(cal.keepCheckpoints))") }
+        cal.jacobianStep = try double("calibration", "jacobian_step")
+        guard cal.jacobianStep > 0, cal.jacobianStep < 0.1 else {
+            throw fail("calibration.jacobian_step", "must lie in (0, 0.1) (got \(cal.jacobianStep))")
+        }
+
+        var config = RunConfiguration(path: file, text: "", model: model, world: world, equilibrium: eq,
+                                      outputDirectory: outputDirectory, dataWorld: dataWorld,
+                                      rateKey: "equilibrium.\(usedRateKey)")
+        config.calibration = cal
+        config.effectiveValues = try effectiveValues(base: base)
+        return config
+    }
+
+    /// Every declared key's effective value as text: numbers in Swift's shortest round-trip form (so `1e-10`
+    /// and `1.0e-10` agree), paths resolved, absent keys as their declared default.
+    func effectiveValues(base: URL) throws -> [(key: String, value: String)] {
+        func render(_ v: TOMLValueConvertible) -> String {
+            if let d = v.double { return "\(d)" }
+            if let i = v.int { return "\(i)" }
+            if let b = v.bool { return "\(b)" }
+            if let str = v.string { return "\"\(str)\"" }
+            if let a = v.array { return "[" + a.map { render($0) }.joined(separator: ", ") + "]" }
+            return v.debugDescription
+        }
+        return try ConfigurationKeys.all.map { k in
+            guard let v = try value(k.section, k.name) else { return (k.dotted, k.defaultValue.text) }
+            if k.type == .path { return (k.dotted, try optionalPath(k.section, k.name, base: base) ?? "") }
+            if k.type == .number, let i = v.int { return (k.dotted, "\(Double(i))") }
+            return (k.dotted, render(v))
+        }
     }
 
     /// A path-valued key, resolved against the configuration file's folder, or against the working folder

@@ -1,4 +1,5 @@
 import Foundation
+import Parallel
 
 /// Files to remove if the process is ended by SIGTERM, SIGINT or SIGHUP (a run's temporaries and its lock
 /// file), so a stopped run leaves nothing half-written behind. The handler only calls `unlink` on
@@ -14,7 +15,8 @@ public enum SignalCleanup {
     static let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
     private static let installed: Bool = {
         _ = slots
-        for sig in signals { signal(sig, signalCleanupHandler) }
+        // Signals that `StopSignal` turned into a polite stop stay with it (the run cleans up itself).
+        for sig in signals where !StopSignal.handles(sig) { signal(sig, signalCleanupHandler) }
         // Every exit path (an error after the lock was taken, exit codes 2-4) leaves nothing behind either.
         atexit { removeRegistered() }
         return true

@@ -14,7 +14,8 @@ public let solutionSchemaVersion = "1"
 /// hyperslab of the leading (country) dimension. When the reporting evaluation failed for some country,
 /// the household arrays and aggregates are left out (they would hold NaN) and `failed_countries` says why.
 public func writeSolution(path: String, config: RunConfiguration, result: EquilibriumResult,
-                          evaluator: WorldEvaluator, gravity: GravityComparison? = nil, runID: String = "") throws {
+                          evaluator: WorldEvaluator, gravity: GravityComparison? = nil, runID: String = "",
+                          extra: ((HDF5File) throws -> Void)? = nil) throws {
     let comm = evaluator.communicator
     do {
         let file = try HDF5File.create(path, communicator: comm)
@@ -29,6 +30,7 @@ public func writeSolution(path: String, config: RunConfiguration, result: Equili
                                  values: gravity.data.moments.flattened,
                                  attributes: ["description": "gravity regression on the data: " + layout])
         }
+        try extra?(file)
         try file.flush()
     }
     try comm.barrier()

@@ -118,7 +118,7 @@ func worldJSON(_ config: RunConfiguration) -> JSON {
 }
 
 /// The run's identity: id, version, launcher and (under SLURM) the job, array job and task.
-func runJSON(config: RunConfiguration, runID: String, ranks: Int) -> JSON {
+public func runJSON(config: RunConfiguration, runID: String, ranks: Int) -> JSON {
     let env = ProcessInfo.processInfo.environment
     var fields: [(String, JSON)] = [("run_id", .string(runID)), ("version", .string(hatVersion)), ("ranks", .integer(ranks)),
                                     ("configuration", .string(config.path)),

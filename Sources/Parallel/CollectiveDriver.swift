@@ -29,7 +29,12 @@ public struct CollectiveDriver<Command: Packable> {
         var message = ""
         do { reply = try serve(command) } catch { message = "\(error)" }
         let size = Int64(comm.size)
-        let lowestFailing = -(try comm.allReduce([-(reply == nil ? Int64(comm.rank) : size)])[0])
+        // One all-reduce agrees on two things: the lowest failing rank, and whether any rank received a
+        // stop signal (`StopSignal`), so a polite stop costs no extra collective.
+        let agreed = try comm.allReduce([-(reply == nil ? Int64(comm.rank) : size),
+                                         StopSignal.received != 0 || StopSignal.agreed ? 1 : 0])
+        StopSignal.noteAgreement(agreed[1] == 1)
+        let lowestFailing = -agreed[0]
         if lowestFailing < size {
             try comm.broadcast(&message, root: Int(lowestFailing))
             throw CollectiveFailure(message: message, agreed: true)

@@ -43,3 +43,14 @@ func matTVec(_ a: [Double], _ x: [Double], n: Int) -> [Double] {
     for i in 0..<n { for j in 0..<n { y[j] += a[i * n + j] * x[i] } }
     return y
 }
+
+/// Solve A X = B for a row-major n × n matrix A and a row-major n × k right-hand side B (LAPACK dgesv,
+/// LU with partial pivoting). Nil when A is singular or the solution is not finite.
+public func linearSolve(_ a: [Double], _ b: [Double], n: Int, columns k: Int) -> [Double]? {
+    precondition(a.count == n * n && b.count == n * k)
+    var a = a, b = b
+    var pivots = [Int32](repeating: 0, count: n)
+    let info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, Int32(n), Int32(k), &a, Int32(n), &pivots, &b, Int32(max(k, 1)))
+    guard info == 0, b.allSatisfy({ $0.isFinite }) else { return nil }
+    return b
+}

@@ -210,6 +210,43 @@ public final class HDF5File {
         return out
     }
 
+    /// Read rows `[first, first + count)` of the leading dimension of a double dataset, in C order.
+    public func read(_ name: String, rows first: Int, count: Int) throws -> [Double] {
+        let dims = try shape(name)
+        guard let rows = dims.first, first >= 0, count >= 0, first + count <= rows else {
+            throw HDF5Error(operation: "read rows \(first)..<\(first + count) of \(name)", path: path)
+        }
+        let perRow = dims.dropFirst().reduce(1, *)
+        var out = [Double](repeating: 0, count: count * perRow)
+        guard count > 0 else { return out }
+        let ds = H5Dopen2(id, name, H5P_DEFAULT)
+        guard ds >= 0 else { throw HDF5Error(operation: "open dataset \(name)", path: path) }
+        defer { H5Dclose(ds) }
+        let fileSpace = H5Dget_space(ds)
+        defer { H5Sclose(fileSpace) }
+        var start = [hsize_t](repeating: 0, count: dims.count)
+        var counts = dims.map { hsize_t($0) }
+        start[0] = hsize_t(first)
+        counts[0] = hsize_t(count)
+        H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &counts, nil)
+        var memCount = [hsize_t(out.count)]
+        let memSpace = H5Screate_simple(1, &memCount, nil)
+        defer { H5Sclose(memSpace) }
+        let status = out.withUnsafeMutableBufferPointer { H5Dread(ds, H5T_NATIVE_DOUBLE, memSpace, fileSpace, H5P_DEFAULT, $0.baseAddress) }
+        guard status >= 0 else { throw HDF5Error(operation: "read \(name)", path: path) }
+        return out
+    }
+
+    /// Whether the file has an object (group or dataset) at `name` (intermediate groups must exist).
+    public func exists(_ name: String) -> Bool {
+        var prefix = ""
+        for part in name.split(separator: "/") {
+            prefix += (prefix.isEmpty ? "" : "/") + part
+            guard H5Lexists(id, prefix, H5P_DEFAULT) > 0 else { return false }
+        }
+        return true
+    }
+
     /// Read a string attribute of an object.
     public func attribute(_ object: String, _ key: String) throws -> String {
         let attr = H5Aopen_by_name(id, object, key, H5P_DEFAULT, H5P_DEFAULT)

@@ -11,6 +11,8 @@ enum HatExit {
     static let badInput: Int32 = 2
     static let notConverged: Int32 = 3
     static let io: Int32 = 4
+    /// Stopped on SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL): resume with --resume.
+    static let stopped: Int32 = 75
 }
 
 struct Hat: ParsableCommand {
@@ -20,10 +22,11 @@ struct Hat: ParsableCommand {
         discussion: """
         Run as a single process (`hat solve CONFIG`) or under a launcher (`mpirun -np P hat solve CONFIG`,
         `srun --mpi=pmix hat solve CONFIG`). Results do not depend on the number of ranks.
-        Exit codes: 0 success, 2 bad input, 3 not converged, 4 I/O failure, 1 anything else.
+        Exit codes: 0 success, 2 bad input, 3 not converged, 4 I/O or checkpoint failure, 75 stopped by
+        SIGTERM/SIGUSR1 after a checkpoint (continue with --resume), 1 anything else.
         """,
         version: hatVersion,
-        subcommands: [Solve.self, GravityCommand.self, Bench.self, KeysCommand.self])
+        subcommands: [Solve.self, Calibrate.self, GravityCommand.self, Bench.self, KeysCommand.self])
 }
 
 /// Print one line on standard error, from the first rank only (configuration errors happen before MPI

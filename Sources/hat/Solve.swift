@@ -45,11 +45,11 @@ struct Solve: ParsableCommand {
         }
         try comm.broadcast(&refusal)
         var estimateLine = ""
-        if refusal.isEmpty { (refusal, estimateLine) = try checkResources(cfg, comm: comm) }
+        if refusal.isEmpty { (refusal, estimateLine) = try Solve.checkResources(cfg, comm: comm) }
         var income: IncomeProcess?
         if refusal.isEmpty {
             income = IncomeProcess(cfg.model.income)
-            refusal = checkFeasibility(cfg, income: income!)
+            refusal = Solve.checkFeasibility(cfg, income: income!)
         }
         if !refusal.isEmpty {
             folder?.abandon()
@@ -148,7 +148,7 @@ struct Solve: ParsableCommand {
     /// Refuse (exit 2) a configuration whose household arrays cannot fit this node's memory, or whose one
     /// world evaluation would take more than a week. Collective; returns the refusal (or "") and the
     /// estimate for the log.
-    func checkResources(_ cfg: RunConfiguration, comm: Communicator) throws -> (refusal: String, estimate: String) {
+    static func checkResources(_ cfg: RunConfiguration, comm: Communicator) throws -> (refusal: String, estimate: String) {
         let m = cfg.model, inc = m.income
         let estimate = ResourceEstimate(assets: m.assetPoints, persistentStates: inc.persistentStates,
                                         transitoryStates: inc.transitoryStates, countries: cfg.world.count,
@@ -181,7 +181,7 @@ struct Solve: ParsableCommand {
     }
 
     /// Refuse (exit 2) starting prices at which the household problem is infeasible in closed form.
-    func checkFeasibility(_ cfg: RunConfiguration, income: IncomeProcess) -> String {
+    static func checkFeasibility(_ cfg: RunConfiguration, income: IncomeProcess) -> String {
         let eq = cfg.equilibrium, m = cfg.world.count
         let prices = eq.closure.prices(at: eq.start, countries: m)
         guard let bad = cfg.world.infeasibleStart(model: cfg.model, income: income, prices: prices,

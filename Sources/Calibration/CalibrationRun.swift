@@ -1,0 +1,423 @@
+import Equilibrium
+import Foundation
+import Gravity
+import HATModel
+import Parallel
+import Solvers
+
+/// The gravity-as-a-guide calibration (HAT-SPEC §5.6 (i) with a working outer loop): find Θ (46) such that
+/// the gravity regression on the model's trade shares reproduces the data's moments, with wages and β
+/// solved at every Θ (fixed-rate closure).
+///
+/// - The outer root finder (the hybrid method with Broyden updates) runs on the world root; every rank
+///   follows it through a `CollectiveDriver`.
+/// - y(Θ): the inner equilibrium on the world communicator (countries partitioned), warm-started from the
+///   solution at the previous moment evaluation (`WorldEvaluator.anchor`) and from its x*.
+/// - Jacobians by the implicit-function theorem at x*(Θ): dy/dΘ = ∂y/∂Θ − ∂y/∂x (∂F/∂x)⁻¹ ∂F/∂Θ, one world
+///   evaluation per column (M + 46 columns), spread over rank groups; each column starts from the anchor,
+///   so it has the same bits on any group and any rank count.
+/// - Checkpoints after every outer iteration and inside a Jacobian (see `CheckpointStore`).
+public final class CalibrationRun {
+    public let problem: CalibrationProblem
+    public let communicator: Communicator
+    public let groups: Int
+    public let groupIndex: Int
+    /// The inner equilibria (world communicator).
+    public let evaluator: WorldEvaluator
+    /// Jacobian columns (the group's communicator; the same object when there is one group).
+    let columnEvaluator: WorldEvaluator
+    let log: Logger
+    /// Anchor solutions this rank holds: every country when there are several groups, else the owned ones.
+    public private(set) var anchors: [Int: CountrySolution] = [:]
+    /// The last moment evaluation (every rank).
+    public private(set) var last: MomentPoint?
+    /// The inner solve of the last moment evaluation, for the outputs (every rank).
+    public private(set) var lastResult: EquilibriumResult?
+    /// Whether the world evaluator's workspaces still hold the last moment evaluation's reporting solution.
+    public private(set) var workspacesHoldLast = false
+    /// Called collectively on every rank to write a checkpoint.
+    public var writeCheckpoint: (CalibrationProgress) throws -> Void = { _ in }
+    /// For kill tests: called at named points ("jacobian-batch", "inner", "boundary").
+    public var faultPoint: (String) -> Void = { _ in }
+
+    public init(problem: CalibrationProblem, communicator: Communicator, groups: Int, log: Logger) throws {
+        precondition(groups >= 1 && groups <= communicator.size)
+        self.problem = problem
+        self.communicator = communicator
+        self.groups = groups
+        self.log = log
+        // Contiguous groups: ranks [g P/G, (g+1) P/G) form group g (Partition's rule).
+        let partition = Partition(count: communicator.size, parts: groups)
+        groupIndex = (0..<groups).first { partition.range(of: $0).contains(communicator.rank) }!
+        let world0 = problem.world(at: problem.theta0)!
+        let income = IncomeProcess(problem.model.income)
+        evaluator = WorldEvaluator(world: world0, model: problem.model, communicator: communicator, income: income)
+        if groups == 1 {
+            columnEvaluator = evaluator
+        } else {
+            let group = try communicator.split(color: groupIndex, key: communicator.rank)
+            columnEvaluator = WorldEvaluator(world: world0, model: problem.model, communicator: group, income: income)
+        }
+    }
+
+    var m: Int { problem.countries }
+    var closure: MarketClosure { problem.equilibrium.closure }
+
+    // MARK: - Anchors
+
+    /// Restore the anchors (and the last moment point) from a checkpoint: `owned` holds the world
+    /// evaluator's owned countries; with several groups every rank gets every country.
+    public func restore(last: MomentPoint?, owned: [Int: CountrySolution]) throws {
+        self.last = last
+        try share(owned)
+        workspacesHoldLast = false
+    }
+
+    private func share(_ owned: [Int: CountrySolution]) throws {
+        if groups > 1 {
+            // Owners are contiguous in country order, so the gathered list is in country order.
+            let mine = evaluator.owned.compactMap { owned[$0] }
+            let all = try communicator.allGather(mine)
+            anchors = all.count == m ? Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0.offset, $0.element) }) : [:]
+        } else {
+            anchors = owned
+        }
+        evaluator.anchor = anchors
+        columnEvaluator.anchor = anchors
+    }
+
+    /// The anchors of the world evaluator's owned countries (what a checkpoint writes).
+    public var ownedAnchors: [Int: CountrySolution] { anchors.filter { evaluator.owned.contains($0.key) } }
+
+    // MARK: - Collective work
+
+    enum Command: Packable {
+        case moments(theta: [Double])
+        case columns(indices: [Int])
+        case checkpoint(CalibrationProgress)
+
+        func pack(into m: inout MessageWriter) {
+            switch self {
+            case .moments(let t): m.write(0); m.write(t)
+            case .columns(let i): m.write(1); m.write(i.map(Double.init))
+            case .checkpoint(let p): m.write(2); m.write(p)
+            }
+        }
+        init(unpacking m: inout MessageReader) throws {
+            let tag: Int = try m.read()
+            switch tag {
+            case 0: self = .moments(theta: try m.read())
+            case 1: self = .columns(indices: (try m.read() as [Double]).map { Int($0) })
+            case 2: self = .checkpoint(try m.read())
+            default: throw MessageError.invalid("calibration command \(tag)")
+            }
+        }
+    }
+
+    /// Reply of a served command on this rank (the root uses its own).
+    enum Reply {
+        case moments(evaluations: Int, interrupted: Bool)
+        case columns([(Int, [Double], Int)])
+        case done
+    }
+
+    func serve(_ command: Command) throws -> Reply {
+        switch command {
+        case .moments(let theta): return try serveMoments(theta)
+        case .columns(let indices): return .columns(try serveColumns(indices))
+        case .checkpoint(let progress):
+            try writeCheckpoint(progress)
+            return .done
+        }
+    }
+
+    /// y(Θ): the inner equilibrium from the last x* and anchor, then the regression on its trade shares.
+    /// Commits (last, anchors) only when the solve was not interrupted by a stop.
+    func serveMoments(_ theta: [Double]) throws -> Reply {
+        let nanGap = [Double](repeating: .nan, count: problem.parameterCount)
+        let nanBase = [Double](repeating: .nan, count: m + problem.parameterCount)
+        let start = last?.unknowns ?? closure.unknowns(at: problem.equilibrium.start, countries: m)
+        guard let world = problem.world(at: theta) else {
+            last = MomentPoint(theta: theta, unknowns: start, gap: nanGap, base: nanBase, converged: false)
+            return .moments(evaluations: 0, interrupted: false)
+        }
+        evaluator.update(world: world, model: problem.model)
+        var options = problem.equilibrium
+        options.evaluation.warmStart = true
+        options.stopOnSignal = true
+        options.start = EquilibriumStart(wages: (0..<m).map { $0 < m - 1 ? exp(start[$0]) : 1 },
+                                         rate: options.start.rate, beta: exp(start[m - 1]))
+        if anchors.isEmpty {
+            // No solution yet (a fresh start): the first anchor is a cold solve at the start prices, so that
+            // every evaluation of the inner solve is a function of (anchor, prices) from the first one on.
+            var cold = options.evaluation
+            cold.warmStart = false
+            let out = try evaluator.evaluate(prices: closure.prices(from: start, countries: m), options: cold)
+            if !out.failed { try share(Dictionary(uniqueKeysWithValues: evaluator.owned.map { ($0, evaluator.solution(of: $0)) })) }
+        }
+        faultPoint("inner")
+        let r = try solveEquilibrium(evaluator: evaluator, options: options, log: ProcessInfo.processInfo.environment["HAT_INNER_LOG"] == nil ? .silent : log)
+        workspacesHoldLast = false
+        if r.reason == .interrupted { return .moments(evaluations: r.evaluations + 1, interrupted: true) }
+        lastResult = r
+        let solved = r.converged || (r.reason == .noiseFloor && r.residualMax <= 100 * options.tolerance)
+        var point = MomentPoint(theta: theta, unknowns: r.unknowns, gap: nanGap, base: nanBase, converged: false)
+        if solved, !r.report.failed, let fit = try? problem.dataWorld.modelFit(tradeShares: r.report.tradeShares) {
+            let model = fit.moments.calibrationVector, data = problem.dataWorld.dataFit.moments.calibrationVector
+            point.gap = zip(model, data).map { $0 - $1 }
+            point.base = r.reportResiduals + model
+            point.converged = point.base.allSatisfy { $0.isFinite }
+        }
+        if point.converged {
+            // The reporting evaluation (cold, at the reporting tolerance) is the new anchor.
+            try share(Dictionary(uniqueKeysWithValues: evaluator.owned.map { ($0, evaluator.solution(of: $0)) }))
+            workspacesHoldLast = true
+        } else {
+            point.gap = nanGap
+        }
+        last = point
+        return .moments(evaluations: r.evaluations + 1, interrupted: false)
+    }
+
+    /// Column k of d[F; y] at the last point: k < M moves an inner unknown, k ≥ M a parameter. Each group
+    /// computes the columns k with k % G == its index; the group roots' columns reach every rank in order.
+    func serveColumns(_ indices: [Int]) throws -> [(Int, [Double], Int)] {
+        guard let base = last, base.converged else { throw CalibrationError.internalState("columns without a solved point") }
+        var mine: [Double] = []
+        if groups > 1 { workspacesHoldLast = false }
+        for k in indices where k % groups == groupIndex {
+            let (column, used) = try differenceColumn(k, at: base)
+            mine += [Double(k), Double(used)] + column
+        }
+        if columnEvaluator === evaluator { workspacesHoldLast = false }
+        let width = 2 + m + problem.parameterCount
+        let isGroupRoot = columnEvaluator.communicator.isRoot
+        let all = groups > 1 ? try communicator.allGatherV(isGroupRoot ? mine : []) : mine
+        return stride(from: 0, to: all.count, by: width).map { o in
+            (Int(all[o]), Array(all[(o + 2)..<(o + width)]), Int(all[o + 1]))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// [F; y] at (x, Θ) from the anchor at the reporting tolerance; NaN when the world cannot be evaluated.
+    func evaluatePoint(unknowns x: [Double], theta: [Double]) throws -> [Double] {
+        let n = m + problem.parameterCount
+        guard let world = problem.world(at: theta) else { return [Double](repeating: .nan, count: n) }
+        columnEvaluator.update(world: world, model: problem.model)
+        var options = problem.equilibrium.evaluation
+        options.householdTolerance = problem.equilibrium.reportingHouseholdTolerance
+        options.warmStart = true
+        let out = try columnEvaluator.evaluate(prices: closure.prices(from: x, countries: m), options: options)
+        guard !out.failed, let fit = try? problem.dataWorld.modelFit(tradeShares: out.tradeShares) else {
+            return [Double](repeating: .nan, count: n)
+        }
+        return closure.kind.residuals(out, world: world) + fit.moments.calibrationVector
+    }
+
+    /// A forward difference (backward when the forward point cannot be evaluated) with the step actually
+    /// taken in floating point.
+    func differenceColumn(_ k: Int, at p: MomentPoint) throws -> ([Double], Int) {
+        var used = 0
+        for direction in [1.0, -1.0] {
+            var x = p.unknowns, theta = p.theta
+            let h: Double
+            if k < m {
+                x[k] += direction * problem.jacobianStep
+                h = x[k] - p.unknowns[k]
+            } else {
+                theta[k - m] += direction * problem.jacobianStep
+                h = theta[k - m] - p.theta[k - m]
+            }
+            let v = try evaluatePoint(unknowns: x, theta: theta)
+            used += 1
+            if v.allSatisfy({ $0.isFinite }) { return (zip(v, p.base).map { ($0 - $1) / h }, used) }
+        }
+        return ([Double](repeating: .nan, count: p.base.count), used)
+    }
+
+    // MARK: - The outer loop (root)
+
+    /// Run (or continue) the calibration. Collective; returns the same outcome on every rank.
+    public func run(resuming: CalibrationProgress?) throws -> CalibrationOutcome {
+        let driver = CollectiveDriver<Command>(communicator: communicator)
+        return try driver.run(serve: { try self.serve($0) }) { request in
+            try OuterLoop(run: self, request: request, progress: resuming).run()
+        }
+    }
+}
+
+/// The root's side of `CalibrationRun.run`: the hybrid method on Θ, checkpoints, stops.
+final class OuterLoop {
+    let calibration: CalibrationRun
+    let request: (CalibrationRun.Command) throws -> CalibrationRun.Reply
+    var progress: CalibrationProgress
+    let started = Date()
+    let elapsedBefore: Double
+    var lastCheckpoint = Date()
+    var lastStep = 0.0
+
+    init(run: CalibrationRun, request: @escaping (CalibrationRun.Command) throws -> CalibrationRun.Reply,
+         progress: CalibrationProgress?) {
+        self.calibration = run; self.request = request
+        self.progress = progress ?? CalibrationProgress()
+        elapsedBefore = self.progress.elapsed
+    }
+
+    var problem: CalibrationProblem { calibration.problem }
+    var elapsed: Double { elapsedBefore + Date().timeIntervalSince(started) }
+    var log: Logger { calibration.log }
+
+    func checkpoint(phase: String) throws {
+        progress.sequence += 1
+        progress.elapsed = elapsed
+        progress.phase = phase
+        progress.last = calibration.last
+        _ = try request(.checkpoint(progress))
+        lastCheckpoint = Date()
+    }
+
+    /// F(Θ) = y(Θ) − y_data (NaN when the inner equilibrium failed).
+    func moments(_ theta: [Double]) throws -> [Double] {
+        guard case let .moments(evaluations, interrupted) = try request(.moments(theta: theta)) else {
+            throw CalibrationError.internalState("moments reply")
+        }
+        progress.worldEvaluations += evaluations
+        if interrupted { throw StopRequested() }
+        let p = calibration.last!
+        log(String(format: "  moments: max gap %.3e, inner equilibrium %@ (%d world evaluations), elapsed %.1f s",
+                   normInf(p.gap), p.converged ? "solved" : "FAILED", evaluations, elapsed))
+        return p.gap
+    }
+
+    /// The implicit-function-theorem Jacobian at Θ, columns spread over the groups, in batches of G (one
+    /// per group); checkpoints between batches when due or on a stop.
+    func jacobian(_ theta: [Double], _ f: [Double]) throws -> (jacobian: [Double], evaluations: Int) {
+        let m = problem.countries, n = problem.parameterCount, width = m + n
+        if progress.partial?.theta != theta {
+            var refreshes = 0
+            if calibration.last?.theta != theta || calibration.last?.converged != true {
+                _ = try moments(theta)
+                refreshes = 1
+            }
+            progress.partial = PartialJacobian(theta: theta, refreshes: refreshes)
+        }
+        guard let point = calibration.last, point.converged else { throw CalibrationError.internalState("no solved point for the Jacobian") }
+        let jStart = Date()
+        var pending = (0..<width).filter { !progress.partial!.done.contains($0) }
+        var evaluations = 0
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(calibration.groups))
+            pending.removeFirst(batch.count)
+            guard case let .columns(columns) = try request(.columns(indices: batch)) else {
+                throw CalibrationError.internalState("columns reply")
+            }
+            for (k, column, used) in columns {
+                progress.partial!.done.append(k)
+                progress.partial!.columns.append(column)
+                evaluations += used
+            }
+            progress.worldEvaluations += columns.reduce(0) { $0 + $1.2 }
+            calibration.faultPoint("jacobian-batch")
+            let phase = "jacobian \(progress.partial!.done.count)/\(width) at iteration \(progress.outerIterations)"
+            if StopSignal.agreed { throw StopRequested() }
+            if Date().timeIntervalSince(lastCheckpoint) >= problem.checkpointEverySeconds && !pending.isEmpty {
+                try checkpoint(phase: phase)
+            }
+        }
+        // Assemble the blocks (columns in index order) and eliminate the inner unknowns.
+        let partial = progress.partial!
+        var column = [[Double]](repeating: [], count: width)
+        for (k, c) in zip(partial.done, partial.columns) { column[k] = c }
+        // Fx (m × m), FΘ (m × n), yx (n × m), yΘ (n × n), row-major.
+        var fx = [Double](repeating: 0, count: m * m), fTheta = [Double](repeating: 0, count: m * n)
+        var yx = [Double](repeating: 0, count: n * m), yTheta = [Double](repeating: 0, count: n * n)
+        for k in 0..<width {
+            for i in 0..<m {
+                if k < m { fx[i * m + k] = column[k][i] } else { fTheta[i * n + (k - m)] = column[k][i] }
+            }
+            for i in 0..<n {
+                if k < m { yx[i * m + k] = column[k][m + i] } else { yTheta[i * n + (k - m)] = column[k][m + i] }
+            }
+        }
+        var jac = yTheta
+        if let z = linearSolve(fx, fTheta, n: m, columns: n) {      // Z = Fx⁻¹ FΘ
+            for i in 0..<n { for j in 0..<n {
+                var s = 0.0
+                for k in 0..<m { s += yx[i * m + k] * z[k * n + j] }
+                jac[i * n + j] -= s
+            } }
+        } else {
+            jac = [Double](repeating: .nan, count: n * n)
+        }
+        progress.jacobians += 1
+        progress.partial = nil
+        log(String(format: "  jacobian %d: %d columns on %d group(s), %d world evaluations, %.1f s",
+                   progress.jacobians, width, calibration.groups, evaluations, Date().timeIntervalSince(jStart)))
+        return (jac, evaluations + partial.refreshes)
+    }
+
+    func run() throws -> CalibrationOutcome {
+        var finder = HybridRootFinder(tolerance: problem.tolerance, maxIterations: problem.maxIterations)
+        finder.jacobianStep = problem.jacobianStep
+        finder.probeNoise = true
+        // Stop at every iteration boundary: the returned state is checkpointed, then resumed exactly.
+        let boundary: (IterationRecord) -> MonitorAction = { [unowned self] rec in
+            if rec.note == nil { lastStep = rec.stepNorm }
+            return .stop
+        }
+        if progress.state == nil && progress.sequence == 0 { try checkpoint(phase: "start") }
+        while true {
+            let result: RootFindingResult
+            do {
+                if let state = progress.state {
+                    result = try finder.resume(from: state, jacobian: jacobian, monitor: boundary, residual: moments)
+                } else {
+                    result = try finder.solve(from: problem.theta0, jacobian: jacobian, monitor: boundary, residual: moments)
+                }
+            } catch is StopRequested {
+                return try stopped()
+            }
+            if let state = result.state { progress.state = state }
+            progress.outerIterations = result.iterations
+            let gap = normInf(result.residual)
+            if result.reason == .interrupted || progress.history.last?.iteration != result.iterations {
+                progress.history.append(HistoryEntry(iteration: result.iterations, maxGap: gap, step: lastStep,
+                                                     worldEvaluations: progress.worldEvaluations, elapsed: elapsed))
+                log(String(format: "outer %3d  max gap %.3e  step %.3e  jacobians %d  world evaluations %d  elapsed %.1f s",
+                           result.iterations, gap, lastStep, progress.jacobians, progress.worldEvaluations, elapsed))
+            }
+            calibration.faultPoint("boundary")
+            if result.reason == .interrupted {
+                try checkpoint(phase: "iteration \(result.iterations)")
+                if StopSignal.agreed { return try stopped(checkpointed: true) }
+                continue
+            }
+            // Finished: make sure the reported point is the last moment evaluation (outputs read it).
+            if calibration.last?.theta != result.x { _ = try? moments(result.x) }
+            try checkpoint(phase: result.converged ? "converged" : "ended: \(result.reason.message)")
+            return CalibrationOutcome(status: result.converged ? .converged : .notConverged, reason: result.reason,
+                                      theta: result.x, progress: progress)
+        }
+    }
+
+    /// A stop agreed by every rank: checkpoint where the loop is (the last iteration boundary's state, the
+    /// last completed moment evaluation and the Jacobian columns done so far), then end.
+    func stopped(checkpointed: Bool = false) throws -> CalibrationOutcome {
+        if !checkpointed {
+            let inJacobian = progress.partial.map { " in jacobian \($0.done.count)/\(problem.countries + problem.parameterCount)" } ?? ""
+            try checkpoint(phase: "stopped at iteration \(progress.outerIterations)\(inJacobian)")
+        }
+        progress.elapsed = elapsed
+        log("stop requested (SIGTERM/SIGUSR1): stopped at a safe point after a checkpoint")
+        return CalibrationOutcome(status: .stopped, reason: .interrupted,
+                                  theta: progress.state?.x ?? problem.theta0, progress: progress)
+    }
+}
+
+public enum CalibrationError: Error, CustomStringConvertible {
+    case internalState(String)
+    public var description: String {
+        switch self {
+        case .internalState(let what): return "calibration: inconsistent internal state (\(what))"
+        }
+    }
+}
