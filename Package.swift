@@ -55,5 +55,6 @@ let package = Package(
                                                           .product(name: "TOMLKit", package: "TOMLKit")]),
         .testTarget(name: "GravityTests", dependencies: ["Gravity", "Solvers", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "HATConfig", "Parallel", "Solvers", "TestSupport"]),
     ]
 )

@@ -234,6 +234,18 @@ public final class CalibrationRun {
         return ([Double](repeating: .nan, count: p.base.count), used)
     }
 
+    /// y(Θ) (the gap, inner equilibrium re-solved) and, with `jacobian`, the implicit-function Jacobian dy/dΘ
+    /// at Θ (row-major 46 × 46). Collective. For tests and diagnostics.
+    public func probe(at theta: [Double], jacobian: Bool) throws -> ProbeResult {
+        let driver = CollectiveDriver<Command>(communicator: communicator)
+        return try driver.run(serve: { try self.serve($0) }) { request in
+            let loop = OuterLoop(run: self, request: request, progress: nil)
+            let gap = try loop.moments(theta)
+            let jac = jacobian && gap.allSatisfy({ $0.isFinite }) ? try loop.jacobian(theta, gap).jacobian : nil
+            return ProbeResult(gap: gap, jacobian: jac)
+        }
+    }
+
     // MARK: - The outer loop (root)
 
     /// Run (or continue) the calibration. Collective; returns the same outcome on every rank.
@@ -365,6 +377,11 @@ final class OuterLoop {
             return .stop
         }
         if progress.state == nil && progress.sequence == 0 { try checkpoint(phase: "start") }
+        // A finished calibration resumed: nothing left to do but report it again.
+        if let s = progress.state, s.pending == .none, normInf(s.f) <= problem.tolerance {
+            if calibration.last?.theta != s.x { _ = try moments(s.x) }
+            return CalibrationOutcome(status: .converged, reason: .residualTolerance, theta: s.x, progress: progress)
+        }
         while true {
             let result: RootFindingResult
             do {
@@ -411,6 +428,15 @@ final class OuterLoop {
         return CalibrationOutcome(status: .stopped, reason: .interrupted,
                                   theta: progress.state?.x ?? problem.theta0, progress: progress)
     }
+}
+
+/// What `CalibrationRun.probe` returns on every rank.
+public struct ProbeResult: Sendable, Packable {
+    public var gap: [Double]
+    public var jacobian: [Double]?
+    public func pack(into m: inout MessageWriter) { m.write(gap); m.write(jacobian) }
+    public init(unpacking m: inout MessageReader) throws { gap = try m.read(); jacobian = try m.read() }
+    init(gap: [Double], jacobian: [Double]?) { self.gap = gap; self.jacobian = jacobian }
 }
 
 public enum CalibrationError: Error, CustomStringConvertible {

@@ -11,28 +11,6 @@ public let checkpointSchemaVersion = "1"
 /// The `kind` attribute of a calibration checkpoint.
 public let checkpointKind = "hat-calibration-checkpoint"
 
-/// FNV-1a (64 bit) of the bytes of doubles (little-endian bit patterns) or of text: the checksums and the
-/// configuration hash of a checkpoint (a change detector, not a cryptographic hash).
-public func fnv1a64(_ values: [Double]) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for v in values {
-        var bits = v.bitPattern.littleEndian
-        for _ in 0..<8 {
-            h = (h ^ (bits & 0xff)) &* 0x0000_0100_0000_01b3
-            bits >>= 8
-        }
-    }
-    return h
-}
-
-public func fnv1a64(_ text: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-    return h
-}
-
-func hex(_ h: UInt64) -> String { String(format: "%016llx", h) }
-
 /// A checkpoint that cannot be used, and why.
 public struct CheckpointProblem: Error, CustomStringConvertible {
     public let path: String
@@ -74,7 +52,7 @@ public struct CheckpointStore {
     public static func effectiveText(_ values: [(key: String, value: String)]) -> String {
         values.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
     }
-    public var configurationHash: String { hex(fnv1a64(CheckpointStore.effectiveText(effectiveValues))) }
+    public var configurationHash: String { checksumHex(fnv1a64(CheckpointStore.effectiveText(effectiveValues))) }
 
     public static func name(sequence: Int) -> String { String(format: "checkpoint-%06d.h5", sequence) }
 
@@ -134,7 +112,7 @@ public struct CheckpointStore {
         var checksums: [(String, String)] = []
         func shared(_ name: String, _ shape: [Int], _ values: [Double], _ description: String) throws {
             try file.writeShared(name, shape: shape, values: values, attributes: ["description": description])
-            checksums.append((name, hex(fnv1a64(values))))
+            checksums.append((name, checksumHex(fnv1a64(values))))
         }
         try shared("calibration/counters", [6],
                    [Double(p.sequence), Double(p.outerIterations), Double(p.jacobians), Double(p.worldEvaluations),
@@ -185,7 +163,7 @@ public struct CheckpointStore {
                 try file.createDataset(name, shape: shape, attributes: ["description": description])
                 let rows = owned.map { extract(anchors[$0]!) }
                 try file.write(name, rows: owned.lowerBound, count: owned.count, values: rows.flatMap { $0 })
-                let sums = try comm.allGather(rows.map { hex(fnv1a64($0)) })
+                let sums = try comm.allGather(rows.map { checksumHex(fnv1a64($0)) })
                 checksums.append((name, sums.joined(separator: ",")))
             }
         }
@@ -200,7 +178,7 @@ public struct CheckpointStore {
             ("configuration_hash", configurationHash),
         ]
         for (k, v) in attributes { try file.setAttribute("/", k, v) }
-        checksums.append(("attributes", hex(fnv1a64(attributes.map { "\($0.0)=\($0.1)" }.joined(separator: "\n")))))
+        checksums.append(("attributes", checksumHex(fnv1a64(attributes.map { "\($0.0)=\($0.1)" }.joined(separator: "\n")))))
         try file.setAttribute("/", "checksums", checksums.map { "\($0.0) \($0.1)" }.joined(separator: "\n"))
         try file.flush()
     }
@@ -247,7 +225,7 @@ public struct CheckpointStore {
             let (name, expected) = (parts[0], parts[1])
             if name == "attributes" {
                 let text = names.map { "\($0)=\(attributes[$0]!)" }.joined(separator: "\n")
-                guard hex(fnv1a64(text)) == expected else {
+                guard checksumHex(fnv1a64(text)) == expected else {
                     throw CheckpointProblem(path: path, problem: "checksum of the attributes does not match (corrupted)")
                 }
                 sawAttributes = true
@@ -261,9 +239,9 @@ public struct CheckpointStore {
             let sums: [String]
             if expected.contains(",") || ["household/c", "household/v", "distribution"].contains(name) {
                 let rows = shape.first ?? 1, per = rows > 0 ? values.count / rows : 0
-                sums = (0..<rows).map { hex(fnv1a64(Array(values[($0 * per)..<(($0 + 1) * per)]))) }
+                sums = (0..<rows).map { checksumHex(fnv1a64(Array(values[($0 * per)..<(($0 + 1) * per)]))) }
             } else {
-                sums = [hex(fnv1a64(values))]
+                sums = [checksumHex(fnv1a64(values))]
             }
             guard sums.joined(separator: ",") == expected else {
                 throw CheckpointProblem(path: path, problem: "checksum of \(name) does not match (corrupted)")

@@ -115,6 +115,7 @@ public enum MarketClosure: Sendable, Equatable {
 
     /// The unknown vector at a starting point (wages at any scale: only ratios to w_M matter).
     public func unknowns(at start: EquilibriumStart, countries m: Int) -> [Double] {
+        if let x = start.unknowns, x.count == kind.unknownCount(countries: m) { return x }
         let wages = start.wages ?? [Double](repeating: 1, count: m)
         let w = (0..<(m - 1)).map { log(wages[$0] / wages[m - 1]) }
         switch self {
@@ -156,6 +157,8 @@ public struct EquilibriumStart: Sendable, Equatable {
     public var wages: [Double]?
     public var rate: Double
     public var beta: Double
+    /// The solver's unknowns themselves (e.g. from a checkpoint); when set they replace the guesses above.
+    public var unknowns: [Double]?
 
     public init(wages: [Double]? = nil, rate: Double, beta: Double) {
         self.wages = wages; self.rate = rate; self.beta = beta

@@ -22,6 +22,9 @@ public struct EquilibriumOptions: Sendable {
     /// End the solve with `.interrupted` at the next iteration once every rank agreed on a stop signal
     /// (`StopSignal`); the caller checkpoints and exits 75.
     public var stopOnSignal = false
+    /// Called on the root after every iteration of every strategy with the best point so far (unknowns,
+    /// residuals), the iteration and the strategy: `hat solve --checkpoint-dir` writes a checkpoint here.
+    public var onIteration: (@Sendable (_ unknowns: [Double], _ residuals: [Double], _ iteration: Int, _ strategy: String) -> Void)?
 
     public init(closure: MarketClosure, start: EquilibriumStart, tolerance: Double,
                 maxIterations: Int, evaluation: EvaluationOptions, reportingHouseholdTolerance: Double) {
@@ -180,7 +183,8 @@ final class StrategyDriver {
     }
 
     func monitor(_ label: String) -> (IterationRecord) -> MonitorAction {
-        { [log, start, options] rec in
+        { [log, start, options, self] rec in
+            if let hook = options.onIteration, let best = self.best { hook(best.x, best.f, rec.iteration, label) }
             if options.stopOnSignal && StopSignal.agreed { return .stop }
             let elapsed = Date().timeIntervalSince(start)
             if let note = rec.note { log("\(label): \(note)"); return .proceed }

@@ -17,13 +17,24 @@ struct Solve: ParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
+    @Option(help: ArgumentHelp("Write a checkpoint after every solver iteration into this folder; SIGTERM or SIGUSR1 then stop at the next iteration after a checkpoint (exit 75).", valueName: "dir"))
+    var checkpointDir: String?
+
+    @Flag(help: "Start from the newest valid checkpoint in --checkpoint-dir (same configuration).")
+    var resume = false
+
+    func validate() throws {
+        if resume && checkpointDir == nil { throw ValidationError("--resume needs --checkpoint-dir DIR") }
+    }
+
     static let outputs = ["solution.h5", "summary.json"]
 
     func run() throws {
         let started = Date()
         // Validate everything before MPI starts: a bad input costs nothing and writes nothing.
         let loaded = try options.load()
-        let cfg = loaded.configuration, folderFile = loaded.folderFile, folderKey = loaded.folderKey
+        var cfg = loaded.configuration
+        let folderFile = loaded.folderFile, folderKey = loaded.folderKey
 
         let comm = MPIEnvironment.world()
         let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
@@ -56,6 +67,14 @@ struct Solve: ParsableCommand {
             fail(refusal, code: HatExit.badInput)
         }
 
+        if let dir = checkpointDir {
+            (cfg, refusal) = try prepareCheckpoints(cfg, directory: dir, comm: comm, log: log)
+            if !refusal.isEmpty {
+                folder?.unlock()
+                fail(refusal, code: refusal.hasPrefix("--resume") ? HatExit.io : HatExit.badInput)
+            }
+        }
+
         log(estimateLine)
         log("\(cfg.world.count) countries, closure \(cfg.equilibrium.closure.kind.rawValue), \(comm.size) rank(s), N_a \(cfg.model.assetPoints), S \(cfg.model.income.persistentStates * cfg.model.income.transitoryStates)")
         let evaluator = WorldEvaluator(world: cfg.world, model: cfg.model, communicator: comm, income: income)
@@ -69,6 +88,12 @@ struct Solve: ParsableCommand {
             if let failure = error as? CollectiveFailure, failure.agreed { fail("\(error)", code: 1) }
             Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
             comm.abort(code: 1)
+        }
+        if result.reason == .interrupted {
+            folder?.unlock()
+            log("stopped by SIGTERM/SIGUSR1 after iteration \(result.iterations): checkpoint in \(checkpointDir ?? ""); continue with --resume")
+            MPIEnvironment.finalize()
+            Foundation.exit(HatExit.stopped)
         }
         let peakMemory = try comm.allGatherV([peakResidentMemoryMiB()])
         log("peak memory per rank (MiB): " + peakMemory.map { String(format: "%.0f", $0) }.joined(separator: " "))
@@ -93,6 +118,54 @@ struct Solve: ParsableCommand {
             MPIEnvironment.finalize()
             Foundation.exit(HatExit.notConverged)
         }
+    }
+
+    /// `--checkpoint-dir`: polite stops, a checkpoint after every iteration (root), and with `--resume` the
+    /// start from the newest valid checkpoint. Collective; returns the configuration to solve and a refusal.
+    func prepareCheckpoints(_ config: RunConfiguration, directory: String, comm: Communicator,
+                            log: Logger) throws -> (RunConfiguration, String) {
+        var cfg = config
+        StopSignal.install()
+        cfg.equilibrium.stopOnSignal = true
+        var refusal = ""
+        var start: [Double] = []
+        if comm.isRoot {
+            do {
+                if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+                    throw OutputError(path: directory, problem: "cannot create: \(String(cString: strerror(errno)))")
+                }
+                if resume {
+                    guard let (found, skipped) = try SolveCheckpoint.newest(in: directory, config: cfg, ignoring: ["output.dir", "equilibrium.max_iterations"]) else {
+                        throw OutputError(path: directory, problem: "--resume: no valid solve checkpoint")
+                    }
+                    for s in skipped { log("skipping checkpoint \(s)") }
+                    log("resuming from \(found.path) (iteration \(found.iteration), strategy \(found.strategy))")
+                    start = found.unknowns
+                }
+            } catch let e as OutputError {
+                refusal = e.problem.hasPrefix("--resume") ? "--resume: no valid solve checkpoint in \(directory)" : "\(e)"
+            } catch {
+                refusal = "\(error)"
+            }
+        }
+        try comm.broadcast(&refusal)
+        var count = [Int64(start.count)]
+        try comm.broadcast(&count)
+        if !comm.isRoot { start = [Double](repeating: 0, count: Int(count[0])) }
+        try comm.broadcast(&start)
+        if !start.isEmpty { cfg.equilibrium.start.unknowns = start }
+        let names = cfg.equilibrium.closure.kind.unknownNames(countries: cfg.world.names)
+        let counter = CheckpointCounter(comm.isRoot ? (SolveCheckpoint.newestSequence(in: directory) ?? 0) : 0)
+        let frozen = cfg
+        cfg.equilibrium.onIteration = { x, f, iteration, strategy in
+            do {
+                try SolveCheckpoint.write(directory: directory, sequence: counter.next(), unknowns: x, unknownNames: names,
+                                          residuals: f, iteration: iteration, strategy: strategy, config: frozen)
+            } catch {
+                log("warning: checkpoint not written: \(error)")
+            }
+        }
+        return (cfg, refusal)
     }
 
     /// Stage solution.h5 (collectively) and summary.json (root), agree on success over every rank, then
@@ -190,4 +263,11 @@ struct Solve: ParsableCommand {
         let key = bad.key == "equilibrium.rate" ? cfg.rateKey : bad.key
         return ConfigError(file: cfg.source(of: key), key: key, problem: bad.problem).description
     }
+}
+
+/// The running number of `hat solve` checkpoints (touched on the root only, from the solver's monitor).
+final class CheckpointCounter: @unchecked Sendable {
+    private var value: Int
+    init(_ start: Int) { value = start }
+    func next() -> Int { value += 1; return value }
 }

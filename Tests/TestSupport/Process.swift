@@ -23,7 +23,8 @@ public struct RunResult {
 /// Run a command. The child's environment drops the OMPI_*/PMIX_* variables that MPI_Init puts into this
 /// process (a child mpirun inheriting them fails silently, PLATFORM-NOTES.md) and allows mpirun as root.
 public func runProcess(_ executable: String, _ arguments: [String], cwd: String? = nil, timeout: Double? = nil,
-                       stderrPath: String? = nil, stdoutPath: String? = nil) throws -> RunResult {
+                       stderrPath: String? = nil, stdoutPath: String? = nil, environment: [String: String] = [:],
+                       onStart: ((Process) -> Void)? = nil) throws -> RunResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
@@ -32,6 +33,7 @@ public func runProcess(_ executable: String, _ arguments: [String], cwd: String?
     env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+    env.merge(environment) { _, new in new }
     p.environment = env
     // Capture into files (no pipe to fill up, nothing shared with another thread).
     let dir = FileManager.default.temporaryDirectory
@@ -43,6 +45,7 @@ public func runProcess(_ executable: String, _ arguments: [String], cwd: String?
     p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath ?? outURL.path))
     p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath ?? errURL.path))
     try p.run()
+    onStart?(p)
     if let timeout {
         // A hang is a failure: end the process (and its children) after `timeout` seconds, status -9.
         let deadline = Date().addingTimeInterval(timeout)

@@ -1,0 +1,213 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `hat calibrate` end to end on the reduced grid (configs/ek19-calibrate-small.toml): convergence and the
+/// result files, bitwise invariance over ranks and groups, SIGKILL at chosen moments and `--resume`,
+/// corrupted checkpoints, polite stops (SIGTERM/SIGUSR1 → exit 75) and bad input.
+final class CalibrateCommandTests: XCTestCase {
+    static let config = configPath("ek19-calibrate-small.toml")
+
+    /// The uninterrupted calibration on one rank: its parameters.csv is the reference of every other run.
+    static let reference: (dir: String, parameters: Data) = {
+        let dir = temporaryDirectory()
+        let r = try! hat(["calibrate", config, "--out", dir])
+        precondition(r.status == 0, "reference calibration failed: \(r.stderr)")
+        return (dir, try! Data(contentsOf: URL(fileURLWithPath: dir + "/parameters.csv")))
+    }()
+
+    func parameters(_ dir: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: dir + "/parameters.csv")) }
+
+    func calibrate(ranks: Int, groups: Int = 1, out: String, extra: [String] = [], environment: [String: String] = [:],
+                   onStart: ((Process) -> Void)? = nil) throws -> RunResult {
+        try runProcess("/usr/bin/mpirun", ["-np", "\(ranks)", hatBinary, "calibrate", Self.config, "--out", out,
+                                           "--groups", "\(groups)"] + extra,
+                       timeout: 600, environment: environment, onStart: onStart)
+    }
+
+    func testConvergesAndWritesTheAuthorsFormats() throws {
+        let dir = Self.reference.dir
+        let json = try readJSON(dir + "/calibration.json")
+        XCTAssertEqual(json["status"] as? String, "converged")
+        XCTAssertLessThanOrEqual(try XCTUnwrap(json["max_abs_gap"] as? Double), 1e-8)
+        XCTAssertEqual((json["parameters"] as? [Double])?.count, 46)
+        XCTAssertEqual((json["parameter_names"] as? [String])?.count, 46)
+        XCTAssertEqual((json["moments_model"] as? [Double])?.count, 46)
+        for key in ["reason", "moments_data", "beta", "wages", "outer_iterations", "jacobians", "world_evaluations",
+                    "ranks", "groups", "resumed_from", "wall_seconds", "version"] {
+            XCTAssertNotNil(json[key], key)
+        }
+        let model = try XCTUnwrap(json["moments_model"] as? [Double]), data = try XCTUnwrap(json["moments_data"] as? [Double])
+        XCTAssertLessThanOrEqual(zip(model, data).map { abs($0 - $1) }.max()!, 1e-8)
+        let params = try String(contentsOfFile: dir + "/parameters.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(params.first, "guess")
+        XCTAssertEqual(params.count, 47)
+        let wages = try String(contentsOfFile: dir + "/wage-guess.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(wages.first, "guess")
+        XCTAssertEqual(wages.count, 20)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/calibration.h5"))
+        // The two files feed a solve directly: the same world and closure give back the data moments.
+        let out = temporaryDirectory()
+        let r = try hat(["solve", Self.config, "--out", out, "--set", "world.parameters=\"\(dir)/parameters.csv\"",
+                         "--set", "equilibrium.initial_guess=\"\(dir)/wage-guess.csv\""])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try readJSON(out + "/summary.json")
+        let gravity = try XCTUnwrap(summary["gravity"] as? [String: Any])
+        XCTAssertLessThan(try XCTUnwrap(gravity["max_abs_gap"] as? Double), 1e-7)
+        // hat inspect reads the calibration file and its checkpoints.
+        let inspect = try hat(["inspect", dir + "/calibration.h5"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("calibration"), inspect.stdout)
+    }
+
+    func testFinalParametersAreBitwiseTheSameForAnyRanksAndGroups() throws {
+        let reference = Self.reference.parameters
+        for (ranks, groups) in [(2, 1), (2, 2), (3, 3)] {
+            let dir = temporaryDirectory()
+            let r = try calibrate(ranks: ranks, groups: groups, out: dir)
+            XCTAssertEqual(r.status, 0, "P=\(ranks) G=\(groups): \(r.stderr)")
+            XCTAssertEqual(try parameters(dir), reference, "P=\(ranks) G=\(groups)")
+            let json = try readJSON(dir + "/calibration.json")
+            XCTAssertEqual(json["ranks"] as? Int, ranks)
+            XCTAssertEqual(json["groups"] as? Int, groups)
+        }
+    }
+
+    /// SIGKILL (real, to rank 0, at a chosen point: HAT_FAULT) at five moments, then --resume on another rank
+    /// count or group count: the final parameters are bitwise those of the uninterrupted run.
+    func testKillAtFiveMomentsAndResumeGivesTheSameBits() throws {
+        let reference = Self.reference.parameters
+        let cases: [(fault: String, resumeRanks: Int, resumeGroups: Int)] = [
+            ("jacobian-batch:30", 3, 3),        // inside a Jacobian (a partial one is checkpointed)
+            ("checkpoint-verified:3", 1, 1),     // inside a checkpoint write, before its rename
+            ("checkpoint-renamed:4", 3, 1),      // right after a rename
+            ("boundary:3", 1, 1),                // between outer iterations
+            ("inner:4", 2, 2),                   // during the inner equilibrium
+        ]
+        for c in cases {
+            let dir = temporaryDirectory()
+            let killed = try calibrate(ranks: 2, out: dir, extra: ["--set", "calibration.checkpoint_every_seconds=0"],
+                                       environment: ["HAT_FAULT": c.fault])
+            XCTAssertNotEqual(killed.status, 0, "\(c.fault): the run was not killed")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/calibration.json"), c.fault)
+            let resumed = try calibrate(ranks: c.resumeRanks, groups: c.resumeGroups, out: dir,
+                                        extra: ["--set", "calibration.checkpoint_every_seconds=0", "--resume"])
+            XCTAssertEqual(resumed.status, 0, "\(c.fault): \(resumed.stderr)")
+            XCTAssertTrue(resumed.stderr.contains("resuming from"), c.fault)
+            XCTAssertEqual(try parameters(dir), reference, c.fault)
+            let json = try readJSON(dir + "/calibration.json")
+            XCTAssertNotNil(json["resumed_from"] as? String, c.fault)
+            // Only keep_checkpoints (2) checkpoints are left, and no temporary.
+            let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints")
+            XCTAssertEqual(left.filter { $0.hasPrefix("checkpoint-") }.count, 2, "\(c.fault): \(left)")
+            XCTAssertTrue(left.allSatisfy { !$0.contains(".tmp-") }, "\(c.fault): \(left)")
+        }
+    }
+
+    func testCorruptedNewestCheckpointFallsBackAndNoneValidIsExitFour() throws {
+        let reference = Self.reference.parameters
+        for damage in ["truncate", "flip"] {
+            let dir = temporaryDirectory()
+            let killed = try hat(["calibrate", Self.config, "--out", dir], timeout: 600)
+            XCTAssertEqual(killed.status, 0, killed.stderr)
+            // Keep the run's checkpoints but drop its outputs and damage the newest checkpoint.
+            let checkpoints = dir + "/checkpoints"
+            let names = try FileManager.default.contentsOfDirectory(atPath: checkpoints).filter { $0.hasPrefix("checkpoint-") }.sorted()
+            XCTAssertEqual(names.count, 2)
+            let newest = checkpoints + "/" + names.last!
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: newest))
+            if damage == "truncate" { bytes = bytes.prefix(bytes.count / 3) } else { bytes[bytes.count / 2] ^= 0xff }
+            try bytes.write(to: URL(fileURLWithPath: newest))
+            let resumed = try hat(["calibrate", Self.config, "--out", dir, "--resume"])
+            XCTAssertEqual(resumed.status, 0, "\(damage): \(resumed.stderr)")
+            XCTAssertTrue(resumed.stderr.contains("skipping checkpoint \(names.last!)"), "\(damage): \(resumed.stderr)")
+            XCTAssertTrue(resumed.stderr.contains("resuming from \(checkpoints)/\(names.first!)"), "\(damage): \(resumed.stderr)")
+            XCTAssertEqual(try parameters(dir), reference, damage)
+        }
+        // No valid checkpoint at all: exit 4, one line.
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
+        try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: dir + "/checkpoints/checkpoint-000003.h5"))
+        let none = try hat(["calibrate", Self.config, "--out", dir, "--resume"])
+        XCTAssertEqual(none.status, 4, none.stderr)
+        XCTAssertTrue(none.stderr.contains("no valid checkpoint"), none.stderr)
+        let empty = try hat(["calibrate", Self.config, "--out", temporaryDirectory(), "--resume"])
+        XCTAssertEqual(empty.status, 4, empty.stderr)
+    }
+
+    func testCheckpointOfAnotherConfigurationIsRefused() throws {
+        let dir = Self.reference.dir
+        let before = try parameters(dir)
+        let r = try hat(["calibrate", Self.config, "--out", dir, "--resume", "--set", "model.gamma=1.5"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("model.gamma"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        // Without --resume, a folder with checkpoints is not overwritten.
+        let again = try hat(["calibrate", Self.config, "--out", dir])
+        XCTAssertEqual(again.status, 2, again.stderr)
+        XCTAssertTrue(again.stderr.contains("--resume"), again.stderr)
+        XCTAssertEqual(try parameters(dir), before)
+        // Run-control keys may change on a resume (a finished calibration is reported again, unchanged).
+        let more = try hat(["calibrate", Self.config, "--out", dir, "--resume", "--set", "calibration.max_iterations=80"])
+        XCTAssertEqual(more.status, 0, more.stderr)
+        XCTAssertEqual(try parameters(dir), before)
+    }
+
+    /// SIGUSR1 to mpirun (forwarded to the ranks) and SIGTERM to one rank: every rank stops at the next safe
+    /// point after a checkpoint, exit 75 within 60 s; the resume ends with the same bits.
+    func testPoliteStopsWriteACheckpointExit75AndResumeIdentically() throws {
+        let reference = Self.reference.parameters
+        for target in ["mpirun", "rank"] {
+            let dir = temporaryDirectory()
+            var signalled: Date?
+            let r = try calibrate(ranks: 2, out: dir) { process in
+                DispatchQueue.global().asyncAfter(deadline: .now() + 2.5) {
+                    if target == "mpirun" {
+                        kill(process.processIdentifier, SIGUSR1)
+                    } else if let pid = Self.childRank(of: process.processIdentifier) {
+                        kill(pid, SIGTERM)
+                    }
+                    signalled = Date()
+                }
+            }
+            let took = signalled.map { Date().timeIntervalSince($0) } ?? .nan
+            XCTAssertEqual(r.status, 75, "\(target): \(r.stderr)")
+            XCTAssertLessThan(took, 60, target)
+            XCTAssertTrue(r.stderr.contains("stopped"), r.stderr)
+            let inspect = try hat(["inspect", dir])
+            XCTAssertEqual(inspect.status, 0, inspect.stderr)
+            let resumed = try calibrate(ranks: 1, out: dir, extra: ["--resume"])
+            XCTAssertEqual(resumed.status, 0, "\(target): \(resumed.stderr)")
+            XCTAssertEqual(try parameters(dir), reference, target)
+        }
+    }
+
+    /// A `hat` rank started by mpirun `parent` (its child, or a grandchild through a launcher daemon).
+    static func childRank(of parent: Int32) -> Int32? {
+        let r = try? runProcess("/usr/bin/pgrep", ["-f", "-P", "\(parent)", "calibrate"])
+        if let pid = r?.stdout.split(separator: "\n").compactMap({ Int32($0) }).first { return pid }
+        let all = try? runProcess("/usr/bin/pgrep", ["-f", "hat calibrate"])
+        return all?.stdout.split(separator: "\n").compactMap { Int32($0) }.filter { $0 != parent }.last
+    }
+
+    func testBadInputIsExitTwoNamingTheKey() throws {
+        let cases: [(args: [String], key: String)] = [
+            (["calibrate", configPath("two-country.toml")], "world.data_dir"),
+            (["calibrate", Self.config, "--set", "equilibrium.closure=\"world-rate\"", "--set", "equilibrium.initial_rate=1.01",
+              "--set", "equilibrium.fixed_rate=1.01"], "equilibrium"),
+            (["calibrate", Self.config, "--set", "calibration.shift_dummies=[0.1, 0.2]"], "calibration.shift_dummies"),
+            (["calibrate", Self.config, "--set", "calibration.tolerance=0"], "calibration.tolerance"),
+            (["calibrate", Self.config, "--set", "calibration.keep_checkpoints=0"], "calibration.keep_checkpoints"),
+            (["calibrate", Self.config, "--set", "calibration.start=\"/nonexistent/start.csv\""], "calibration.start"),
+            (["calibrate", Self.config, "--groups", "2"], "--groups"),
+            (["calibrate", Self.config, "--groups", "0"], "--groups"),
+        ]
+        for c in cases {
+            let out = temporaryDirectory() + "/never"
+            let r = try hat(c.args + ["--out", out])
+            XCTAssertEqual(r.status, 2, "\(c.args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(c.key), "\(c.args): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(c.args) created the output folder")
+        }
+    }
+}
