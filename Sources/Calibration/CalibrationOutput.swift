@@ -85,10 +85,14 @@ public enum CalibrationOutput {
     }
 
     /// The calibration datasets of calibration.h5 (beside the solution written by `writeSolution`).
-    public static func writeHistory(_ file: HDF5File, run: CalibrationRun, outcome: CalibrationOutcome) throws {
+    public static func writeHistory(_ file: HDF5File, run: CalibrationRun, outcome: CalibrationOutcome,
+                                    configurationHash: String) throws {
         let p = outcome.progress
+        try file.setAttribute("/", "configuration_hash", configurationHash)
         try file.setAttribute("/", "calibration_status", outcome.status == .converged ? "converged" : "not-converged")
         try file.setAttribute("/", "parameter_names", run.problem.parameterNames.joined(separator: ","))
+        try file.setAttribute("/", "outer_iterations", "\(p.outerIterations)")
+        try file.setAttribute("/", "elapsed_seconds", String(format: "%.3f", p.elapsed))
         try file.writeShared("calibration/parameters", shape: [outcome.theta.count], values: outcome.theta,
                              attributes: ["description": "calibrated parameter vector (46): log TFP, theta_m, distance bins, dummies"])
         try file.writeShared("calibration/moments_data", shape: [run.problem.parameterCount],

@@ -283,8 +283,10 @@ final class OuterLoop {
         progress.elapsed = elapsed
         progress.phase = phase
         progress.last = calibration.last
+        let t0 = Date()
         _ = try request(.checkpoint(progress))
         lastCheckpoint = Date()
+        log(String(format: "  checkpoint %d (%@) written in %.3f s", progress.sequence, phase, lastCheckpoint.timeIntervalSince(t0)))
     }
 
     /// F(Θ) = y(Θ) − y_data (NaN when the inner equilibrium failed).
@@ -379,7 +381,7 @@ final class OuterLoop {
         if progress.state == nil && progress.sequence == 0 { try checkpoint(phase: "start") }
         // A finished calibration resumed: nothing left to do but report it again.
         if let s = progress.state, s.pending == .none, normInf(s.f) <= problem.tolerance {
-            if calibration.last?.theta != s.x { _ = try moments(s.x) }
+            if calibration.last?.theta != s.x || calibration.lastResult == nil { _ = try moments(s.x) }
             return CalibrationOutcome(status: .converged, reason: .residualTolerance, theta: s.x, progress: progress)
         }
         while true {
@@ -409,7 +411,7 @@ final class OuterLoop {
                 continue
             }
             // Finished: make sure the reported point is the last moment evaluation (outputs read it).
-            if calibration.last?.theta != result.x { _ = try? moments(result.x) }
+            if calibration.last?.theta != result.x || calibration.lastResult == nil { _ = try? moments(result.x) }
             try checkpoint(phase: result.converged ? "converged" : "ended: \(result.reason.message)")
             return CalibrationOutcome(status: result.converged ? .converged : .notConverged, reason: result.reason,
                                       theta: result.x, progress: progress)

@@ -212,7 +212,7 @@ struct Calibrate: ParsableCommand {
                 let gravity = try? run.problem.dataWorld.compare(tradeShares: result.report.tradeShares)
                 try writeSolution(path: staged("calibration.h5"), config: solved, result: result, evaluator: run.evaluator,
                                   gravity: gravity, runID: runID) { file in
-                    try CalibrationOutput.writeHistory(file, run: run, outcome: outcome)
+                    try CalibrationOutput.writeHistory(file, run: run, outcome: outcome, configurationHash: hash)
                 }
             } catch {
                 problem = "\(error)"

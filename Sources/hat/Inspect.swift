@@ -1,0 +1,127 @@
+import ArgumentParser
+import Calibration
+import Foundation
+import Output
+import Solvers
+import Storage
+
+/// `hat inspect FILE`: what a file is and where it stands, without h5py.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise a solution, checkpoint or calibration file (or an output folder's files).",
+        discussion: """
+        Prints what the file is, its status, iteration, residual or moment gap, parameters, elapsed time and
+        configuration hash. A checkpoint is verified against its checksums. Exit 2 on a file that is none of
+        these, 4 on a checkpoint that fails verification.
+        """)
+
+    @Argument(help: "solution.h5, calibration.h5, a calibration or solve checkpoint, or an output folder.")
+    var file: String
+
+    func run() throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else {
+            fail("\(file): no such file", code: HatExit.badInput)
+        }
+        if isDir.boolValue {
+            let candidates = ["solution.h5", "calibration.h5"].map { file + "/" + $0 }
+                + CheckpointStore.candidates(in: file + "/checkpoints")
+            let present = candidates.filter { FileManager.default.fileExists(atPath: $0) }
+            guard !present.isEmpty else { fail("\(file): no solution, calibration or checkpoint files in this folder", code: HatExit.badInput) }
+            var worst: Int32 = 0
+            for (k, path) in present.enumerated() {
+                if k > 0 { print("") }
+                worst = max(worst, describe(path))
+            }
+            if worst != 0 { Foundation.exit(worst) }
+            return
+        }
+        let code = describe(file)
+        if code != 0 { Foundation.exit(code) }
+    }
+
+    /// Print one file's summary; returns the exit code it deserves.
+    func describe(_ path: String) -> Int32 {
+        guard let f = try? HDF5File.open(path) else {
+            reportError("\(path): not an HDF5 file hat wrote (unreadable, truncated, or another format)")
+            return HatExit.badInput
+        }
+        func attr(_ k: String) -> String? { try? f.attribute("/", k) }
+        func line(_ label: String, _ value: String) { print(label.padding(toLength: 22, withPad: " ", startingAt: 0) + value) }
+        func numbers(_ v: [Double], limit: Int = 6) -> String {
+            v.prefix(limit).map { String(format: "%.10g", $0) }.joined(separator: ", ") + (v.count > limit ? ", ... (\(v.count))" : "")
+        }
+        // Calibration files carry the hash of the effective configuration (as calibration.json and the
+        // checkpoints do); a solution file is identified by the hash of its configuration text.
+        let hash = attr("configuration_hash").map { "\($0) (effective keys)" }
+            ?? attr("configuration").map { "\(checksumHex(fnv1a64($0))) (configuration text)" } ?? "-"
+        switch attr("kind") {
+        case checkpointKind?:
+            print("\(path): hat calibration checkpoint")
+            do {
+                let h = try CheckpointStore.verify(path)
+                let p = try CheckpointStore.readProgress(path)
+                line("status", "valid (checksums verified)")
+                line("phase", h.phase)
+                line("sequence", "\(h.sequence)")
+                line("outer iteration", "\(p.outerIterations)")
+                line("jacobians", "\(p.jacobians)")
+                line("world evaluations", "\(p.worldEvaluations)")
+                if let last = p.last, last.converged { line("max moment gap", String(format: "%.3e", normInf(last.gap))) }
+                if let theta = p.state?.x ?? p.last?.theta { line("parameters", numbers(theta)) }
+                if let q = p.partial { line("jacobian columns", "\(q.done.count) done") }
+                line("elapsed", String(format: "%.1f s", h.elapsed))
+                line("ranks / groups", "\(h.attributes["ranks"] ?? "?") / \(h.attributes["groups"] ?? "?")")
+                line("configuration hash", "\(h.configurationHash) (effective keys)")
+                line("written", h.attributes["created"] ?? "?")
+                return 0
+            } catch {
+                line("status", "INVALID: \(error)")
+                return HatExit.io
+            }
+        case SolveCheckpoint.kind?:
+            print("\(path): hat solve checkpoint")
+            do {
+                let c = try SolveCheckpoint.read(path)
+                line("status", "valid (checksums verified)")
+                line("iteration", "\(c.iteration) (strategy \(c.strategy))")
+                if !c.residuals.isEmpty { line("residual max", String(format: "%.3e", normInf(c.residuals))) }
+                line("unknowns", numbers(c.unknowns))
+                line("configuration hash", "\(c.attributes["configuration_hash"] ?? "-") (effective keys)")
+                return 0
+            } catch {
+                line("status", "INVALID: \(error)")
+                return HatExit.io
+            }
+        default:
+            break
+        }
+        guard let schema = attr("schema_version"), let status = attr("status"), attr("closure") != nil else {
+            reportError("\(path): not a hat solution, calibration or checkpoint file")
+            return HatExit.badInput
+        }
+        let calibration = attr("calibration_status")
+        print("\(path): \(calibration == nil ? "hat equilibrium solution" : "hat calibration result") (schema \(schema), hat \(attr("hat_version") ?? "?"))")
+        if let calibration {
+            line("calibration", calibration)
+            if let gap = try? f.read("calibration/gap") { line("max moment gap", String(format: "%.3e", normInf(gap))) }
+            if let theta = try? f.read("calibration/parameters") { line("parameters", numbers(theta)) }
+            if let h = try? f.read("calibration/history"), h.count >= HistoryEntry.width {
+                let last = Array(h.suffix(HistoryEntry.width))
+                line("outer iterations", "\(Int(last[0]))")
+                line("elapsed", String(format: "%.1f s", last[4]))
+            }
+        }
+        line("equilibrium", "\(status) (\(attr("reason") ?? "?"))")
+        line("closure", attr("closure") ?? "?")
+        line("countries", attr("countries") ?? "?")
+        if let r = try? f.read("solver/residuals") { line("residual max", String(format: "%.3e", normInf(r))) }
+        if let rates = try? f.read("prices/R") { line("R", numbers(Array(rates.prefix(1)))) }
+        if let beta = try? f.read("prices/beta") { line("beta", numbers(beta)) }
+        if let w = try? f.read("prices/wages") { line("wages", numbers(w)) }
+        if let failed = attr("failed_countries"), !failed.isEmpty { line("failed countries", failed) }
+        line("configuration hash", hash)
+        line("run id", attr("run_id") ?? "-")
+        return 0
+    }
+}
