@@ -147,18 +147,20 @@ public final class CalibrationRun {
         options.stopOnSignal = true
         options.start = EquilibriumStart(wages: (0..<m).map { $0 < m - 1 ? exp(start[$0]) : 1 },
                                          rate: options.start.rate, beta: exp(start[m - 1]))
+        var coldStart = 0
         if anchors.isEmpty {
             // No solution yet (a fresh start): the first anchor is a cold solve at the start prices, so that
             // every evaluation of the inner solve is a function of (anchor, prices) from the first one on.
             var cold = options.evaluation
             cold.warmStart = false
             let out = try evaluator.evaluate(prices: closure.prices(from: start, countries: m), options: cold)
+            coldStart = 1
             if !out.failed { try share(Dictionary(uniqueKeysWithValues: evaluator.owned.map { ($0, evaluator.solution(of: $0)) })) }
         }
         faultPoint("inner")
         let r = try solveEquilibrium(evaluator: evaluator, options: options, log: ProcessInfo.processInfo.environment["HAT_INNER_LOG"] == nil ? .silent : log)
         workspacesHoldLast = false
-        if r.reason == .interrupted { return .moments(evaluations: r.evaluations + 1, interrupted: true) }
+        if r.reason == .interrupted { return .moments(evaluations: coldStart + r.evaluations + 1, interrupted: true) }
         lastResult = r
         let solved = r.converged || (r.reason == .noiseFloor && r.residualMax <= 100 * options.tolerance)
         var point = MomentPoint(theta: theta, unknowns: r.unknowns, gap: nanGap, base: nanBase, converged: false)
@@ -176,7 +178,7 @@ public final class CalibrationRun {
             point.gap = nanGap
         }
         last = point
-        return .moments(evaluations: r.evaluations + 1, interrupted: false)
+        return .moments(evaluations: coldStart + r.evaluations + 1, interrupted: false)
     }
 
     /// Column k of d[F; y] at the last point: k < M moves an inner unknown, k ≥ M a parameter. Each group

@@ -211,3 +211,56 @@ final class CalibrateCommandTests: XCTestCase {
         }
     }
 }
+
+/// `hat inspect` and `hat solve --checkpoint-dir`.
+final class InspectAndSolveCheckpointTests: XCTestCase {
+    func testInspectSaysWhatAFileIsAndRefusesOthers() throws {
+        let out = temporaryDirectory()
+        XCTAssertEqual(try hat(["solve", configPath("three-country.toml"), "--out", out]).status, 0)
+        let r = try hat(["inspect", out + "/solution.h5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("hat equilibrium solution"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("world-rate"), r.stdout)
+        for other in [configPath("three-country.toml"), out + "/summary.json", out + "/missing.h5"] {
+            let bad = try hat(["inspect", other])
+            XCTAssertEqual(bad.status, 2, "\(other): \(bad.stderr)")
+            XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        }
+        // An HDF5 file that hat did not write.
+        let foreign = out + "/foreign.h5"
+        XCTAssertEqual(try runProcess("/usr/bin/h5copy", ["-i", out + "/solution.h5", "-o", foreign, "-s", "prices", "-d", "prices"]).status, 0)
+        XCTAssertEqual(try hat(["inspect", foreign]).status, 2)
+    }
+
+    /// A stop during a checkpointed solve: exit 75, a valid checkpoint, and a resume that converges to the
+    /// same equilibrium (within the tolerance: the path after a resume differs).
+    func testSolveCheckpointsStopAndResume() throws {
+        let config = configPath("ek19-baseline.toml")
+        let args = ["--set", "equilibrium.fixed_rate=1.02", "--set", "equilibrium.tolerance=1e-12"]
+        let reference = temporaryDirectory()
+        XCTAssertEqual(try hat(["solve", config, "--out", reference] + args).status, 0)
+        let out = temporaryDirectory(), checkpoints = temporaryDirectory()
+        let stopped = try runProcess(hatBinary, ["solve", config, "--out", out, "--checkpoint-dir", checkpoints] + args,
+                                     timeout: 600) { p in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 1.5) { kill(p.processIdentifier, SIGTERM) }
+        }
+        XCTAssertEqual(stopped.status, 75, stopped.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/summary.json"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: checkpoints).filter { $0.hasPrefix("solve-") }
+        XCTAssertFalse(files.isEmpty)
+        let inspect = try hat(["inspect", checkpoints + "/" + files.sorted().last!])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("hat solve checkpoint"), inspect.stdout)
+        let resumed = try hat(["solve", config, "--out", out, "--checkpoint-dir", checkpoints, "--resume"] + args)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming from"), resumed.stderr)
+        let a = try readJSON(reference + "/summary.json"), b = try readJSON(out + "/summary.json")
+        let wa = try XCTUnwrap(a["wages"] as? [Double]), wb = try XCTUnwrap(b["wages"] as? [Double])
+        for (x, y) in zip(wa, wb) { XCTAssertEqual(x, y, accuracy: 1e-9) }
+        XCTAssertEqual(try XCTUnwrap(a["beta"] as? Double), try XCTUnwrap(b["beta"] as? Double), accuracy: 1e-9)
+        // A different configuration is refused.
+        let other = try hat(["solve", config, "--out", out, "--checkpoint-dir", checkpoints, "--resume", "--set", "model.gamma=1.5"] + args)
+        XCTAssertEqual(other.status, 2, other.stderr)
+        XCTAssertTrue(other.stderr.contains("model.gamma"), other.stderr)
+    }
+}
