@@ -220,28 +220,15 @@ struct Calibrate: ParsableCommand {
         } else {
             problem = "no solved equilibrium to write (the inner equilibrium failed at the start vector)"
         }
-        let failing = try comm.allReduce([Int64(problem.isEmpty ? comm.size : comm.rank)].map { -$0 })[0]
-        if failing != -Int64(comm.size) {
-            try comm.broadcast(&problem, root: Int(-failing))
-        } else if comm.isRoot, let folder {
+        try commitStagedOutputs(names, folder: folder, comm: comm, directory: dir, localProblem: problem,
+                                note: "the checkpoints are kept") {
             let json = CalibrationOutput.json(config: cfg, run: run, outcome: outcome, resumedFrom: resumedFrom,
                                               wallSeconds: Date().timeIntervalSince(started), runID: runID,
                                               configurationHash: hash)
-            do {
-                try writeDurably(json.rendered() + "\n", to: staged("calibration.json"))
-                try writeDurably(CalibrationOutput.guessFile(outcome.theta), to: staged("parameters.csv"))
-                try writeDurably(CalibrationOutput.guessFile(CalibrationOutput.wageGuess(result: run.lastResult!)),
-                                 to: staged("wage-guess.csv"))
-                try folder.commit(names)
-            } catch {
-                problem = "\(error)"
-            }
-        }
-        try comm.broadcast(&problem)
-        if !problem.isEmpty {
-            folder?.discard(names)
-            folder?.unlock()
-            fail("writing outputs into \(dir): \(problem); nothing was written (the checkpoints are kept)", code: HatExit.io)
+            try writeDurably(json.rendered() + "\n", to: staged("calibration.json"))
+            try writeDurably(CalibrationOutput.guessFile(outcome.theta), to: staged("parameters.csv"))
+            try writeDurably(CalibrationOutput.guessFile(CalibrationOutput.wageGuess(result: run.lastResult!)),
+                             to: staged("wage-guess.csv"))
         }
     }
 }

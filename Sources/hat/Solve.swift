@@ -194,27 +194,12 @@ struct Solve: ParsableCommand {
         } catch {
             problem = "\(error)"
         } }
-        // Agree: the lowest failing rank tells the root what went wrong.
-        let failing = try comm.allReduce([Int64(problem.isEmpty ? comm.size : comm.rank)].map { -$0 })[0]
-        if failing != -Int64(comm.size) {
-            try comm.broadcast(&problem, root: Int(-failing))
-        } else if comm.isRoot, let folder {
+        try commitStagedOutputs(names, folder: folder, comm: comm, directory: dir, localProblem: problem,
+                                note: "earlier outputs there are unchanged") {
             let summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
                                       wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
                                       peakMemoryMiB: peakMemory, runID: runID)
-            do {
-                try writeDurably(summary.rendered() + "\n", to: staged("summary.json"))
-                try folder.commit(names)
-            } catch {
-                problem = "\(error)"
-            }
-        }
-        try comm.broadcast(&problem)
-        if !problem.isEmpty {
-            folder?.discard(names)
-            folder?.unlock()
-            fail("writing outputs into \(dir): \(problem); nothing was written (earlier outputs there are unchanged)",
-                 code: HatExit.io)
+            try writeDurably(summary.rendered() + "\n", to: staged("summary.json"))
         }
     }
 
@@ -270,4 +255,29 @@ final class CheckpointCounter: @unchecked Sendable {
     private var value: Int
     init(_ start: Int) { value = start }
     func next() -> Int { value += 1; return value }
+}
+
+/// Agree over every rank on whether staging `names` failed (`localProblem` is this rank's failure or ""; the
+/// lowest failing rank's message reaches all), let the root write its own files (`writeRootFiles`) and
+/// commit everything at once. Any failure: one message, nothing committed, exit 4 on every rank.
+func commitStagedOutputs(_ names: [String], folder: RunFolder?, comm: Communicator, directory: String,
+                         localProblem: String, note: String, writeRootFiles: () throws -> Void) throws {
+    var problem = localProblem
+    let failing = try comm.allReduce([Int64(problem.isEmpty ? comm.size : comm.rank)].map { -$0 })[0]
+    if failing != -Int64(comm.size) {
+        try comm.broadcast(&problem, root: Int(-failing))
+    } else if comm.isRoot, let folder {
+        do {
+            try writeRootFiles()
+            try folder.commit(names)
+        } catch {
+            problem = "\(error)"
+        }
+    }
+    try comm.broadcast(&problem)
+    if !problem.isEmpty {
+        folder?.discard(names)
+        folder?.unlock()
+        fail("writing outputs into \(directory): \(problem); nothing was written (\(note))", code: HatExit.io)
+    }
 }
