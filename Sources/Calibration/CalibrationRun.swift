@@ -175,7 +175,9 @@ public final class CalibrationRun {
             try share(Dictionary(uniqueKeysWithValues: evaluator.owned.map { ($0, evaluator.solution(of: $0)) }))
             workspacesHoldLast = true
         } else {
+            // A failed solve leaves the anchor where it was; so does the next start (its x*).
             point.gap = nanGap
+            point.unknowns = start
         }
         last = point
         return .moments(evaluations: coldStart + r.evaluations + 1, interrupted: false)
