@@ -402,7 +402,7 @@ final class OuterLoop {
             if let state = result.state { progress.state = state }
             progress.outerIterations = result.iterations
             let gap = normInf(result.residual)
-            if result.reason == .interrupted || progress.history.last?.iteration != result.iterations {
+            if gap.isFinite && (result.reason == .interrupted || progress.history.last?.iteration != result.iterations) {
                 progress.history.append(HistoryEntry(iteration: result.iterations, maxGap: gap, step: lastStep,
                                                      worldEvaluations: progress.worldEvaluations, elapsed: elapsed))
                 log(String(format: "outer %3d  max gap %.3e  step %.3e  jacobians %d  world evaluations %d  elapsed %.1f s",
