@@ -33,17 +33,18 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
 
         .target(name: "Parallel", dependencies: ["CMPI"]),
+        .target(name: "Checksum"),
         .target(name: "Storage", dependencies: ["CHDF5", "Parallel"]),
         .target(name: "HATModel", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags, linkerSettings: mvec),
         .target(name: "Solvers", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
         .target(name: "Equilibrium", dependencies: ["HATModel", "Solvers", "Parallel"], swiftSettings: kernelFlags),
         .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers", "HATModel"]),
-        .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity",
+        .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity", "Checksum",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers"]),
-        .target(name: "Calibration", dependencies: ["Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"]),
+        .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers", "Checksum"]),
+        .target(name: "Calibration", dependencies: ["Checksum", "Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"]),
         .executableTarget(name: "hat", dependencies: [
-            "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel", "Calibration", "Storage", "Solvers",
+            "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel", "Calibration", "Storage", "Solvers", "Checksum",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelFlags),
 

@@ -1,4 +1,5 @@
 import Equilibrium
+import Checksum
 import Foundation
 import HATConfig
 import Output

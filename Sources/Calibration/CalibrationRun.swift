@@ -95,12 +95,15 @@ public final class CalibrationRun {
         case moments(theta: [Double])
         case columns(indices: [Int])
         case checkpoint(CalibrationProgress)
+        /// Rebuild the last moment evaluation's equilibrium result (after a resume) without solving again.
+        case report
 
         func pack(into m: inout MessageWriter) {
             switch self {
             case .moments(let t): m.write(0); m.write(t)
             case .columns(let i): m.write(1); m.write(i.map(Double.init))
             case .checkpoint(let p): m.write(2); m.write(p)
+            case .report: m.write(3)
             }
         }
         init(unpacking m: inout MessageReader) throws {
@@ -109,6 +112,7 @@ public final class CalibrationRun {
             case 0: self = .moments(theta: try m.read())
             case 1: self = .columns(indices: (try m.read() as [Double]).map { Int($0) })
             case 2: self = .checkpoint(try m.read())
+            case 3: self = .report
             default: throw MessageError.invalid("calibration command \(tag)")
             }
         }
@@ -128,7 +132,23 @@ public final class CalibrationRun {
         case .checkpoint(let progress):
             try writeCheckpoint(progress)
             return .done
+        case .report:
+            try serveReport()
+            return .done
         }
+    }
+
+    /// The reporting evaluation at the last converged point, exactly as the moment evaluation made it
+    /// (cold, at the reporting tolerance): the outputs of a resumed finished calibration have the same bits.
+    func serveReport() throws {
+        guard let point = last, point.converged, let world = problem.world(at: point.theta) else {
+            throw CalibrationError.internalState("report without a solved point")
+        }
+        evaluator.update(world: world, model: problem.model)
+        lastResult = try reportEquilibrium(evaluator: evaluator, options: problem.equilibrium, unknowns: point.unknowns,
+                                           reason: .residualTolerance, detail: "rebuilt from the checkpoint at its x*",
+                                           strategy: "checkpoint")
+        workspacesHoldLast = true
     }
 
     /// y(Θ): the inner equilibrium from the last x* and anchor, then the regression on its trade shares.
@@ -318,7 +338,9 @@ final class OuterLoop {
             }
             progress.partial = PartialJacobian(theta: theta, refreshes: refreshes)
         }
-        guard let point = calibration.last, point.converged else { throw CalibrationError.internalState("no solved point for the Jacobian") }
+        guard let point = calibration.last, point.converged else {
+            throw OuterFailure(reason: "the inner equilibrium could not be solved at the point of a Jacobian")
+        }
         let jStart = Date()
         var pending = (0..<width).filter { !progress.partial!.done.contains($0) }
         var evaluations = 0
@@ -364,7 +386,10 @@ final class OuterLoop {
                 jac[i * n + j] -= s
             } }
         } else {
-            jac = [Double](repeating: .nan, count: n * n)
+            throw OuterFailure(reason: "the inner block ∂F/∂x of the Jacobian is singular")
+        }
+        guard jac.allSatisfy({ $0.isFinite }) else {
+            throw OuterFailure(reason: "the Jacobian of the moments is not finite (parameters far outside the data's range?)")
         }
         progress.jacobians += 1
         progress.partial = nil
@@ -385,7 +410,7 @@ final class OuterLoop {
         if progress.state == nil && progress.sequence == 0 { try checkpoint(phase: "start") }
         // A finished calibration resumed: nothing left to do but report it again.
         if let s = progress.state, s.pending == .none, normInf(s.f) <= problem.tolerance {
-            if calibration.last?.theta != s.x || calibration.lastResult == nil { _ = try moments(s.x) }
+            try ensureResult(at: s.x)
             return CalibrationOutcome(status: .converged, reason: .residualTolerance, theta: s.x, progress: progress)
         }
         while true {
@@ -398,6 +423,14 @@ final class OuterLoop {
                 }
             } catch is StopRequested {
                 return try stopped()
+            } catch let failure as OuterFailure {
+                // The last iteration boundary's state is kept (and checkpointed): report from there.
+                log("outer iteration cannot continue: \(failure.reason)")
+                let x = progress.state?.x ?? problem.theta0
+                try? ensureResult(at: x)
+                progress.partial = nil
+                try checkpoint(phase: "ended: \(failure.reason)")
+                return CalibrationOutcome(status: .notConverged, reason: .notMakingProgress, theta: x, progress: progress)
             }
             if let state = result.state { progress.state = state }
             progress.outerIterations = result.iterations
@@ -415,10 +448,20 @@ final class OuterLoop {
                 continue
             }
             // Finished: make sure the reported point is the last moment evaluation (outputs read it).
-            if calibration.last?.theta != result.x || calibration.lastResult == nil { _ = try? moments(result.x) }
+            try? ensureResult(at: result.x)
             try checkpoint(phase: result.converged ? "converged" : "ended: \(result.reason.message)")
             return CalibrationOutcome(status: result.converged ? .converged : .notConverged, reason: result.reason,
                                       theta: result.x, progress: progress)
+        }
+    }
+
+    /// The outputs describe Θ: its moment evaluation, done again only when the last one was elsewhere; after
+    /// a resume at Θ itself the result is rebuilt from the checkpointed x* (the same bits).
+    func ensureResult(at theta: [Double]) throws {
+        if calibration.last?.theta != theta {
+            _ = try moments(theta)
+        } else if calibration.lastResult == nil {
+            if calibration.last?.converged == true { _ = try request(.report) } else { _ = try moments(theta) }
         }
     }
 

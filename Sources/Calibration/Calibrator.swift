@@ -164,6 +164,9 @@ public struct CalibrationProgress: Sendable, Packable {
 /// The calibration was asked to stop (SIGTERM/SIGUSR1, agreed by every rank).
 struct StopRequested: Error {}
 
+/// The outer iteration cannot go on (no finite Jacobian); it ends as not converged.
+struct OuterFailure: Error { let reason: String }
+
 /// How a calibration ended, sent from the root to every rank.
 public struct CalibrationOutcome: Sendable, Packable {
     public enum Status: Int, Sendable { case converged = 1, notConverged = 0, stopped = 75 }

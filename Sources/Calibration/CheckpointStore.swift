@@ -1,3 +1,4 @@
+import Checksum
 import Equilibrium
 import Foundation
 import HATModel
@@ -56,11 +57,20 @@ public struct CheckpointStore {
 
     public static func name(sequence: Int) -> String { String(format: "checkpoint-%06d.h5", sequence) }
 
-    /// Checkpoint files in `directory`, newest (highest number) first.
+    /// The number of a checkpoint file name written by `name(sequence:)`; nil for any other name.
+    static func sequence(ofName n: String) -> Int? {
+        guard n.hasPrefix("checkpoint-"), n.hasSuffix(".h5"),
+              let k = Int(n.dropFirst("checkpoint-".count).dropLast(3)), k >= 0, name(sequence: k) == n else { return nil }
+        return k
+    }
+
+    /// Checkpoint files in `directory` (exactly the names this program writes, regular files only: a FIFO
+    /// or a folder of that name is never opened), newest (highest number) first.
     public static func candidates(in directory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".h5") }.sorted(by: >)
-            .map { directory + "/" + $0 }
+        return names.compactMap { n in sequence(ofName: n).map { (n, $0) } }
+            .filter { isRegularFile(directory + "/" + $0.0) }
+            .sorted { $0.1 > $1.1 }.map { directory + "/" + $0.0 }
     }
 
     // MARK: - Writing (collective)
@@ -327,6 +337,12 @@ public struct CheckpointStore {
         }
         return out
     }
+}
+
+/// Whether `path` is (or links to) a regular file: opening anything else (a FIFO) could block.
+public func isRegularFile(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
 }
 
 func syncFile(_ path: String) throws {

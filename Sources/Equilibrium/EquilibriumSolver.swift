@@ -95,19 +95,32 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
         log("stopped: \(r.reason.message)\(r.detail.isEmpty ? "" : " (\(r.detail))") after \(r.iterations) iterations, \(r.evaluations) evaluations, strategy \(r.strategy)")
         return r
     }
-    // Re-evaluate at the solution with the reporting tolerance (collective), from a cold start so that the
-    // reported objects are a function of the solution alone, not of the solver's path.
+    return try reportEquilibrium(evaluator: evaluator, options: options, unknowns: record.x, residuals: record.residual,
+                                 reason: record.reason, detail: record.detail, strategy: record.strategy,
+                                 iterations: record.iterations, evaluations: record.evaluations, noise: record.noise)
+}
+
+/// The result at given unknowns: the world re-evaluated there with the reporting tolerance (collective),
+/// from a cold start, so that the reported objects are a function of the unknowns alone, not of the
+/// solver's path. `solveEquilibrium` ends with it; a calibration resumed at a finished checkpoint rebuilds
+/// its result with it (the same bits as when it was first reported). Without solver residuals, the
+/// reporting evaluation's residuals stand in for them.
+public func reportEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOptions, unknowns x: [Double],
+                              residuals: [Double]? = nil, reason: ConvergenceReason, detail: String = "",
+                              strategy: String, iterations: Int = 0, evaluations: Int = 0,
+                              noise: Double? = nil) throws -> EquilibriumResult {
+    let world = evaluator.world, closure = options.closure
+    let prices = closure.prices(from: x, countries: world.count)
     var reporting = options.evaluation
     reporting.householdTolerance = options.reportingHouseholdTolerance
     reporting.warmStart = false
-    let x = record.x
-    let report = try evaluator.evaluate(prices: prices(x), options: reporting)
+    let report = try evaluator.evaluate(prices: prices, options: reporting)
+    let reportResiduals = closure.kind.residuals(report, world: world)
     return EquilibriumResult(unknowns: x, unknownNames: closure.kind.unknownNames(countries: world.names),
-                             residuals: record.residual, residualNames: closure.kind.residualNames(countries: world.names),
-                             reason: record.reason, reasonDetail: record.detail, strategy: record.strategy,
-                             iterations: record.iterations, evaluations: record.evaluations,
-                             residualNoise: record.noise, prices: prices(x), report: report,
-                             reportResiduals: closure.kind.residuals(report, world: world))
+                             residuals: residuals ?? reportResiduals, residualNames: closure.kind.residualNames(countries: world.names),
+                             reason: reason, reasonDetail: detail, strategy: strategy,
+                             iterations: iterations, evaluations: evaluations,
+                             residualNoise: noise, prices: prices, report: report, reportResiduals: reportResiduals)
 }
 
 /// The command of the equilibrium's collective loop: evaluate the world at these unknowns.

@@ -1,3 +1,4 @@
+import Checksum
 import Equilibrium
 import Foundation
 import Gravity
@@ -437,7 +438,12 @@ struct Reader {
         }
         return try ConfigurationKeys.all.map { k in
             guard let v = try value(k.section, k.name) else { return (k.dotted, k.defaultValue.text) }
-            if k.type == .path { return (k.dotted, try optionalPath(k.section, k.name, base: base) ?? "") }
+            if k.type == .path {
+                // Input files by what they hold (moving the data keeps a checkpoint valid, editing it does not);
+                // the output folder by where it is.
+                let path = try optionalPath(k.section, k.name, base: base) ?? ""
+                return (k.dotted, k.dotted == "output.dir" ? path : contentFingerprint(path))
+            }
             if k.type == .number, let i = v.int { return (k.dotted, "\(Double(i))") }
             return (k.dotted, render(v))
         }

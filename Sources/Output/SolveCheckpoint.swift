@@ -1,3 +1,4 @@
+import Checksum
 import Foundation
 import HATConfig
 import Storage
@@ -24,12 +25,18 @@ public enum SolveCheckpoint {
 
     /// The highest checkpoint number in `directory`.
     public static func newestSequence(in directory: String) -> Int? {
-        candidates(directory).first.flatMap { Int(($0 as NSString).lastPathComponent.dropFirst(6).prefix(6)) }
+        candidates(directory).first.flatMap { Int(($0 as NSString).lastPathComponent.dropFirst(6).dropLast(3)) }
     }
 
+    /// Checkpoints in `directory`: exactly the names `write` makes, regular files only, newest first.
     static func candidates(_ directory: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasPrefix("solve-") && $0.hasSuffix(".h5") }.sorted(by: >).map { directory + "/" + $0 }
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { n -> (String, Int)? in
+            guard n.hasPrefix("solve-"), n.hasSuffix(".h5"), let k = Int(n.dropFirst(6).dropLast(3)), k >= 0,
+                  name(k) == n else { return nil }
+            var info = stat()
+            guard stat(directory + "/" + n, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return (directory + "/" + n, k)
+        }.sorted { $0.1 > $1.1 }.map(\.0)
     }
 
     static let attributeNames = ["kind", "hat_version", "sequence", "iteration", "strategy", "unknown_names",

@@ -37,6 +37,9 @@ struct Calibrate: ParsableCommand {
 
     func run() throws {
         let started = Date()
+        // A stop may come at any moment, even while the configuration is read: it is honoured at the first
+        // safe point (after the start checkpoint) instead of ending the process without one.
+        StopSignal.install()
         let loaded = try options.load()
         let cfg = loaded.configuration
         guard let source = cfg.dataWorld else {
@@ -64,7 +67,6 @@ struct Calibrate: ParsableCommand {
         if groups > comm.size {
             fail("--groups \(groups) needs at least \(groups) ranks (running on \(comm.size))", code: HatExit.badInput)
         }
-        StopSignal.install()
 
         // Output folder, lock, checkpoints (root), agreed by every rank.
         let checkpoints = cfg.outputDirectory + "/checkpoints"
@@ -101,7 +103,8 @@ struct Calibrate: ParsableCommand {
         if refusal.isEmpty { refusal = Solve.checkFeasibility(cfg, income: IncomeProcess(cfg.model.income)) }
         if !refusal.isEmpty {
             folder?.unlock()
-            if !resume { folder?.abandon() }
+            if comm.isRoot { rmdir(checkpoints) }        // only if this run left it empty
+            folder?.abandon()                            // only the folders this run created, if empty
             fail(refusal, code: Int32(code[0]))
         }
         try comm.broadcast(&chosen)

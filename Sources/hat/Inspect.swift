@@ -1,5 +1,6 @@
 import ArgumentParser
 import Calibration
+import Checksum
 import Foundation
 import Output
 import Solvers
@@ -42,6 +43,10 @@ struct Inspect: ParsableCommand {
 
     /// Print one file's summary; returns the exit code it deserves.
     func describe(_ path: String) -> Int32 {
+        guard isRegularFile(path) else {
+            reportError("\(path): not a regular file")
+            return HatExit.badInput
+        }
         guard let f = try? HDF5File.open(path) else {
             reportError("\(path): not an HDF5 file hat wrote (unreadable, truncated, or another format)")
             return HatExit.badInput

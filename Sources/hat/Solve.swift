@@ -31,6 +31,8 @@ struct Solve: ParsableCommand {
 
     func run() throws {
         let started = Date()
+        // With checkpoints, a stop at any moment is honoured at the first safe point (exit 75).
+        if checkpointDir != nil { StopSignal.install() }
         // Validate everything before MPI starts: a bad input costs nothing and writes nothing.
         let loaded = try options.load()
         var cfg = loaded.configuration
@@ -67,8 +69,9 @@ struct Solve: ParsableCommand {
             fail(refusal, code: HatExit.badInput)
         }
 
+        var checkpointCounter: CheckpointCounter?
         if let dir = checkpointDir {
-            (cfg, refusal) = try prepareCheckpoints(cfg, directory: dir, comm: comm, log: log)
+            (cfg, refusal, checkpointCounter) = try prepareCheckpoints(cfg, directory: dir, comm: comm, log: log)
             if !refusal.isEmpty {
                 folder?.unlock()
                 fail(refusal, code: refusal.hasPrefix("--resume") ? HatExit.io : HatExit.badInput)
@@ -91,6 +94,11 @@ struct Solve: ParsableCommand {
         }
         if result.reason == .interrupted {
             folder?.unlock()
+            var failed = [Int64(checkpointCounter?.lastWriteFailed == true ? 1 : 0)]
+            try comm.broadcast(&failed)
+            if failed[0] == 1 {
+                fail("stopped by SIGTERM/SIGUSR1, but the last checkpoint could not be written into \(checkpointDir ?? "")", code: HatExit.io)
+            }
             log("stopped by SIGTERM/SIGUSR1 after iteration \(result.iterations): checkpoint in \(checkpointDir ?? ""); continue with --resume")
             MPIEnvironment.finalize()
             Foundation.exit(HatExit.stopped)
@@ -123,16 +131,21 @@ struct Solve: ParsableCommand {
     /// `--checkpoint-dir`: polite stops, a checkpoint after every iteration (root), and with `--resume` the
     /// start from the newest valid checkpoint. Collective; returns the configuration to solve and a refusal.
     func prepareCheckpoints(_ config: RunConfiguration, directory: String, comm: Communicator,
-                            log: Logger) throws -> (RunConfiguration, String) {
+                            log: Logger) throws -> (RunConfiguration, String, CheckpointCounter) {
         var cfg = config
-        StopSignal.install()
         cfg.equilibrium.stopOnSignal = true
         var refusal = ""
         var start: [Double] = []
         if comm.isRoot {
             do {
-                if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-                    throw OutputError(path: directory, problem: "cannot create: \(String(cString: strerror(errno)))")
+                var isDir: ObjCBool = false
+                if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) {
+                    if resume { throw OutputError(path: directory, problem: "--resume: no such folder") }
+                    guard mkdir(directory, 0o755) == 0 else {
+                        throw ConfigError(file: "--checkpoint-dir", key: "", problem: "cannot create \(directory): \(String(cString: strerror(errno)))")
+                    }
+                } else if !isDir.boolValue || access(directory, W_OK) != 0 {
+                    throw ConfigError(file: "--checkpoint-dir", key: "", problem: "\(directory) is not a writable folder")
                 }
                 if resume {
                     guard let (found, skipped) = try SolveCheckpoint.newest(in: directory, config: cfg, ignoring: ["output.dir", "equilibrium.max_iterations"]) else {
@@ -161,11 +174,13 @@ struct Solve: ParsableCommand {
             do {
                 try SolveCheckpoint.write(directory: directory, sequence: counter.next(), unknowns: x, unknownNames: names,
                                           residuals: f, iteration: iteration, strategy: strategy, config: frozen)
+                counter.lastWriteFailed = false
             } catch {
+                counter.lastWriteFailed = true
                 log("warning: checkpoint not written: \(error)")
             }
         }
-        return (cfg, refusal)
+        return (cfg, refusal, counter)
     }
 
     /// Stage solution.h5 (collectively) and summary.json (root), agree on success over every rank, then
@@ -253,6 +268,8 @@ struct Solve: ParsableCommand {
 /// The running number of `hat solve` checkpoints (touched on the root only, from the solver's monitor).
 final class CheckpointCounter: @unchecked Sendable {
     private var value: Int
+    /// Whether the latest checkpoint write failed (then a stop cannot promise a resumable checkpoint).
+    var lastWriteFailed = false
     init(_ start: Int) { value = start }
     func next() -> Int { value += 1; return value }
 }

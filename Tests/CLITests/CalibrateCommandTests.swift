@@ -264,3 +264,97 @@ final class InspectAndSolveCheckpointTests: XCTestCase {
         XCTAssertTrue(other.stderr.contains("model.gamma"), other.stderr)
     }
 }
+
+/// Defects found by a hostile review, kept fixed.
+final class CalibrateReviewTests: XCTestCase {
+    static let config = CalibrateCommandTests.config
+
+    /// Killed after the final ("converged") checkpoint, before the outputs: the resume rebuilds them from
+    /// the checkpointed x* with the same bits as the uninterrupted run (not by solving again).
+    func testResumeAfterTheFinalCheckpointGivesTheSameOutputs() throws {
+        let reference = CalibrateCommandTests.reference.dir
+        let finalSequence = try FileManager.default.contentsOfDirectory(atPath: reference + "/checkpoints")
+            .compactMap { Int($0.dropFirst("checkpoint-".count).prefix(6)) }.max()!
+        let dir = temporaryDirectory()
+        let killed = try runProcess(hatBinary, ["calibrate", Self.config, "--out", dir], timeout: 600,
+                                    environment: ["HAT_FAULT": "checkpoint-renamed:\(finalSequence)"])
+        XCTAssertNotEqual(killed.status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/calibration.json"))
+        let resumed = try hat(["calibrate", Self.config, "--out", dir, "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        for name in ["parameters.csv", "wage-guess.csv"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)),
+                           try Data(contentsOf: URL(fileURLWithPath: reference + "/" + name)), name)
+        }
+        let a = try readJSON(reference + "/calibration.json"), b = try readJSON(dir + "/calibration.json")
+        XCTAssertEqual(a["moments_model"] as? [Double], b["moments_model"] as? [Double])
+        XCTAssertEqual(a["beta"] as? Double, b["beta"] as? Double)
+    }
+
+    /// Only the file names the program writes count, and only regular files are opened: a FIFO named like
+    /// a checkpoint must not hang the resume, and a stray name must not be pruned into or out of use.
+    func testStrayFilesInTheCheckpointFolderAreIgnored() throws {
+        let reference = CalibrateCommandTests.reference
+        let dir = temporaryDirectory()
+        let killed = try runProcess(hatBinary, ["calibrate", Self.config, "--out", dir], timeout: 600,
+                                    environment: ["HAT_FAULT": "boundary:3"])
+        XCTAssertNotEqual(killed.status, 0)
+        let checkpoints = dir + "/checkpoints"
+        XCTAssertEqual(mkfifo(checkpoints + "/checkpoint-999999.h5", 0o644), 0)
+        let newest = try FileManager.default.contentsOfDirectory(atPath: checkpoints).filter { $0.hasPrefix("checkpoint-0") }.sorted().last!
+        try FileManager.default.copyItem(atPath: checkpoints + "/" + newest, toPath: checkpoints + "/checkpoint-99.h5")
+        let resumed = try hat(["calibrate", Self.config, "--out", dir, "--resume"], timeout: 300)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/parameters.csv")), reference.parameters)
+        let left = try FileManager.default.contentsOfDirectory(atPath: checkpoints)
+        XCTAssertTrue(left.contains("checkpoint-99.h5") && left.contains("checkpoint-999999.h5"), "\(left)")
+        XCTAssertEqual(left.filter { $0.count == "checkpoint-000000.h5".count && $0 != "checkpoint-999999.h5" }.count, 2, "\(left)")
+        let inspect = try hat(["inspect", checkpoints + "/checkpoint-999999.h5"], timeout: 30)
+        XCTAssertEqual(inspect.status, 2, inspect.stderr)
+    }
+
+    /// A stop right after the start, while the configuration is still being read, is honoured at the first
+    /// safe point: exit 75 with a checkpoint, not death by the signal.
+    func testAnEarlyStopStillWritesACheckpoint() throws {
+        let dir = temporaryDirectory()
+        let r = try runProcess(hatBinary, ["calibrate", Self.config, "--out", dir], timeout: 300) { p in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { kill(p.processIdentifier, SIGTERM) }
+        }
+        XCTAssertEqual(r.status, 75, r.stderr)
+        let resumed = try hat(["calibrate", Self.config, "--out", dir, "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/parameters.csv")), CalibrateCommandTests.reference.parameters)
+    }
+
+    /// The configuration check compares what input files hold: moved data resumes, edited data is refused.
+    func testResumeComparesDataContentsNotPaths() throws {
+        let copy = temporaryDirectory() + "/ek2002"
+        try FileManager.default.copyItem(atPath: ekDirectory, toPath: copy)
+        let dir = temporaryDirectory()
+        _ = try runProcess(hatBinary, ["calibrate", Self.config, "--out", dir], timeout: 600, environment: ["HAT_FAULT": "boundary:2"])
+        let moved = try hat(["calibrate", Self.config, "--out", dir, "--resume", "--set", "world.data_dir=\"\(copy)\""])
+        XCTAssertEqual(moved.status, 0, moved.stderr)
+        let dir2 = temporaryDirectory()
+        _ = try runProcess(hatBinary, ["calibrate", Self.config, "--out", dir2], timeout: 600, environment: ["HAT_FAULT": "boundary:2"])
+        let labor = copy + "/ek-labor.csv"
+        let text = try String(contentsOfFile: labor, encoding: .utf8)
+        try text.replacingOccurrences(of: "0.0225", with: "0.0325").write(toFile: labor, atomically: true, encoding: .utf8)
+        let edited = try hat(["calibrate", Self.config, "--out", dir2, "--resume", "--set", "world.data_dir=\"\(copy)\""])
+        XCTAssertEqual(edited.status, 2, edited.stderr)
+        XCTAssertTrue(edited.stderr.contains("world.data_dir"), edited.stderr)
+    }
+
+    /// Parameters far outside the data's range: exit 3 with outputs and no NaN, never a crash.
+    func testAbsurdStartEndsAsNotConverged() throws {
+        let dir = temporaryDirectory()
+        let r = try hat(["calibrate", Self.config, "--out", dir, "--set", "calibration.shift_distance=1e308"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        let text = try String(contentsOfFile: dir + "/calibration.json", encoding: .utf8).lowercased()
+        XCTAssertFalse(text.contains("nan") || text.contains("inf"), text)
+        // hat solve: a checkpoint folder that is a file is bad input, before anything runs.
+        let file = temporaryDirectory() + "/file"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let solve = try hat(["solve", configPath("three-country.toml"), "--out", temporaryDirectory(), "--checkpoint-dir", file])
+        XCTAssertEqual(solve.status, 2, solve.stderr)
+    }
+}
