@@ -61,6 +61,7 @@ public final class CalibrationRun {
     }
 
     var m: Int { problem.countries }
+    let innerLog = ProcessInfo.processInfo.environment["HAT_INNER_LOG"] == "1"
     var closure: MarketClosure { problem.equilibrium.closure }
 
     // MARK: - Anchors
@@ -84,6 +85,11 @@ public final class CalibrationRun {
         }
         evaluator.anchor = anchors
         columnEvaluator.anchor = anchors
+    }
+
+    /// The world evaluator's workspaces of its owned countries, as solutions.
+    private func solvedOwnedCountries() -> [Int: CountrySolution] {
+        Dictionary(uniqueKeysWithValues: evaluator.owned.map { ($0, evaluator.solution(of: $0)) })
     }
 
     /// The anchors of the world evaluator's owned countries (what a checkpoint writes).
@@ -175,10 +181,11 @@ public final class CalibrationRun {
             cold.warmStart = false
             let out = try evaluator.evaluate(prices: closure.prices(from: start, countries: m), options: cold)
             coldStart = 1
-            if !out.failed { try share(Dictionary(uniqueKeysWithValues: evaluator.owned.map { ($0, evaluator.solution(of: $0)) })) }
+            if !out.failed { try share(solvedOwnedCountries()) }
         }
         faultPoint("inner")
-        let r = try solveEquilibrium(evaluator: evaluator, options: options, log: ProcessInfo.processInfo.environment["HAT_INNER_LOG"] == nil ? .silent : log)
+        // The inner solver's own iterations are logged only on request (HAT_INNER_LOG=1, README "Calibration").
+        let r = try solveEquilibrium(evaluator: evaluator, options: options, log: innerLog ? log : .silent)
         workspacesHoldLast = false
         if r.reason == .interrupted { return .moments(evaluations: coldStart + r.evaluations + 1, interrupted: true) }
         lastResult = r
@@ -192,7 +199,7 @@ public final class CalibrationRun {
         }
         if point.converged {
             // The reporting evaluation (cold, at the reporting tolerance) is the new anchor.
-            try share(Dictionary(uniqueKeysWithValues: evaluator.owned.map { ($0, evaluator.solution(of: $0)) }))
+            try share(solvedOwnedCountries())
             workspacesHoldLast = true
         } else {
             // A failed solve leaves the anchor where it was; so does the next start (its x*).

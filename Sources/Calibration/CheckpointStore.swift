@@ -298,12 +298,14 @@ public struct CheckpointStore {
         }
         if f.exists("calibration/last") {
             let theta = try f.read("calibration/last/theta")
+            let unknowns = try f.read("calibration/last/unknowns")
             let converged = try f.read("calibration/last/converged")[0] == 1
             let n = theta.count
-            p.last = MomentPoint(theta: theta, unknowns: try f.read("calibration/last/unknowns"),
+            // A failed evaluation has no gap or base in the file (no NaN is written); it is NaN in memory.
+            p.last = MomentPoint(theta: theta, unknowns: unknowns,
                                  gap: converged ? try f.read("calibration/last/gap") : [Double](repeating: .nan, count: n),
                                  base: converged ? try f.read("calibration/last/base")
-                                     : [Double](repeating: .nan, count: n + (try f.read("calibration/last/unknowns")).count),
+                                     : [Double](repeating: .nan, count: n + unknowns.count),
                                  converged: converged)
         }
         if f.exists("calibration/partial") {

@@ -60,7 +60,6 @@ struct Calibrate: ParsableCommand {
             throw ConfigError(file: cfg.source(of: startKey), key: startKey,
                               problem: "the start vector gives a TFP or trade cost that is not a finite positive number")
         }
-        _ = rate
 
         let comm = MPIEnvironment.world()
         let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
