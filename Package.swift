@@ -41,10 +41,12 @@ let package = Package(
         .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers", "HATModel"]),
         .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity", "Checksum",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "Output", dependencies: ["Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers", "Checksum"]),
+        .target(name: "Output", dependencies: ["Analysis", "Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers", "Checksum"]),
         .target(name: "Calibration", dependencies: ["Checksum", "Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"]),
+        // Household analysis: elasticities, MPCs, cross-section, welfare (EV), the planner (HAT-SPEC §6).
+        .target(name: "Analysis", dependencies: ["HATModel", "Equilibrium", "HATConfig", "Parallel", "Solvers"], swiftSettings: kernelFlags),
         .executableTarget(name: "hat", dependencies: [
-            "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel", "Calibration", "Storage", "Solvers", "Checksum",
+            "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel", "Calibration", "Storage", "Solvers", "Checksum", "Analysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelFlags),
 

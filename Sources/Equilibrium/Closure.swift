@@ -11,11 +11,16 @@ public enum Closure: String, CaseIterable, Sendable {
     case fixedRate = "fixed-rate"
     /// Financial autarky: R_i clears country i's bond market. Unknowns log(ŵ_1..ŵ_{M−1}, R_1..R_M).
     case autarky = "autarky"
+    /// World-rate with tariff revenue rebated lump sum (HAT-SPEC §4.3 (d)): every household of country i
+    /// receives the same transfer τ_i (per capita), and τ_i balances the government budget
+    /// T_i = Σ_j t_ij/(1+t_ij) M_ij = L_i τ_i. Unknowns log(ŵ_1..ŵ_{M−1}, R), τ_1..τ_M (levels).
+    case worldRateRebate = "world-rate-rebate"
 
     public func unknownCount(countries m: Int) -> Int {
         switch self {
         case .worldRate, .fixedRate: return m
         case .autarky: return 2 * m - 1
+        case .worldRateRebate: return 2 * m
         }
     }
 
@@ -26,6 +31,7 @@ public enum Closure: String, CaseIterable, Sendable {
         case .worldRate: return wages + ["log_R"]
         case .fixedRate: return wages + ["log_beta"]
         case .autarky: return wages + names.map { "log_R_\($0)" }
+        case .worldRateRebate: return wages + ["log_R"] + names.map { "transfer_\($0)" }
         }
     }
 
@@ -35,6 +41,7 @@ public enum Closure: String, CaseIterable, Sendable {
         switch self {
         case .worldRate, .fixedRate: return ["bonds_world"] + goods
         case .autarky: return names.map { "bonds_\($0)" } + goods
+        case .worldRateRebate: return ["bonds_world"] + goods + names.map { "budget_\($0)" }
         }
     }
 
@@ -43,7 +50,7 @@ public enum Closure: String, CaseIterable, Sendable {
     /// Held at fixed wages, these residuals depend only on their own unknown, so each can be bracketed.
     public func bondBlock(countries m: Int) -> [(unknown: Int, residual: Int)] {
         switch self {
-        case .worldRate, .fixedRate: return [(m - 1, 0)]
+        case .worldRate, .fixedRate, .worldRateRebate: return [(m - 1, 0)]
         case .autarky: return (0..<m).map { (m - 1 + $0, $0) }
         }
     }
@@ -56,7 +63,7 @@ public enum Closure: String, CaseIterable, Sendable {
     /// What the bond-block unknowns are, for logs ("R", "beta", "R_i").
     public var bondUnknownName: String {
         switch self {
-        case .worldRate: return "R"
+        case .worldRate, .worldRateRebate: return "R"
         case .fixedRate: return "beta"
         case .autarky: return "each R_i"
         }
@@ -74,6 +81,19 @@ public enum Closure: String, CaseIterable, Sendable {
             return [bonds] + goods
         case .autarky:
             return outcome.bondDemand + goods
+        case .worldRateRebate:
+            var bonds = 0.0
+            for b in outcome.bondDemand { bonds += b }
+            let m = world.count
+            let budget = (0..<m).map { i -> Double in
+                var revenue = 0.0
+                for j in 0..<m {
+                    let t = world.tariff(importer: i, exporter: j)
+                    revenue += t / (1 + t) * outcome.countries[i].aggregates.imports[j]
+                }
+                return revenue - world.labor[i] * outcome.prices.transfers[i]
+            }
+            return [bonds] + goods + budget
         }
     }
 }
@@ -87,6 +107,8 @@ public enum MarketClosure: Sendable, Equatable {
     case fixedRate(rate: Double)
     /// Each R_i clears country i's bond market at the fixed β.
     case autarky(beta: Double)
+    /// One R clears the world bond market at the fixed β; tariff revenue is rebated per capita.
+    case worldRateRebate(beta: Double)
 
     /// The closure of `kind` holding its parameter fixed: `rate` is used by fixed-rate, `beta` by the others.
     public init(_ kind: Closure, rate: Double, beta: Double) {
@@ -94,6 +116,7 @@ public enum MarketClosure: Sendable, Equatable {
         case .worldRate: self = .worldRate(beta: beta)
         case .fixedRate: self = .fixedRate(rate: rate)
         case .autarky: self = .autarky(beta: beta)
+        case .worldRateRebate: self = .worldRateRebate(beta: beta)
         }
     }
 
@@ -102,13 +125,14 @@ public enum MarketClosure: Sendable, Equatable {
         case .worldRate: return .worldRate
         case .fixedRate: return .fixedRate
         case .autarky: return .autarky
+        case .worldRateRebate: return .worldRateRebate
         }
     }
 
     /// The fixed parameter by name ("beta" or "R"), for outputs.
     public var parameter: (name: String, value: Double) {
         switch self {
-        case let .worldRate(beta), let .autarky(beta): return ("beta", beta)
+        case let .worldRate(beta), let .autarky(beta), let .worldRateRebate(beta): return ("beta", beta)
         case let .fixedRate(rate): return ("R", rate)
         }
     }
@@ -122,6 +146,7 @@ public enum MarketClosure: Sendable, Equatable {
         case .worldRate: return w + [log(start.rate)]
         case .fixedRate: return w + [log(start.beta)]
         case .autarky: return w + [Double](repeating: log(start.rate), count: m)
+        case .worldRateRebate: return w + [log(start.rate)] + [Double](repeating: 0, count: m)
         }
     }
 
@@ -140,6 +165,9 @@ public enum MarketClosure: Sendable, Equatable {
             return Prices(wages: wages, rates: [Double](repeating: rate, count: m), beta: exp(x[m - 1]))
         case let .autarky(beta):
             return Prices(wages: wages, rates: (0..<m).map { exp(x[m - 1 + $0]) }, beta: beta)
+        case let .worldRateRebate(beta):
+            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta,
+                          transfers: Array(x[m..<(2 * m)]))
         }
     }
 

@@ -162,6 +162,17 @@ public enum ConfigurationKeys {
             key("jacobian_step", .number, .number(1e-5),
                 "absolute forward-difference step on the parameters and on log wages and log beta; in (0, 0.1)"),
         ]),
+        section("analysis", required: false, "household analysis of one country after hat solve (HAT-SPEC 6.1-6.4)", [
+            key("country", .string, .optional("no analysis"),
+                "the analysed country: a name of the world's countries (case-insensitive), e.g. \"USA\""),
+            key("elasticities", .boolean, .boolean(true), "micro (every state x source), bilateral and aggregate trade elasticities; true or false"),
+            key("mpc", .boolean, .boolean(true), "marginal propensities to consume out of a one-off transfer of 0.008; true or false"),
+            key("cross_section", .boolean, .boolean(true),
+                "exact distribution-weighted statistics by expenditure quintile and income group; true or false"),
+            key("simulate", .integer, .integer(0),
+                "draws of a simulated panel for comparison with simulated figures (the author used 100000); 0 = none; >= 0"),
+            key("seed", .integer, .integer(3281978), "seed of the simulated panel; >= 0"),
+        ]),
         section("output", required: false, "where the results go", [
             key("dir", .path, .optional("out/<config name>"),
                 "output folder, relative to the configuration file (--out replaces it); not empty"),

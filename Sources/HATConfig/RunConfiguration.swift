@@ -27,12 +27,27 @@ public struct RunConfiguration: Sendable {
 
     /// `[calibration]` (defaults when the table is absent).
     public var calibration = CalibrationSettings()
+    /// `[analysis]`: nil without `country`.
+    public var analysis: AnalysisSettings?
     /// Every declared key with its effective value (after `--set`; paths resolved; absent keys as their
     /// default), in declaration order: what a checkpoint compares to refuse a different configuration.
     public var effectiveValues: [(key: String, value: String)] = []
 
     /// Where the value of `key` came from, for error messages: "--set" or the configuration file.
     public func source(of key: String) -> String { overriddenKeys.contains(key) ? "--set" : path }
+}
+
+/// `[analysis]`: what `hat solve` computes for one country's households after the equilibrium.
+public struct AnalysisSettings: Sendable, Equatable {
+    /// Index of the analysed country in the world.
+    public var country: Int
+    public var elasticities = true
+    public var mpc = true
+    public var crossSection = true
+    /// Draws of the simulated panel (0: none).
+    public var simulate = 0
+    public var seed: UInt64 = 3281978
+    public init(country: Int) { self.country = country }
 }
 
 /// `[calibration]`: the gravity-as-a-guide calibration of `hat calibrate`.
@@ -417,10 +432,36 @@ struct Reader {
             throw fail("calibration.jacobian_step", "must lie in (0, 0.1) (got \(cal.jacobianStep))")
         }
 
+        // [analysis]
+        var analysis: AnalysisSettings?
+        if try value("analysis", "country") != nil {
+            let name = try string("analysis", "country")
+            guard let i = world.countryIndex(name) else {
+                throw fail("analysis.country", "\"\(name)\" is not a country of this world (\(world.names.joined(separator: ", ")))")
+            }
+            var a = AnalysisSettings(country: i)
+            a.elasticities = try bool("analysis", "elasticities")
+            a.mpc = try bool("analysis", "mpc")
+            a.crossSection = try bool("analysis", "cross_section")
+            a.simulate = try int("analysis", "simulate")
+            guard a.simulate >= 0, a.simulate <= 100_000_000 else {
+                throw fail("analysis.simulate", "must lie in [0, 100000000] (got \(a.simulate))")
+            }
+            let seed = try int("analysis", "seed")
+            guard seed >= 0 else { throw fail("analysis.seed", "must be >= 0 (got \(seed))") }
+            a.seed = UInt64(seed)
+            analysis = a
+        } else {
+            for k in ["elasticities", "mpc", "cross_section", "simulate", "seed"] where try value("analysis", k) != nil {
+                throw fail("analysis.\(k)", "needs analysis.country (the analysed country)")
+            }
+        }
+
         var config = RunConfiguration(path: file, text: "", model: model, world: world, equilibrium: eq,
                                       outputDirectory: outputDirectory, dataWorld: dataWorld,
                                       rateKey: "equilibrium.\(usedRateKey)")
         config.calibration = cal
+        config.analysis = analysis
         config.effectiveValues = try effectiveValues(base: base)
         return config
     }

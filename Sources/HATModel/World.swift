@@ -45,6 +45,12 @@ public struct World: Sendable, Equatable {
     public var count: Int { names.count }
     public func tradeCost(importer i: Int, exporter j: Int) -> Double { tradeCosts[i * count + j] }
     public func tariff(importer i: Int, exporter j: Int) -> Double { tariffs[i * count + j] }
+    /// The index of a country by name, case-insensitively.
+    public func countryIndex(_ name: String) -> Int? {
+        names.firstIndex(of: name) ?? names.firstIndex { $0.caseInsensitiveCompare(name) == .orderedSame }
+    }
+    /// Whether any tariff is non-zero.
+    public var hasTariffs: Bool { tariffs.contains { $0 != 0 } }
 }
 
 /// Prices at which the world is evaluated.
@@ -55,9 +61,12 @@ public struct Prices: Sendable, Equatable {
     public var rates: [Double]
     /// Discount factor β: the closure's fixed value, or its unknown (fixed-rate closure).
     public var beta: Double
+    /// Lump-sum transfer τ_i per household of each country (tariff rebates; zero otherwise).
+    public var transfers: [Double]
 
-    public init(wages: [Double], rates: [Double], beta: Double) {
+    public init(wages: [Double], rates: [Double], beta: Double, transfers: [Double]? = nil) {
         self.wages = wages; self.rates = rates; self.beta = beta
+        self.transfers = transfers ?? [Double](repeating: 0, count: wages.count)
     }
 
 }
@@ -75,7 +84,8 @@ extension World {
         return HouseholdProblem(
             assets: scaling.assetGrid, income: income, gamma: model.gamma, beta: prices.beta,
             sigma: scaling.sigma, home: i, homeQuality: scaling.homeQuality(income),
-            prices: buyerPrices(importer: i, wages: prices.wages), wage: prices.wages[i], rate: prices.rates[i])
+            prices: buyerPrices(importer: i, wages: prices.wages), wage: prices.wages[i], rate: prices.rates[i],
+            transfer: prices.transfers[i])
     }
 }
 

@@ -66,6 +66,7 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try shared("prices/wages", [m], result.prices.wages, "wage w_i, normalised to mean one")
     try shared("prices/R", [m], result.prices.rates, "gross interest rate R_i")
     try shared("prices/beta", [], [result.prices.beta], "discount factor beta")
+    try shared("prices/transfers", [m], result.prices.transfers, "lump-sum transfer tau_i per household (tariff rebate)")
     try shared("prices/buyer_prices", [m, m], (0..<m).flatMap { world.buyerPrices(importer: $0, wages: result.prices.wages) },
                "p_ij = w_j/A_j d_ij (1+t_ij), row = importer")
     // Income process and grids.

@@ -47,6 +47,7 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     fields.append(("R", .numbers(result.prices.rates)))
     fields.append(("beta", .number(result.prices.beta)))
     fields.append(("wages", .numbers(result.prices.wages)))
+    if eq.closure.kind == .worldRateRebate { fields.append(("transfers", .numbers(result.prices.transfers))) }
     fields.append(("unknowns", .object(unknowns)))
     if !result.residuals.allSatisfy({ $0.isFinite }) || report.failed {
         // No NaN is ever written as a result: what could not be computed is named instead.

@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Equilibrium
 import Foundation
@@ -117,7 +118,22 @@ struct Solve: ParsableCommand {
         }
         if let gravity { log(String(format: "gravity: max |model - data| over the 46 moments = %.3e", gravity.maxAbsGap)) }
 
-        try writeOutputs(cfg, result: result, evaluator: evaluator, gravity: gravity, folder: folder, comm: comm,
+        // [analysis]: the analysed country's household at the reported equilibrium (collective).
+        var analysis: HouseholdAnalysis?
+        var analysisProblem = ""
+        if let settings = cfg.analysis {
+            if result.report.failed {
+                analysisProblem = "the reporting evaluation failed"
+            } else {
+                do { analysis = try HouseholdAnalysis.run(settings, evaluator: evaluator, prices: result.prices, log: log) } catch {
+                    analysisProblem = "\(error)"
+                }
+            }
+            if !analysisProblem.isEmpty { log("analysis not computed: \(analysisProblem)") }
+        }
+
+        try writeOutputs(cfg, result: result, evaluator: evaluator, gravity: gravity, analysis: analysis,
+                         analysisProblem: analysisProblem, folder: folder, comm: comm,
                          started: started, peakMemory: peakMemory)
         folder?.unlock()
         log(String(format: "%@: R = %@, residual %.3e, wrote %@", result.converged ? "converged" : "NOT converged",
@@ -186,8 +202,8 @@ struct Solve: ParsableCommand {
     /// Stage solution.h5 (collectively) and summary.json (root), agree on success over every rank, then
     /// commit both at once. Any failure: one message, nothing committed, exit 4 on every rank.
     func writeOutputs(_ cfg: RunConfiguration, result: EquilibriumResult, evaluator: WorldEvaluator,
-                      gravity: GravityComparison?, folder: RunFolder?, comm: Communicator, started: Date,
-                      peakMemory: [Double]) throws {
+                      gravity: GravityComparison?, analysis: HouseholdAnalysis?, analysisProblem: String,
+                      folder: RunFolder?, comm: Communicator, started: Date, peakMemory: [Double]) throws {
         let names = Solve.outputs
         var runID = folder?.runID ?? ""
         try comm.broadcast(&runID)
@@ -205,15 +221,22 @@ struct Solve: ParsableCommand {
         try comm.broadcast(&problem)
         if problem.isEmpty { do {
             try writeSolution(path: staged("solution.h5"), config: cfg, result: result, evaluator: evaluator,
-                              gravity: gravity, runID: runID)
+                              gravity: gravity, runID: runID) { file in
+                if let analysis { try writeAnalysis(analysis, names: cfg.world.names, to: file) }
+            }
         } catch {
             problem = "\(error)"
         } }
         try commitStagedOutputs(names, folder: folder, comm: comm, directory: dir, localProblem: problem,
                                 note: "earlier outputs there are unchanged") {
-            let summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
+            var summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
                                       wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
                                       peakMemoryMiB: peakMemory, runID: runID)
+            if let analysis {
+                summary = summary.inserting("analysis", analysisJSON(analysis, names: cfg.world.names), before: "iterations")
+            } else if !analysisProblem.isEmpty {
+                summary = summary.inserting("analysis", .object([("error", .string(analysisProblem))]), before: "iterations")
+            }
             try writeDurably(summary.rendered() + "\n", to: staged("summary.json"))
         }
     }

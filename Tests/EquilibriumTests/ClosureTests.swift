@@ -26,11 +26,19 @@ final class ClosureTests: XCTestCase {
             case .autarky:
                 for r in p.rates { XCTAssertEqual(r, 1.01, accuracy: 1e-15) }
                 XCTAssertEqual(p.beta, 0.95)
+            case .worldRateRebate:
+                XCTAssertTrue(p.rates.allSatisfy { $0 == 1.01 })
+                XCTAssertEqual(p.beta, 0.95)
+                XCTAssertEqual(p.transfers, [0, 0, 0], "transfers start at zero")
             }
             // Unknowns → prices → unknowns is the identity (up to rounding).
             let back = closure.unknowns(at: EquilibriumStart(wages: p.wages, rate: p.rates[0], beta: p.beta), countries: 3)
             if kind != .autarky {
                 for (a, b) in zip(back, x) { XCTAssertEqual(a, b, accuracy: 1e-14) }
+                if kind == .worldRateRebate {
+                    let y = x.prefix(3) + [0.01, -0.02, 0.03]
+                    XCTAssertEqual(closure.prices(from: Array(y), countries: 3).transfers, [0.01, -0.02, 0.03])
+                }
             } else {
                 for (a, b) in zip(back.prefix(2), x.prefix(2)) { XCTAssertEqual(a, b, accuracy: 1e-14) }
             }
@@ -51,7 +59,7 @@ final class ClosureTests: XCTestCase {
             for g in goods { XCTAssertEqual(g, 0, accuracy: 1e-6, "\(closure)") }
             // The bond market(s) the closure's own unknowns must clear, recomputed from the reported demands.
             switch closure {
-            case .fixedRate, .worldRate:
+            case .fixedRate, .worldRate, .worldRateRebate:
                 XCTAssertEqual(result.report.bondDemand.reduce(0, +), 0, accuracy: 1e-6, "\(closure)")
             case .autarky:
                 for b in result.report.bondDemand { XCTAssertEqual(b, 0, accuracy: 1e-6) }

@@ -1,0 +1,208 @@
+import Foundation
+import HATModel
+import Parallel
+
+/// The equivalent variation of every state (HAT-SPEC §6.5): the multiplier λτ = x on total period resources
+/// at the OLD prices that gives the household the value it has in the new equilibrium,
+///     V^x(a, s) = ΔV(a, s),   V^x = σ log Σ_j exp((ψ_j + v^x_j)/σ),
+/// where v^x solves the household problem at the old prices with λτ = x (cold start, tolerance 1e-12, as the
+/// author's code does; the value it returns depends on that procedure, see README "Welfare").
+///
+/// Cost: a household solve at x gives V^x for every state at once, but each state's root needs a solve
+/// at its own x. So: (1) solve at a few shared multipliers (nodes) spanning a bracket, spread over the ranks,
+/// widening the bracket until every state's root is inside; (2) for each state, the root of a local cubic
+/// through the nodes around its sign change is a start good to about the nodes' interpolation error; (3) a
+/// bracketed, safeguarded secant on that state's own solves polishes it to `valueTolerance` (typically
+/// two solves). States are spread over the ranks; each state's result depends on the state alone, so the
+/// multipliers are bitwise the same for any rank count.
+public struct EquivalentVariation: Sendable {
+    public struct Settings: Sendable {
+        /// Household tolerance of every solve at the old prices (the author's 1e-12).
+        public var householdTolerance = 1e-12
+        public var householdMaxIterations = 500
+        /// A state is converged when |V^x − ΔV| ≤ this (value units).
+        public var valueTolerance = 1e-10
+        /// The first bracket of multipliers (HAT-SPEC §9 item 14), widened as needed.
+        public var lower = 0.9, upper = 1.2
+        /// Shared solves across the first bracket.
+        public var nodes = 13
+        /// Solves per state in the polishing stage.
+        public var maxEvaluations = 40
+        public init() {}
+    }
+
+    /// λτ of each state (`[shock][asset]`); gross: 1.05 is a 5 % gain.
+    public var multipliers: [Double]
+    public var converged: [Bool]
+    /// V^x − ΔV at the returned multiplier.
+    public var residuals: [Double]
+    /// Household solves spent on each state in the polishing stage.
+    public var solves: [Int]
+    /// The shared multipliers solved in the first stage.
+    public var nodes: [Double]
+
+    public var unconvergedCount: Int { converged.filter { !$0 }.count }
+    public var totalSolves: Int { nodes.count + solves.reduce(0, +) }
+
+    /// Compute for every state (collective).
+    /// - Parameters:
+    ///   - old: the household problem at the old prices (its `resourceScale` is replaced by x).
+    ///   - target: ΔV of every state, from the new equilibrium.
+    public static func compute(old: HouseholdProblem, target: [Double], settings: Settings = Settings(),
+                               communicator comm: Communicator) throws -> EquivalentVariation {
+        let na = old.assets.count, nS = old.income.count
+        let nState = na * nS
+        precondition(target.count == nState)
+        let solver = HouseholdSolver(assets: na, shocks: nS, varieties: old.varieties)
+
+        /// V^x of every state, or nil where the household problem is infeasible at x.
+        func values(at x: Double) -> [Double]? {
+            var pr = old
+            pr.resourceScale = x
+            do {
+                try solver.solve(pr, tolerance: settings.householdTolerance, maxIterations: settings.householdMaxIterations)
+            } catch { return nil }
+            return AnalysedHousehold.exAnteValues(problem: pr, values: solver.values)
+        }
+
+        // Resources x(R a₁ + w z) + τ − a₁ must stay positive at the borrowing limit with the lowest income:
+        // when R a₁ + w z_min < 0 a larger x scales up the debt service and x has a ceiling.
+        let zMin = old.income.z.min() ?? 1
+        let atLimit = old.rate * old.assets[0] + old.wage * zMin
+        let ceiling = atLimit < 0 ? (old.transfer - old.assets[0]) / -atLimit : .infinity
+
+        // Stage 1: shared nodes, widened until every state's root is bracketed.
+        var lo = settings.lower, hi = min(settings.upper, 0.99 * ceiling)
+        guard lo < hi else {
+            throw AnalysisError("equivalent variation: no feasible bracket of multipliers (the debt service at the borrowing limit caps x at \(ceiling))")
+        }
+        var xs: [Double] = (0..<settings.nodes).map { lo + (hi - lo) * Double($0) / Double(settings.nodes - 1) }
+        var vs: [[Double]] = try solveNodes(xs, states: nState, comm: comm, values: values)
+        for _ in 0..<12 {
+            var needHigher = false, needLower = false
+            for k in 0..<nState {
+                let g = (0..<xs.count).compactMap { n in vs[n][k].isFinite ? vs[n][k] - target[k] : nil }
+                guard let gMin = g.min(), let gMax = g.max() else { continue }
+                if gMax < 0 { needHigher = true }
+                if gMin > 0 { needLower = true }
+            }
+            if !needHigher && !needLower { break }
+            let width = hi - lo
+            var added: [Double] = []
+            if needHigher && hi < 0.99 * ceiling {
+                let newHi = min(hi + width, 0.99 * ceiling)
+                added += (1...4).map { hi + (newHi - hi) * Double($0) / 4 }
+                hi = newHi
+            }
+            if needLower && lo > 1e-3 {
+                let newLo = max(lo - width, lo / 4)
+                added += (0..<4).map { newLo + (lo - newLo) * Double($0) / 4 }
+                lo = newLo
+            }
+            if added.isEmpty { break }
+            let addedValues = try solveNodes(added, states: nState, comm: comm, values: values)
+            let merged = (xs.indices.map { (xs[$0], vs[$0]) } + added.indices.map { (added[$0], addedValues[$0]) })
+                .sorted { $0.0 < $1.0 }
+            xs = merged.map(\.0); vs = merged.map(\.1)
+        }
+
+        // Stages 2–3 per state.
+        let results: [StateRoot] = try distributedMap(count: nState, communicator: comm) { k in
+            let g = (0..<xs.count).map { vs[$0][k] - target[k] }
+            return (polish(k, nodes: xs, g: g, settings: settings) { x in values(at: x).map { $0[k] - target[k] } ?? .nan }, "")
+        }
+        return EquivalentVariation(multipliers: results.map(\.x), converged: results.map(\.converged),
+                                   residuals: results.map(\.residual), solves: results.map(\.solves), nodes: xs)
+    }
+
+    /// V^x at every node (NaN rows where infeasible), spread over the ranks.
+    static func solveNodes(_ xs: [Double], states: Int, comm: Communicator,
+                           values: (Double) -> [Double]?) throws -> [[Double]] {
+        try distributedMap(count: xs.count, communicator: comm) { i in
+            (values(xs[i]) ?? [Double](repeating: .nan, count: states), "")
+        }
+    }
+
+    /// One state's root: bracket from the nodes, start from the local cubic, safeguarded secant on solves.
+    static func polish(_ k: Int, nodes xs: [Double], g: [Double], settings: Settings,
+                       evaluate: (Double) -> Double) -> StateRoot {
+        // The first sign change between finite neighbouring nodes.
+        let finite = xs.indices.filter { g[$0].isFinite && $0 < g.count }
+        var bracket: (Int, Int)?
+        for (p, q) in zip(finite, finite.dropFirst()) where g[p] == 0 || (g[p] < 0) != (g[q] < 0) {
+            bracket = (p, q); break
+        }
+        guard let (p, q) = bracket else {
+            // Not bracketed within the feasible multipliers: report the node closest to a root.
+            let best = finite.min { abs(g[$0]) < abs(g[$1]) }
+            return StateRoot(x: best.map { xs[$0] } ?? 1, residual: best.map { g[$0] } ?? 0, converged: false, solves: 0)
+        }
+        if g[p] == 0 { return StateRoot(x: xs[p], residual: 0, converged: true, solves: 0) }
+        // Local cubic through up to four finite nodes around the bracket.
+        let position = finite.firstIndex(of: p)!
+        let window = Array(finite[max(0, position - 1)...min(finite.count - 1, position + 2)])
+        func cubic(_ x: Double) -> Double {
+            var total = 0.0
+            for a in window {
+                var basis = 1.0
+                for b in window where b != a { basis *= (x - xs[b]) / (xs[a] - xs[b]) }
+                total += basis * g[a]
+            }
+            return total
+        }
+        var a = xs[p], b = xs[q], ga = g[p], gb = g[q]
+        var l = a, r = b, gl = ga
+        for _ in 0..<200 where r - l > 1e-15 * r {
+            let mid = 0.5 * (l + r), gm = cubic(mid)
+            if (gm < 0) == (gl < 0) { l = mid; gl = gm } else { r = mid }
+        }
+        var x = 0.5 * (l + r)
+        var previous: (x: Double, g: Double)? = nil
+        var best = (x: abs(ga) < abs(gb) ? a : b, g: abs(ga) < abs(gb) ? ga : gb)
+        var solves = 0
+        var sameSideCount = 0
+        var lastLowSide: Bool?
+        while solves < settings.maxEvaluations {
+            let gx = evaluate(x)
+            solves += 1
+            if gx.isFinite && abs(gx) < abs(best.g) { best = (x, gx) }
+            if gx.isFinite && abs(gx) <= settings.valueTolerance {
+                return StateRoot(x: x, residual: gx, converged: true, solves: solves)
+            }
+            // Keep the sign change in [a, b] (an infeasible x counts as the high side).
+            let lowSide = gx.isFinite && (gx < 0) == (ga < 0)
+            if lowSide { a = x; ga = gx } else { b = x; gb = gx.isFinite ? gx : gb }
+            if b - a <= 4 * b.ulp { break }
+            // Secant through the last two solves (or from the cubic's slope), kept strictly inside the
+            // bracket; bisection when it leaves it or when one end has not moved for two steps (Illinois).
+            var next: Double
+            if let prev = previous, gx.isFinite, prev.g.isFinite, prev.g != gx {
+                next = x - gx * (x - prev.x) / (gx - prev.g)
+            } else if gx.isFinite {
+                let h = 1e-6 * max(1, abs(x))
+                let slope = (cubic(x + h) - cubic(x - h)) / (2 * h)
+                next = slope != 0 ? x - gx / slope : 0.5 * (a + b)
+            } else {
+                next = 0.5 * (a + b)
+            }
+            sameSideCount = lastLowSide == lowSide ? sameSideCount + 1 : 0
+            lastLowSide = lowSide
+            if !(next > a && next < b) || sameSideCount >= 2 { next = 0.5 * (a + b); sameSideCount = 0 }
+            if gx.isFinite { previous = (x, gx) }
+            x = next
+        }
+        return StateRoot(x: best.x, residual: best.g, converged: false, solves: solves)
+    }
+}
+
+/// One state's root, as gathered from its rank.
+struct StateRoot: Packable {
+    var x: Double, residual: Double, converged: Bool, solves: Int
+    init(x: Double, residual: Double, converged: Bool, solves: Int) {
+        self.x = x; self.residual = residual; self.converged = converged; self.solves = solves
+    }
+    func pack(into m: inout MessageWriter) { m.write(x); m.write(residual); m.write(converged); m.write(solves) }
+    init(unpacking m: inout MessageReader) throws {
+        x = try m.read(); residual = try m.read(); converged = try m.read(); solves = try m.read()
+    }
+}
