@@ -5,27 +5,40 @@ import Parallel
 /// The equivalent variation of every state (HAT-SPEC §6.5): the multiplier λτ = x on total period resources
 /// at the OLD prices that gives the household the value it has in the new equilibrium,
 ///     V^x(a, s) = ΔV(a, s),   V^x = σ log Σ_j exp((ψ_j + v^x_j)/σ),
-/// where v^x solves the household problem at the old prices with λτ = x (cold start, tolerance 1e-12, as the
-/// author's code does; the value it returns depends on that procedure, see README "Welfare").
+/// where v^x solves the household problem at the old prices with λτ = x from the cold start.
+///
+/// Continuity: the author's solves stop at the first step with max|Δc| < 1e-12, and the value function's
+/// level converges more slowly than the policy (at rate β), so V^x jumps by up to ~1e-5 wherever the step
+/// count changes with x, and some states have no root at all. Here every solve takes the same number N of
+/// Coleman steps from the cold start, N = the most steps any probe multiplier needs to reach the tolerance,
+/// plus a margin; V^x is then continuous in x, every bracketed root exists, and each solve still checks that
+/// its policy met the tolerance (else the state is flagged). V^x differs from the author's by the level
+/// change of those few extra steps (measured in the README).
 ///
 /// Cost: a household solve at x gives V^x for every state at once, but each state's root needs a solve
-/// at its own x. So: (1) solve at a few shared multipliers (nodes) spanning a bracket, spread over the ranks,
+/// at its own x. So: (1) solve at many shared multipliers (nodes) spanning a bracket, spread over the ranks,
 /// widening the bracket until every state's root is inside; (2) for each state, the root of a local cubic
-/// through the nodes around its sign change is a start good to about the nodes' interpolation error; (3) a
-/// bracketed, safeguarded secant on that state's own solves polishes it to `valueTolerance` (typically
-/// two solves). States are spread over the ranks; each state's result depends on the state alone, so the
-/// multipliers are bitwise the same for any rank count.
+/// through the nodes around its sign change (the one nearest the author's start 1.05) is a start good to about the nodes'
+/// interpolation error; (3) a bracketed, safeguarded secant on that state's own solves polishes it to
+/// `valueTolerance` (typically one or two solves). States are spread over the ranks; each state's result
+/// depends on the state alone, so the multipliers are bitwise the same for any rank count.
 public struct EquivalentVariation: Sendable {
     public struct Settings: Sendable {
         /// Household tolerance of every solve at the old prices (the author's 1e-12).
         public var householdTolerance = 1e-12
         public var householdMaxIterations = 500
-        /// A state is converged when |V^x − ΔV| ≤ this (value units).
-        public var valueTolerance = 1e-10
+        /// A state is converged when |V^x − ΔV| ≤ this (value units; |Δx| ≤ 1e-10, the author's tolerance on
+        /// x, is about 1e-9 in value at the baseline).
+        public var valueTolerance = 5e-10
         /// The first bracket of multipliers (HAT-SPEC §9 item 14), widened as needed.
         public var lower = 0.9, upper = 1.2
         /// Shared solves across the first bracket.
-        public var nodes = 13
+        public var nodes = 41
+        /// Steps added to the most any node needs (see the type's comment).
+        public var stepMargin = 10
+        /// The author's starting multiplier: where V^x is not monotone (states whose debt service exceeds their
+        /// income, R a + w z < 0, have a second root below 1), the root nearest to it is taken.
+        public var start = 1.05
         /// Solves per state in the polishing stage.
         public var maxEvaluations = 40
         public init() {}
@@ -40,6 +53,8 @@ public struct EquivalentVariation: Sendable {
     public var solves: [Int]
     /// The shared multipliers solved in the first stage.
     public var nodes: [Double]
+    /// Coleman steps of every solve (from the cold start), then the final extra step.
+    public var steps: Int
 
     public var unconvergedCount: Int { converged.filter { !$0 }.count }
     public var totalSolves: Int { nodes.count + solves.reduce(0, +) }
@@ -55,12 +70,15 @@ public struct EquivalentVariation: Sendable {
         precondition(target.count == nState)
         let solver = HouseholdSolver(assets: na, shocks: nS, varieties: old.varieties)
 
-        /// V^x of every state, or nil where the household problem is infeasible at x.
+        /// V^x of every state after exactly `steps` Coleman steps, or nil where the problem is infeasible at
+        /// x or the policy has not met the tolerance by then.
+        var steps = 0
         func values(at x: Double) -> [Double]? {
             var pr = old
             pr.resourceScale = x
             do {
-                try solver.solve(pr, tolerance: settings.householdTolerance, maxIterations: settings.householdMaxIterations)
+                let stats = try solver.solve(pr, tolerance: 0, maxIterations: steps)
+                guard stats.policyChange < settings.householdTolerance else { return nil }
             } catch { return nil }
             return AnalysedHousehold.exAnteValues(problem: pr, values: solver.values)
         }
@@ -76,7 +94,21 @@ public struct EquivalentVariation: Sendable {
         guard lo < hi else {
             throw AnalysisError("equivalent variation: no feasible bracket of multipliers (the debt service at the borrowing limit caps x at \(ceiling))")
         }
+        // The step count: the most steps the author's stopping rule takes at any node, plus the margin.
         var xs: [Double] = (0..<settings.nodes).map { lo + (hi - lo) * Double($0) / Double(settings.nodes - 1) }
+        let probes = xs
+        let needed: [[Double]] = try distributedMap(count: probes.count, communicator: comm) { i in
+            var pr = old
+            pr.resourceScale = probes[i]
+            let n = (try? solver.solve(pr, tolerance: settings.householdTolerance, maxIterations: settings.householdMaxIterations))
+                .map { $0.converged ? Double($0.iterations) : .infinity } ?? 0
+            return ([n], "")
+        }
+        let most = needed.map { $0[0] }.max() ?? 0
+        guard most.isFinite, most > 0 else {
+            throw AnalysisError("equivalent variation: the household problem at the old prices does not converge to \(settings.householdTolerance) within \(settings.householdMaxIterations) iterations at some multiplier in [\(lo), \(hi)]")
+        }
+        steps = Int(most) + settings.stepMargin
         var vs: [[Double]] = try solveNodes(xs, states: nState, comm: comm, values: values)
         for _ in 0..<12 {
             var needHigher = false, needLower = false
@@ -109,10 +141,10 @@ public struct EquivalentVariation: Sendable {
         // Stages 2–3 per state.
         let results: [StateRoot] = try distributedMap(count: nState, communicator: comm) { k in
             let g = (0..<xs.count).map { vs[$0][k] - target[k] }
-            return (polish(k, nodes: xs, g: g, settings: settings) { x in values(at: x).map { $0[k] - target[k] } ?? .nan }, "")
+            return (polish(k, nodes: xs, g: g, settings: settings, start: settings.start) { x in values(at: x).map { $0[k] - target[k] } ?? .nan }, "")
         }
         return EquivalentVariation(multipliers: results.map(\.x), converged: results.map(\.converged),
-                                   residuals: results.map(\.residual), solves: results.map(\.solves), nodes: xs)
+                                   residuals: results.map(\.residual), solves: results.map(\.solves), nodes: xs, steps: steps)
     }
 
     /// V^x at every node (NaN rows where infeasible), spread over the ranks.
@@ -124,13 +156,15 @@ public struct EquivalentVariation: Sendable {
     }
 
     /// One state's root: bracket from the nodes, start from the local cubic, safeguarded secant on solves.
-    static func polish(_ k: Int, nodes xs: [Double], g: [Double], settings: Settings,
+    static func polish(_ k: Int, nodes xs: [Double], g: [Double], settings: Settings, start: Double,
                        evaluate: (Double) -> Double) -> StateRoot {
-        // The first sign change between finite neighbouring nodes.
+        // The sign change between finite neighbouring nodes nearest to the author's start: where V^x is not
+        // monotone there may be several.
         let finite = xs.indices.filter { g[$0].isFinite && $0 < g.count }
         var bracket: (Int, Int)?
         for (p, q) in zip(finite, finite.dropFirst()) where g[p] == 0 || (g[p] < 0) != (g[q] < 0) {
-            bracket = (p, q); break
+            if let (bp, bq) = bracket, abs(0.5 * (xs[bp] + xs[bq]) - start) <= abs(0.5 * (xs[p] + xs[q]) - start) { continue }
+            bracket = (p, q)
         }
         guard let (p, q) = bracket else {
             // Not bracketed within the feasible multipliers: report the node closest to a root.

@@ -1,0 +1,66 @@
+import Foundation
+import HATConfig
+import HATModel
+import Output
+
+/// The prices of a solved baseline, read from its summary.json, after checking that it was solved for the
+/// same world and model as the configuration (exit 2 naming the file and the key otherwise).
+struct BaselineRun {
+    var wages: [Double]
+    var rates: [Double]
+    var beta: Double
+    var transfers: [Double]
+
+    static func read(directory: String, config cfg: RunConfiguration) throws -> BaselineRun {
+        let path = (directory as NSString).appendingPathComponent("summary.json")
+        func bad(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: path, key: key, problem: problem) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw bad("", "cannot read the baseline's summary.json (run hat solve first, or point --baseline at its output folder)")
+        }
+        guard let object = try? JSON.parse(String(decoding: data, as: UTF8.self)), case .object = object else {
+            throw bad("", "not a JSON object")
+        }
+        func numbers(_ value: JSON?) -> [Double]? { value?.doubles }
+        func number(_ value: JSON?) -> Double? { value?.double }
+        guard object["status"]?.string == "converged" else {
+            throw bad("status", "the baseline is \(object["status"]?.string ?? "missing a status"), not converged")
+        }
+        let m = cfg.world.count
+        guard let names = object["countries"]?.array?.compactMap(\.string), names == cfg.world.names else {
+            throw bad("countries", "the baseline was solved for other countries than \(cfg.path) (\(cfg.world.names.joined(separator: ", ")))")
+        }
+        guard object["closure"]?.string != "autarky" else {
+            throw bad("closure", "an autarky baseline has one R per country; counterfactuals need one world R")
+        }
+        // The same model and world: every number the configuration gives, bit for bit.
+        let model = object["model"] ?? .object([])
+        for (key, value) in [("gamma", cfg.model.gamma), ("sigma_eps", cfg.model.sigmaEps), ("psi_slope", cfg.model.psiSlope),
+                             ("phi", cfg.model.phi), ("amax", cfg.model.amax)] where number(model[key]) != value {
+            throw bad("model.\(key)", "the baseline has \(number(model[key]).map { "\($0)" } ?? "none"), the configuration \(value)")
+        }
+        let grid = object["grid"] ?? .object([])
+        let inc = cfg.model.income
+        for (key, value) in [("assets", Double(cfg.model.assetPoints)), ("persistent_states", Double(inc.persistentStates)),
+                             ("transitory_states", Double(inc.transitoryStates)), ("rho", inc.rho),
+                             ("sigma_persistent", inc.sigmaPersistent), ("sigma_transitory", inc.sigmaTransitory)]
+            where number(grid[key]) != value {
+            throw bad("grid.\(key)", "the baseline has \(number(grid[key]).map { "\($0)" } ?? "none"), the configuration \(value)")
+        }
+        let world = object["world"] ?? .object([])
+        for (key, value) in [("tfp", cfg.world.tfp), ("labor", cfg.world.labor)] where numbers(world[key]) != value {
+            throw bad("world.\(key)", "differs from the configuration's")
+        }
+        for (key, value) in [("trade_costs", cfg.world.tradeCosts), ("tariffs", cfg.world.tariffs)] {
+            let rows = world[key]?.array?.compactMap(\.doubles)
+            guard let rows, rows.count == m, rows.flatMap({ $0 }) == value else { throw bad("world.\(key)", "differs from the configuration's") }
+        }
+        guard let wages = numbers(object["wages"]), wages.count == m, wages.allSatisfy({ $0 > 0 && $0.isFinite }),
+              let rates = numbers(object["R"]), rates.count == m, rates.allSatisfy({ $0 > 0 && $0.isFinite }),
+              let beta = number(object["beta"]), beta > 0, beta < 1 else {
+            throw bad("wages", "missing or invalid wages, R or beta")
+        }
+        let transfers = numbers(object["transfers"]) ?? [Double](repeating: 0, count: m)
+        guard transfers.count == m, transfers.allSatisfy({ $0.isFinite }) else { throw bad("transfers", "invalid") }
+        return BaselineRun(wages: wages, rates: rates, beta: beta, transfers: transfers)
+    }
+}
