@@ -138,10 +138,40 @@ public struct EquivalentVariation: Sendable {
             xs = merged.map(\.0); vs = merged.map(\.1)
         }
 
-        // Stages 2–3 per state.
+        // Stage 2: one solve per state at the root of its local cubic. With few enough states every state's
+        // value at every such multiplier is shared (gathered), so that each state's next step has other
+        // states' points within ~1e-5 of its root and usually lands within the tolerance.
+        let share = nState <= 4096
+        let first: [FirstSolve] = try distributedMap(count: nState, communicator: comm) { k in
+            let g = (0..<xs.count).map { vs[$0][k] - target[k] }
+            guard let (p, q) = nodeBracket(xs, g, start: settings.start), g[p] != 0 else {
+                return (FirstSolve(x: .nan, values: []), "")
+            }
+            let x = cubicRoot(xs, g, p, q)
+            let v = values(at: x) ?? [Double](repeating: .nan, count: nState)
+            return (FirstSolve(x: x, values: share ? v : [v[k]]), "")
+        }
+        // Stage 3: per state, a bracketed secant (Illinois) from the tightest sign change among its points.
         let results: [StateRoot] = try distributedMap(count: nState, communicator: comm) { k in
             let g = (0..<xs.count).map { vs[$0][k] - target[k] }
-            return (polish(k, nodes: xs, g: g, settings: settings, start: settings.start) { x in values(at: x).map { $0[k] - target[k] } ?? .nan }, "")
+            let finite = xs.indices.filter { g[$0].isFinite }
+            guard let (p, q) = nodeBracket(xs, g, start: settings.start) else {
+                // Not bracketed within the feasible multipliers: report the node closest to a root.
+                let best = finite.min { abs(g[$0]) < abs(g[$1]) }
+                return (StateRoot(x: best.map { xs[$0] } ?? 1, residual: best.map { g[$0] } ?? 0, converged: false, solves: 0), "")
+            }
+            if g[p] == 0 { return (StateRoot(x: xs[p], residual: 0, converged: true, solves: 0), "") }
+            var points = [(xs[p], g[p]), (xs[q], g[q])]
+            let own = first[k].x
+            points.append((own, (share ? first[k].values[k] : first[k].values[0]) - target[k]))
+            if share {
+                for j in 0..<nState where j != k {
+                    let x = first[j].x
+                    if x > xs[p] && x < xs[q] && first[j].values[k].isFinite { points.append((x, first[j].values[k] - target[k])) }
+                }
+            }
+            let root = refine(points, near: own, settings: settings) { x in values(at: x).map { $0[k] - target[k] } ?? .nan }
+            return (StateRoot(x: root.x, residual: root.residual, converged: root.converged, solves: root.solves + 1), "")
         }
         return EquivalentVariation(multipliers: results.map(\.x), converged: results.map(\.converged),
                                    residuals: results.map(\.residual), solves: results.map(\.solves), nodes: xs, steps: steps)
@@ -155,24 +185,21 @@ public struct EquivalentVariation: Sendable {
         }
     }
 
-    /// One state's root: bracket from the nodes, start from the local cubic, safeguarded secant on solves.
-    static func polish(_ k: Int, nodes xs: [Double], g: [Double], settings: Settings, start: Double,
-                       evaluate: (Double) -> Double) -> StateRoot {
-        // The sign change between finite neighbouring nodes nearest to the author's start: where V^x is not
-        // monotone there may be several.
-        let finite = xs.indices.filter { g[$0].isFinite && $0 < g.count }
+    /// The sign change between finite neighbouring nodes nearest to the author's start (where V^x is not
+    /// monotone there may be several).
+    static func nodeBracket(_ xs: [Double], _ g: [Double], start: Double) -> (Int, Int)? {
+        let finite = xs.indices.filter { g[$0].isFinite }
         var bracket: (Int, Int)?
         for (p, q) in zip(finite, finite.dropFirst()) where g[p] == 0 || (g[p] < 0) != (g[q] < 0) {
             if let (bp, bq) = bracket, abs(0.5 * (xs[bp] + xs[bq]) - start) <= abs(0.5 * (xs[p] + xs[q]) - start) { continue }
             bracket = (p, q)
         }
-        guard let (p, q) = bracket else {
-            // Not bracketed within the feasible multipliers: report the node closest to a root.
-            let best = finite.min { abs(g[$0]) < abs(g[$1]) }
-            return StateRoot(x: best.map { xs[$0] } ?? 1, residual: best.map { g[$0] } ?? 0, converged: false, solves: 0)
-        }
-        if g[p] == 0 { return StateRoot(x: xs[p], residual: 0, converged: true, solves: 0) }
-        // Local cubic through up to four finite nodes around the bracket.
+        return bracket
+    }
+
+    /// The root in [x_p, x_q] of the cubic through up to four finite nodes around the bracket (bisection).
+    static func cubicRoot(_ xs: [Double], _ g: [Double], _ p: Int, _ q: Int) -> Double {
+        let finite = xs.indices.filter { g[$0].isFinite }
         let position = finite.firstIndex(of: p)!
         let window = Array(finite[max(0, position - 1)...min(finite.count - 1, position + 2)])
         func cubic(_ x: Double) -> Double {
@@ -184,49 +211,62 @@ public struct EquivalentVariation: Sendable {
             }
             return total
         }
-        var a = xs[p], b = xs[q], ga = g[p], gb = g[q]
-        var l = a, r = b, gl = ga
+        var l = xs[p], r = xs[q], gl = g[p]
         for _ in 0..<200 where r - l > 1e-15 * r {
             let mid = 0.5 * (l + r), gm = cubic(mid)
             if (gm < 0) == (gl < 0) { l = mid; gl = gm } else { r = mid }
         }
-        var x = 0.5 * (l + r)
-        var previous: (x: Double, g: Double)? = nil
-        var best = (x: abs(ga) < abs(gb) ? a : b, g: abs(ga) < abs(gb) ? ga : gb)
+        return 0.5 * (l + r)
+    }
+
+    /// A root from known points (x, g) whose first two span a sign change: done if a point is within the
+    /// tolerance, else the Illinois variant of regula falsi on fresh solves, starting from the tightest
+    /// sign change next to `near`. An infeasible x (NaN) is bisected away from.
+    static func refine(_ known: [(Double, Double)], near: Double, settings: Settings,
+                       evaluate: (Double) -> Double) -> (x: Double, residual: Double, converged: Bool, solves: Int) {
+        let points = known.filter { $0.1.isFinite && $0.0.isFinite }.sorted { $0.0 < $1.0 }
+        var best = points.min { abs($0.1) < abs($1.1) }!
+        if abs(best.1) <= settings.valueTolerance { return (best.0, best.1, true, 0) }
+        // Adjacent sign changes; the one closest to `near`.
+        var a = points.first!, b = points.last!
+        var distance = Double.infinity
+        for (u, v) in zip(points, points.dropFirst()) where (u.1 < 0) != (v.1 < 0) {
+            let d = near < u.0 ? u.0 - near : (near > v.0 ? near - v.0 : 0)
+            if d < distance { distance = d; a = u; b = v }
+        }
         var solves = 0
-        var sameSideCount = 0
-        var lastLowSide: Bool?
-        while solves < settings.maxEvaluations {
+        var side = 0                      // which end moved last: -1 a, +1 b
+        while solves < settings.maxEvaluations && b.0 - a.0 > 4 * b.0.ulp {
+            var x = (a.0 * b.1 - b.0 * a.1) / (b.1 - a.1)
+            if !(x > a.0 && x < b.0) { x = 0.5 * (a.0 + b.0) }
             let gx = evaluate(x)
             solves += 1
-            if gx.isFinite && abs(gx) < abs(best.g) { best = (x, gx) }
-            if gx.isFinite && abs(gx) <= settings.valueTolerance {
-                return StateRoot(x: x, residual: gx, converged: true, solves: solves)
-            }
-            // Keep the sign change in [a, b] (an infeasible x counts as the high side).
-            let lowSide = gx.isFinite && (gx < 0) == (ga < 0)
-            if lowSide { a = x; ga = gx } else { b = x; gb = gx.isFinite ? gx : gb }
-            if b - a <= 4 * b.ulp { break }
-            // Secant through the last two solves (or from the cubic's slope), kept strictly inside the
-            // bracket; bisection when it leaves it or when one end has not moved for two steps (Illinois).
-            var next: Double
-            if let prev = previous, gx.isFinite, prev.g.isFinite, prev.g != gx {
-                next = x - gx * (x - prev.x) / (gx - prev.g)
-            } else if gx.isFinite {
-                let h = 1e-6 * max(1, abs(x))
-                let slope = (cubic(x + h) - cubic(x - h)) / (2 * h)
-                next = slope != 0 ? x - gx / slope : 0.5 * (a + b)
+            if gx.isFinite && abs(gx) < abs(best.1) { best = (x, gx) }
+            if gx.isFinite && abs(gx) <= settings.valueTolerance { return (x, gx, true, solves) }
+            if !gx.isFinite {
+                b = (x, b.1)                // treat as beyond the root on the high side
+                side = 1
+            } else if (gx < 0) == (a.1 < 0) {
+                a = (x, gx)
+                if side == -1 { b.1 *= 0.5 }   // Illinois: halve the stale end's value
+                side = -1
             } else {
-                next = 0.5 * (a + b)
+                b = (x, gx)
+                if side == 1 { a.1 *= 0.5 }
+                side = 1
             }
-            sameSideCount = lastLowSide == lowSide ? sameSideCount + 1 : 0
-            lastLowSide = lowSide
-            if !(next > a && next < b) || sameSideCount >= 2 { next = 0.5 * (a + b); sameSideCount = 0 }
-            if gx.isFinite { previous = (x, gx) }
-            x = next
         }
-        return StateRoot(x: best.x, residual: best.g, converged: false, solves: solves)
+        return (best.0, best.1, false, solves)
     }
+}
+
+/// A state's first solve in stage 2: its multiplier and V there (every state's, or only its own).
+struct FirstSolve: Packable {
+    var x: Double
+    var values: [Double]
+    init(x: Double, values: [Double]) { self.x = x; self.values = values }
+    func pack(into m: inout MessageWriter) { m.write(x); m.write(values) }
+    init(unpacking m: inout MessageReader) throws { x = try m.read(); values = try m.read() }
 }
 
 /// One state's root, as gathered from its rank.

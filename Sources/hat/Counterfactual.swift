@@ -242,6 +242,8 @@ struct Counterfactual: ParsableCommand {
             fields.append(("ev_unconverged", .integer(ev.unconvergedCount)))
             fields.append(("ev_max_abs_residual", .number(ev.residuals.map(abs).max()!)))
             fields.append(("ev_household_solves", .integer(ev.totalSolves)))
+            fields.append(("ev_household_steps", .integer(ev.steps)))
+            fields.append(("ev_value_tolerance", .number(EquivalentVariation.Settings().valueTolerance)))
             fields.append(("ev_income_groups_percent", .object([(0.2, 0.8, "p20_p80"), (0.5, 0.5, "p50_p50")].map { lo, hi, name in
                 let g = cs.incomeGroups(low: lo, high: hi)
                 return (name, .object([("poor", .number(g.poor.welfare!)), ("middle", .number(g.middle.welfare!)),
