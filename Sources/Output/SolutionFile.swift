@@ -30,6 +30,20 @@ public func writeSolution(path: String, config: RunConfiguration, result: Equili
                                  values: gravity.data.moments.flattened,
                                  attributes: ["description": "gravity regression on the data: " + layout])
         }
+        if let source = config.dataWorld?.world, !result.report.failed {
+            // The pairs behind the moments, for model-versus-data pictures (scripts/figures.py).
+            let pairs = source.data.pairs
+            try file.writeShared("gravity/data_log_trade_ratios", shape: [pairs.count], values: source.data.logTradeRatios,
+                                 attributes: ["description": "log(X_ij / X_ii) in the data, one per importer-exporter pair (pair_importer, pair_exporter)"])
+            try file.writeShared("gravity/model_log_trade_ratios", shape: [pairs.count],
+                                 values: logTradeRatios(tradeShares: result.report.tradeShares.flatMap { $0 }, pairs: pairs,
+                                                        countries: source.countries),
+                                 attributes: ["description": "log(pi_ij / pi_ii) of the model, same pairs"])
+            try file.writeShared("gravity/pair_importer", shape: [pairs.count], values: pairs.map { Double($0.importer + 1) },
+                                 attributes: ["description": "importer of each pair, 1-based country index"])
+            try file.writeShared("gravity/pair_exporter", shape: [pairs.count], values: pairs.map { Double($0.exporter + 1) },
+                                 attributes: ["description": "exporter of each pair, 1-based country index"])
+        }
         try extra?(file)
         try file.flush()
     }

@@ -16,7 +16,7 @@ struct Inspect: ParsableCommand {
         these, 4 on a checkpoint that fails verification.
         """)
 
-    @Argument(help: "solution.h5, calibration.h5, a calibration or solve checkpoint, or an output folder.")
+    @Argument(help: "solution.h5, calibration.h5, counterfactual.h5, a calibration or solve checkpoint, or an output folder.")
     var file: String
 
     func run() throws {
@@ -25,7 +25,7 @@ struct Inspect: ParsableCommand {
             fail("\(file): no such file", code: HatExit.badInput)
         }
         if isDir.boolValue {
-            let candidates = ["solution.h5", "calibration.h5"].map { file + "/" + $0 }
+            let candidates = ["solution.h5", "calibration.h5", "counterfactual.h5"].map { file + "/" + $0 }
                 + CheckpointStore.candidates(in: file + "/checkpoints")
             let present = candidates.filter { FileManager.default.fileExists(atPath: $0) }
             guard !present.isEmpty else { fail("\(file): no solution, calibration or checkpoint files in this folder", code: HatExit.badInput) }
@@ -106,7 +106,21 @@ struct Inspect: ParsableCommand {
             return HatExit.badInput
         }
         let calibration = attr("calibration_status")
-        print("\(path): \(calibration == nil ? "hat equilibrium solution" : "hat calibration result") (schema \(schema), hat \(attr("hat_version") ?? "?"))")
+        let experiment = attr("experiment")
+        let kind = calibration != nil ? "hat calibration result" : (experiment != nil ? "hat counterfactual" : "hat equilibrium solution")
+        print("\(path): \(kind) (schema \(schema), hat \(attr("hat_version") ?? "?"))")
+        if let experiment {
+            line("experiment", "\(experiment), analysed country \(attr("analysed_country") ?? "?")")
+            if let ev = try? f.read("welfare/ev"), let ok = try? f.read("welfare/converged"), let lambda = try? f.read("welfare/distribution_before") {
+                var mean = 0.0, total = 0.0
+                for k in ev.indices { mean += lambda[k] * 100 * (ev[k] - 1); total += lambda[k] }
+                line("EV mean", String(format: "%.4f %% (distribution-weighted)", mean / total))
+                line("EV range", String(format: "%.4f %% to %.4f %%", 100 * (ev.min()! - 1), 100 * (ev.max()! - 1)))
+                line("EV states", "\(ev.count), \(ok.filter { $0 == 0 }.count) not converged")
+            } else {
+                line("EV", "none (the new equilibrium did not converge)")
+            }
+        }
         if let calibration {
             line("calibration", calibration)
             if let gap = try? f.read("calibration/gap") { line("max moment gap", String(format: "%.3e", normInf(gap))) }
@@ -125,6 +139,12 @@ struct Inspect: ParsableCommand {
         if let beta = try? f.read("prices/beta") { line("beta", numbers(beta)) }
         if let w = try? f.read("prices/wages") { line("wages", numbers(w)) }
         if let failed = attr("failed_countries"), !failed.isEmpty { line("failed countries", failed) }
+        if let country = attr("analysis_country") {
+            var text = country
+            if let agg = try? f.read("analysis/aggregate_elasticity") { text += String(format: ", aggregate elasticity %.6f", agg[0]) }
+            if let q = try? f.read("analysis/quintiles/import_share") { text += ", import share by expenditure quintile " + numbers(q.map { ($0 * 1e4).rounded() / 1e4 }) }
+            line("analysis", text)
+        }
         line("configuration hash", hash)
         line("run id", attr("run_id") ?? "-")
         return 0
