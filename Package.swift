@@ -58,6 +58,7 @@ let package = Package(
                                                           .product(name: "TOMLKit", package: "TOMLKit")]),
         .testTarget(name: "GravityTests", dependencies: ["Gravity", "Solvers", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Equilibrium", "HATConfig", "HATModel", "Parallel", "TestSupport"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "HATConfig", "Parallel", "Solvers", "TestSupport"]),
     ]
 )

@@ -257,7 +257,7 @@ struct Counterfactual: ParsableCommand {
             ("strategy", .string(result.strategy)),
         ])))
         fields.append(("baseline", .string(baseline)))
-        fields.append(("timings_seconds", .object(timings.map { ($0.0, JSON.number($0.1)) })))
+        for (name, seconds) in timings { fields.append(("\(name)_wall_seconds", .number(seconds))) }
         fields.append(("ranks", .integer(ranks)))
         fields.append(("wall_seconds", .number(wallSeconds)))
         fields.append(("run_id", .string(runID)))

@@ -28,6 +28,9 @@ final class BadInputTests: XCTestCase {
         ("TOML syntax error", { $0.replacingOccurrences(of: "gamma = 1.5", with: "gamma = = 1.5") }, "TOML syntax error"),
         ("unwritable output folder", { $0.replacingOccurrences(of: "dir = \"../out/two-country\"", with: "dir = \"blocker/out\"") }, "[output.dir]"),
         ("non-positive tfp", { $0.replacingOccurrences(of: "tfp = [1.0, 1.0]", with: "tfp = [1.0, 0.0]") }, "[world.tfp]"),
+        ("unknown analysed country", { $0.replacingOccurrences(of: "country = \"HOME\"", with: "country = \"USA\"") }, "[analysis.country]"),
+        ("analysis key without a country", { $0.replacingOccurrences(of: "country = \"HOME\"", with: "") }, "[analysis.elasticities]"),
+        ("negative simulated panel", { $0.replacingOccurrences(of: "cross_section = true", with: "cross_section = true\nsimulate = -5") }, "[analysis.simulate]"),
     ]
 
     func testMalformedConfigurationsExitWithCode2AndWriteNothing() throws {

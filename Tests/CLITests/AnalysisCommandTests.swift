@@ -1,0 +1,205 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `[analysis]` in hat solve, `hat counterfactual`, `hat planner` and scripts/figures.py, end to end.
+final class AnalysisCommandTests: XCTestCase {
+    func dump(_ path: String, _ datasets: [String]) throws -> String {
+        var arguments = ["-m", "%.17g"]
+        for d in datasets { arguments += ["-d", d] }
+        let r = try runProcess("/usr/bin/h5dump", arguments + [path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.replacingOccurrences(of: path, with: "FILE")
+    }
+
+    /// CONTRACT.md's `analysis` keys, with the two-country reference elasticity (HAT-SPEC §8.2).
+    func testSolveWritesTheContractAnalysis() throws {
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try hat(["solve", configPath("two-country.toml"), "--out", out, "--set", "analysis.simulate=20000"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let analysis = try XCTUnwrap(try readJSON(out + "/summary.json")["analysis"] as? [String: Any])
+        XCTAssertEqual(analysis["country"] as? String, "HOME")
+        XCTAssertEqual(analysis["partners"] as? [String], ["FOREIGN"])
+        let aggregate = try XCTUnwrap(analysis["aggregate_elasticity"] as? Double)
+        XCTAssertEqual(aggregate, -4.122612728432357, accuracy: 1e-6)
+        XCTAssertEqual((analysis["bilateral_elasticities"] as? [Double])?.count, 1)
+        XCTAssertEqual((analysis["prices"] as? [Double])?.count, 1)
+        XCTAssertEqual((analysis["import_shares"] as? [Double])?.first ?? 0, 0.0995163, accuracy: 1e-6)
+        let quintiles = try XCTUnwrap(analysis["quintiles"] as? [String: Any])
+        for key in ["import_share", "elasticity", "mpc", "assets"] {
+            let v = try XCTUnwrap(quintiles[key] as? [Double], key)
+            XCTAssertEqual(v.count, 5, key)
+        }
+        let elasticity = quintiles["elasticity"] as! [Double]
+        XCTAssertTrue(elasticity.allSatisfy { $0 < 0 })
+        XCTAssertLessThan(elasticity[0], elasticity[4], "poorer households are more price elastic (HAT)")
+        let groups = try XCTUnwrap(analysis["income_groups"] as? [String: Any])
+        for split in ["p20_p80", "p50_p50"] {
+            let g = try XCTUnwrap(groups[split] as? [String: Any], split)
+            for who in ["poor", "middle", "rich"] {
+                let h = try XCTUnwrap(g[who] as? [String: Any], who)
+                for key in ["import_share", "elasticity", "mpc"] { XCTAssertNotNil(h[key] as? Double, "\(split).\(who).\(key)") }
+            }
+        }
+        XCTAssertEqual((analysis["simulated"] as? [String: Any])?["draws"] as? Int, 20000)
+        // solution.h5's analysis group.
+        let text = try dump(out + "/solution.h5", ["/analysis/theta_pi", "/analysis/mpc", "/analysis/expenditure", "/analysis/aggregate_elasticity"])
+        XCTAssertTrue(text.contains("DATASPACE  SIMPLE { ( 2, 10, 100 ) / ( 2, 10, 100 ) }"), text.prefix(400).description)
+        let inspect = try hat(["inspect", out + "/solution.h5"])
+        XCTAssertTrue(inspect.stdout.contains("aggregate elasticity -4.12261"), inspect.stdout)
+    }
+
+    /// The analysis is the same, number for number, on 1, 2 and 3 ranks (sources spread over ranks).
+    func testAnalysisIsRankInvariant() throws {
+        let runs = try summaries(config: configPath("three-country.toml"),
+                                 extraArguments: ["--set", "analysis.country=\"SOUTH\"", "--set", "grid.assets=40"])
+        XCTAssertTrue(runs[0].text.contains("\"aggregate_elasticity\""))
+        XCTAssertEqual(runs[0].text, runs[1].text)
+        XCTAssertEqual(runs[0].text, runs[2].text)
+    }
+
+    static let small = ["--set", "grid.assets=30", "--set", "income.persistent_states=3"]
+
+    func baseline(_ out: String) throws {
+        let r = try hat(["solve", configPath("two-country.toml"), "--out", out] + Self.small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// counterfactual.json has CONTRACT.md's keys; every state has a converged EV; 1, 2 and 3 ranks give
+    /// the same welfare/ev bits and the same JSON numbers.
+    func testCounterfactualIsCompleteAndRankInvariant() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try baseline(base)
+        var dumps: [String] = [], texts: [String] = []
+        for ranks in [1, 2, 3] {
+            let out = base + "/cf-\(ranks)"
+            let r = try mpirun(ranks: ranks, ["counterfactual", configPath("two-country.toml"), "--baseline", base,
+                                              "--experiment", "unilateral", "--out", out] + Self.small)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let json = try readJSON(out + "/counterfactual.json")
+            for key in ["status", "experiment", "factor", "country", "R_before", "R_after", "wages_before", "wages_after",
+                        "home_share_before", "home_share_after", "acr_percent", "rate_wage_ratio", "ev_mean_percent",
+                        "ev_quintiles_percent", "ev_min", "ev_max", "ev_states", "ev_unconverged", "wall_seconds"] {
+                XCTAssertNotNil(json[key], key)
+            }
+            XCTAssertEqual(json["status"] as? String, "converged")
+            XCTAssertEqual(json["ev_states"] as? Int, 30 * 6)
+            XCTAssertEqual(json["ev_unconverged"] as? Int, 0)
+            XCTAssertEqual((json["ev_quintiles_percent"] as? [Double])?.count, 5)
+            XCTAssertLessThan(json["home_share_after"] as! Double, json["home_share_before"] as! Double)
+            XCTAssertGreaterThan(json["acr_percent"] as! Double, 0)
+            dumps.append(try dump(out + "/counterfactual.h5", ["/welfare/ev", "/welfare/converged", "/prices/R", "/prices/wages"]))
+            texts.append(try summaryTextWithoutRunFields(out + "/counterfactual.json"))
+        }
+        XCTAssertEqual(dumps[0], dumps[1]); XCTAssertEqual(dumps[0], dumps[2])
+        XCTAssertEqual(texts[0], texts[1]); XCTAssertEqual(texts[0], texts[2])
+        XCTAssertTrue(dumps[0].contains("DATASPACE  SIMPLE { ( 6, 30 ) / ( 6, 30 ) }"))
+        let inspect = try hat(["inspect", base + "/cf-1/counterfactual.h5"])
+        XCTAssertTrue(inspect.stdout.contains("0 not converged"), inspect.stdout)
+    }
+
+    /// A tariff on the analysed country's imports, rebated per capita: the new equilibrium balances the
+    /// government budget with a positive transfer, and the home share rises.
+    func testTariffExperimentRebatesRevenue() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try baseline(base)
+        let r = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "tariff:FOREIGN",
+                         "--tariff", "0.2", "--out", base + "/tariff"] + Self.small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try readJSON(base + "/tariff/counterfactual.json")
+        XCTAssertEqual(json["experiment"] as? String, "tariff:FOREIGN")
+        let transfers = try XCTUnwrap(json["transfers_after"] as? [Double])
+        XCTAssertGreaterThan(transfers[0], 0)
+        XCTAssertEqual(transfers[1], 0, accuracy: 1e-10)
+        XCTAssertGreaterThan(json["home_share_after"] as! Double, json["home_share_before"] as! Double)
+        XCTAssertEqual(json["ev_unconverged"] as? Int, 0)
+    }
+
+    /// Bad counterfactual input: exit 2, one line naming the problem, nothing written.
+    func testCounterfactualBadInput() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try baseline(base)
+        let config = configPath("two-country.toml")
+        let cases: [([String], String)] = [
+            (["--baseline", base + "/missing", "--experiment", "unilateral"], "summary.json"),
+            (["--baseline", base, "--experiment", "sideways"], "--experiment"),
+            (["--baseline", base, "--experiment", "bilateral:MARS"], "MARS"),
+            (["--baseline", base, "--experiment", "bilateral:HOME"], "analysed country itself"),
+            (["--baseline", base, "--experiment", "unilateral", "--factor", "0"], "--factor"),
+            (["--baseline", base, "--experiment", "unilateral", "--country", "ATLANTIS"], "--country"),
+            (["--baseline", base, "--experiment", "unilateral", "--set", "model.gamma=1.4"], "[model.gamma]"),
+            (["--baseline", base, "--experiment", "unilateral", "--set", "grid.assets=31"], "[grid.assets]"),
+        ]
+        for (arguments, expected) in cases {
+            let out = base + "/bad"
+            let small = arguments.contains("grid.assets=31") ? ["--set", "income.persistent_states=3"] : Self.small
+            let r = try hat(["counterfactual", config, "--out", out] + arguments + small)
+            XCTAssertEqual(r.status, 2, "\(arguments): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains(expected), "\(arguments): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/counterfactual.json"))
+        }
+    }
+
+    /// hat planner: the log world's efficient shares are exact gravity, and planner.json says so.
+    func testPlannerCommand() throws {
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try hat(["planner", configPath("two-country-log.toml"), "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try readJSON(out + "/planner.json")
+        XCTAssertEqual(json["status"] as? String, "converged")
+        let shares = try XCTUnwrap(json["trade_shares"] as? [[Double]])
+        XCTAssertEqual(shares[0][1], pow(2.05, -4) / (1 + pow(2.05, -4)), accuracy: 1e-12)
+        let elasticities = try XCTUnwrap(json["elasticities"] as? [[Double]])
+        XCTAssertEqual(elasticities[0][1], -4, accuracy: 1e-12)
+    }
+
+    /// The 19-country baseline with [analysis] country = "USA", the unilateral 10 % cut with an EV for all
+    /// 1000 states, every flag true (2 ranks), and the figures made from both.
+    func testNineteenCountryBaselineCounterfactualAndFigures() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let solve = try mpirun(ranks: 2, ["solve", configPath("ek19-baseline.toml"), "--out", base])
+        XCTAssertEqual(solve.status, 0, solve.stderr)
+        let analysis = try XCTUnwrap(try readJSON(base + "/summary.json")["analysis"] as? [String: Any])
+        XCTAssertEqual(analysis["country"] as? String, "USA")
+        XCTAssertEqual((analysis["bilateral_elasticities"] as? [Double])?.count, 18)
+        XCTAssertEqual(analysis["aggregate_elasticity"] as? Double ?? 0, -4.2, accuracy: 0.1, "the paper's about -4.2")
+        XCTAssertEqual(analysis["home_share"] as? Double ?? 0, 1 - 0.075, accuracy: 0.01, "the paper's import share about 0.075")
+        XCTAssertNotNil(analysis["mpc_mean"] as? Double)
+        let cf = base + "/unilateral"
+        let r = try mpirun(ranks: 2, ["counterfactual", configPath("ek19-baseline.toml"), "--baseline", base,
+                                      "--experiment", "unilateral", "--out", cf])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try readJSON(cf + "/counterfactual.json")
+        XCTAssertEqual(json["ev_states"] as? Int, 1000)
+        XCTAssertEqual(json["ev_unconverged"] as? Int, 0)
+        XCTAssertLessThanOrEqual(json["ev_max_abs_residual"] as? Double ?? 1, 1e-9)
+        XCTAssertEqual(json["rate_wage_ratio"] as? Double ?? 0, 1.046, accuracy: 0.005, "the paper's +4.6 %")
+        let q = try XCTUnwrap(json["ev_quintiles_percent"] as? [Double])
+        XCTAssertGreaterThan(q[0] / q[4], 3, "the poorest quintile gains several times the richest's (paper: 4-5x)")
+        // Figures: every PNG exists and is not blank.
+        let figures = base + "/figures"
+        let f = try runProcess("/usr/bin/python3", [packageRoot.appendingPathComponent("scripts/figures.py").path, base,
+                                                    "--counterfactual", cf, "--out", figures])
+        XCTAssertEqual(f.status, 0, f.stderr)
+        let expected = ["trade_flows", "bilateral_elasticities", "quintiles", "ev_quintiles", "ev_assets"].map { figures + "/\($0).png" }
+        XCTAssertEqual(f.stdout.split(separator: "\n").map(String.init), expected)
+        let check = try runProcess("/usr/bin/python3", ["-c", """
+            import sys, matplotlib.image as m
+            for p in sys.argv[1:]:
+                a = m.imread(p)
+                assert a.shape[0] > 100 and a.shape[1] > 100, p
+                assert a[..., :3].std() > 0.02, p + ' is blank'
+            print('ok')
+            """] + expected)
+        XCTAssertEqual(check.status, 0, check.stderr)
+        XCTAssertEqual(check.stdout, "ok\n")
+    }
+}
