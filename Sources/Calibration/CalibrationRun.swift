@@ -241,7 +241,7 @@ public final class CalibrationRun {
         guard !out.failed, let fit = try? problem.dataWorld.modelFit(tradeShares: out.tradeShares) else {
             return [Double](repeating: .nan, count: n)
         }
-        return closure.kind.residuals(out, world: world) + fit.moments.calibrationVector
+        return closure.residuals(out, world: world) + fit.moments.calibrationVector
     }
 
     /// A forward difference (backward when the forward point cannot be evaluated) with the step actually

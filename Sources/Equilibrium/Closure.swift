@@ -11,9 +11,11 @@ public enum Closure: String, CaseIterable, Sendable {
     case fixedRate = "fixed-rate"
     /// Financial autarky: R_i clears country i's bond market. Unknowns log(ŵ_1..ŵ_{M−1}, R_1..R_M).
     case autarky = "autarky"
-    /// World-rate with tariff revenue rebated lump sum (HAT-SPEC §4.3 (d)): every household of country i
-    /// receives the same transfer τ_i (per capita), and τ_i balances the government budget
-    /// T_i = Σ_j t_ij/(1+t_ij) M_ij = L_i τ_i. Unknowns log(ŵ_1..ŵ_{M−1}, R), τ_1..τ_M (levels).
+    /// World-rate with tariff revenue rebated lump sum (HAT-SPEC §4.3 (d)): every household of a country i
+    /// that levies tariffs receives the same transfer τ_i (per capita), and τ_i balances the government budget
+    /// T_i = Σ_j t_ij/(1+t_ij) M_ij = L_i τ_i. Unknowns log(ŵ_1..ŵ_{M−1}, R) and τ_i (levels) of the rebating
+    /// countries (`MarketClosure.worldRateRebate(beta:rebating:)`); without tariffs it is world-rate. The
+    /// kind-level counts and names below assume every country rebates; `MarketClosure` has the real ones.
     case worldRateRebate = "world-rate-rebate"
 
     public func unknownCount(countries m: Int) -> Int {
@@ -82,18 +84,8 @@ public enum Closure: String, CaseIterable, Sendable {
         case .autarky:
             return outcome.bondDemand + goods
         case .worldRateRebate:
-            var bonds = 0.0
-            for b in outcome.bondDemand { bonds += b }
-            let m = world.count
-            let budget = (0..<m).map { i -> Double in
-                var revenue = 0.0
-                for j in 0..<m {
-                    let t = world.tariff(importer: i, exporter: j)
-                    revenue += t / (1 + t) * outcome.countries[i].aggregates.imports[j]
-                }
-                return revenue - world.labor[i] * outcome.prices.transfers[i]
-            }
-            return [bonds] + goods + budget
+            return MarketClosure.worldRateRebate(beta: outcome.prices.beta, rebating: Array(0..<world.count))
+                .residuals(outcome, world: world)
         }
     }
 }
@@ -107,16 +99,49 @@ public enum MarketClosure: Sendable, Equatable {
     case fixedRate(rate: Double)
     /// Each R_i clears country i's bond market at the fixed β.
     case autarky(beta: Double)
-    /// One R clears the world bond market at the fixed β; tariff revenue is rebated per capita.
-    case worldRateRebate(beta: Double)
+    /// One R clears the world bond market at the fixed β; the tariff revenue of each country in `rebating`
+    /// (those with a non-zero tariff) is rebated per capita.
+    case worldRateRebate(beta: Double, rebating: [Int])
 
     /// The closure of `kind` holding its parameter fixed: `rate` is used by fixed-rate, `beta` by the others.
-    public init(_ kind: Closure, rate: Double, beta: Double) {
+    /// World-rate-rebate rebates in the countries of `world` that levy a tariff.
+    public init(_ kind: Closure, rate: Double, beta: Double, world: World? = nil) {
         switch kind {
         case .worldRate: self = .worldRate(beta: beta)
         case .fixedRate: self = .fixedRate(rate: rate)
         case .autarky: self = .autarky(beta: beta)
-        case .worldRateRebate: self = .worldRateRebate(beta: beta)
+        case .worldRateRebate: self = .worldRateRebate(beta: beta, rebating: world?.rebatingCountries ?? [])
+        }
+    }
+
+    /// The countries whose tariff revenue is an unknown transfer.
+    public var rebating: [Int] { if case let .worldRateRebate(_, r) = self { return r } else { return [] } }
+
+    public func unknownCount(countries m: Int) -> Int {
+        kind == .worldRateRebate ? m + rebating.count : kind.unknownCount(countries: m)
+    }
+
+    public func unknownNames(countries names: [String]) -> [String] {
+        guard kind == .worldRateRebate else { return kind.unknownNames(countries: names) }
+        return Closure.worldRate.unknownNames(countries: names) + rebating.map { "transfer_\(names[$0])" }
+    }
+
+    public func residualNames(countries names: [String]) -> [String] {
+        guard kind == .worldRateRebate else { return kind.residualNames(countries: names) }
+        return Closure.worldRate.residualNames(countries: names) + rebating.map { "budget_\(names[$0])" }
+    }
+
+    /// Market-clearing residuals (and, with rebates, the government budgets T_i − L_i τ_i).
+    public func residuals(_ outcome: WorldOutcome, world: World) -> [Double] {
+        guard kind == .worldRateRebate else { return kind.residuals(outcome, world: world) }
+        let m = world.count
+        return Closure.worldRate.residuals(outcome, world: world) + rebating.map { i -> Double in
+            var revenue = 0.0
+            for j in 0..<m {
+                let t = world.tariff(importer: i, exporter: j)
+                revenue += t / (1 + t) * outcome.countries[i].aggregates.imports[j]
+            }
+            return revenue - world.labor[i] * outcome.prices.transfers[i]
         }
     }
 
@@ -132,21 +157,21 @@ public enum MarketClosure: Sendable, Equatable {
     /// The fixed parameter by name ("beta" or "R"), for outputs.
     public var parameter: (name: String, value: Double) {
         switch self {
-        case let .worldRate(beta), let .autarky(beta), let .worldRateRebate(beta): return ("beta", beta)
+        case let .worldRate(beta), let .autarky(beta), let .worldRateRebate(beta, _): return ("beta", beta)
         case let .fixedRate(rate): return ("R", rate)
         }
     }
 
     /// The unknown vector at a starting point (wages at any scale: only ratios to w_M matter).
     public func unknowns(at start: EquilibriumStart, countries m: Int) -> [Double] {
-        if let x = start.unknowns, x.count == kind.unknownCount(countries: m) { return x }
+        if let x = start.unknowns, x.count == unknownCount(countries: m) { return x }
         let wages = start.wages ?? [Double](repeating: 1, count: m)
         let w = (0..<(m - 1)).map { log(wages[$0] / wages[m - 1]) }
         switch self {
         case .worldRate: return w + [log(start.rate)]
         case .fixedRate: return w + [log(start.beta)]
         case .autarky: return w + [Double](repeating: log(start.rate), count: m)
-        case .worldRateRebate: return w + [log(start.rate)] + [Double](repeating: 0, count: m)
+        case .worldRateRebate: return w + [log(start.rate)] + [Double](repeating: 0, count: rebating.count)
         }
     }
 
@@ -165,9 +190,10 @@ public enum MarketClosure: Sendable, Equatable {
             return Prices(wages: wages, rates: [Double](repeating: rate, count: m), beta: exp(x[m - 1]))
         case let .autarky(beta):
             return Prices(wages: wages, rates: (0..<m).map { exp(x[m - 1 + $0]) }, beta: beta)
-        case let .worldRateRebate(beta):
-            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta,
-                          transfers: Array(x[m..<(2 * m)]))
+        case let .worldRateRebate(beta, rebating):
+            var transfers = [Double](repeating: 0, count: m)
+            for (k, i) in rebating.enumerated() { transfers[i] = x[m + k] }
+            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta, transfers: transfers)
         }
     }
 

@@ -87,7 +87,7 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
         let strategies = StrategyDriver(closure: closure.kind, countries: m, options: options, log: log, start: start) { x in
             let out = try evaluate(TrialPoint(unknowns: x))
             if out.failed { log("trial point infeasible: " + out.failureSummary(names: world.names)) }
-            return closure.kind.residuals(out, world: world)
+            return closure.residuals(out, world: world)
         }
         var r = try strategies.run(from: closure.unknowns(at: options.start, countries: m))
         r.iterations = strategies.iterations
@@ -115,9 +115,9 @@ public func reportEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpt
     reporting.householdTolerance = options.reportingHouseholdTolerance
     reporting.warmStart = false
     let report = try evaluator.evaluate(prices: prices, options: reporting)
-    let reportResiduals = closure.kind.residuals(report, world: world)
-    return EquilibriumResult(unknowns: x, unknownNames: closure.kind.unknownNames(countries: world.names),
-                             residuals: residuals ?? reportResiduals, residualNames: closure.kind.residualNames(countries: world.names),
+    let reportResiduals = closure.residuals(report, world: world)
+    return EquilibriumResult(unknowns: x, unknownNames: closure.unknownNames(countries: world.names),
+                             residuals: residuals ?? reportResiduals, residualNames: closure.residualNames(countries: world.names),
                              reason: reason, reasonDetail: detail, strategy: strategy,
                              iterations: iterations, evaluations: evaluations,
                              residualNoise: noise, prices: prices, report: report, reportResiduals: reportResiduals)

@@ -373,7 +373,7 @@ struct Reader {
             income: .init(persistentStates: np, transitoryStates: ni, rho: rho, sigmaPersistent: sp, sigmaTransitory: si))
         // `rate` is R for fixed-rate and the first guess of R otherwise; β is fixed unless fixed-rate solves it.
         var eq = EquilibriumOptions(
-            closure: MarketClosure(closure, rate: rate, beta: beta),
+            closure: MarketClosure(closure, rate: rate, beta: beta, world: world),
             start: EquilibriumStart(wages: initialWages, rate: rate, beta: beta), tolerance: tolerance,
             maxIterations: maxIterations,
             evaluation: EvaluationOptions(householdTolerance: hhTol, distributionTolerance: distTol, warmStart: warm),

@@ -51,6 +51,10 @@ public struct World: Sendable, Equatable {
     }
     /// Whether any tariff is non-zero.
     public var hasTariffs: Bool { tariffs.contains { $0 != 0 } }
+    /// The countries that levy a non-zero tariff on some import (their revenue can be rebated).
+    public var rebatingCountries: [Int] {
+        (0..<count).filter { i in (0..<count).contains { tariffs[i * count + $0] != 0 } }
+    }
 }
 
 /// Prices at which the world is evaluated.

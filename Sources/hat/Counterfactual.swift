@@ -122,11 +122,11 @@ struct Counterfactual: ParsableCommand {
 
         // The new equilibrium: one world R, β fixed at the baseline's, from the baseline's prices.
         var eq = cfg.equilibrium
-        eq.closure = exp.isTariff ? .worldRateRebate(beta: base.beta) : .worldRate(beta: base.beta)
+        eq.closure = exp.isTariff ? .worldRateRebate(beta: base.beta, rebating: newWorld.rebatingCountries) : .worldRate(beta: base.beta)
         eq.start = EquilibriumStart(wages: base.wages, rate: base.rates[0], beta: base.beta)
         if exp.isTariff {
             var x = MarketClosure.worldRate(beta: base.beta).unknowns(at: eq.start, countries: newWorld.count)
-            x += base.transfers
+            x += eq.closure.rebating.map { base.transfers[$0] }
             eq.start.unknowns = x
         }
         t0 = Date()

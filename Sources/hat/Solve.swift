@@ -183,7 +183,7 @@ struct Solve: ParsableCommand {
         if !comm.isRoot { start = [Double](repeating: 0, count: Int(count[0])) }
         try comm.broadcast(&start)
         if !start.isEmpty { cfg.equilibrium.start.unknowns = start }
-        let names = cfg.equilibrium.closure.kind.unknownNames(countries: cfg.world.names)
+        let names = cfg.equilibrium.closure.unknownNames(countries: cfg.world.names)
         let counter = CheckpointCounter(comm.isRoot ? (SolveCheckpoint.newestSequence(in: directory) ?? 0) : 0)
         let frozen = cfg
         cfg.equilibrium.onIteration = { x, f, iteration, strategy in

@@ -102,7 +102,8 @@ final class WelfareTests: XCTestCase {
         XCTAssertEqual(world.tariff(importer: 2, exporter: 0), 0.1, accuracy: 1e-15)
         XCTAssertEqual(world.tariff(importer: 0, exporter: 2), 0)
         var options = config.equilibrium
-        options.closure = .worldRateRebate(beta: config.equilibrium.closure.parameter.value)
+        options.closure = .worldRateRebate(beta: config.equilibrium.closure.parameter.value, rebating: world.rebatingCountries)
+        XCTAssertEqual(options.closure.rebating, [2])
         let evaluator = WorldEvaluator(world: world, model: config.model, communicator: MPIEnvironment.world())
         let r = try solveEquilibrium(evaluator: evaluator, options: options)
         XCTAssertTrue(r.converged, "\(r.reason)")

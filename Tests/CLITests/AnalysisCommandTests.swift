@@ -118,6 +118,25 @@ final class AnalysisCommandTests: XCTestCase {
         XCTAssertEqual(json["ev_unconverged"] as? Int, 0)
     }
 
+    /// The rebate closure in a plain `hat solve`: the tariff-levying country gets a transfer unknown whose
+    /// budget residual is cleared; the other country has none.
+    func testSolveWithTheRebateClosure() throws {
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try hat(["solve", configPath("two-country.toml"), "--out", out, "--set", "equilibrium.closure=\"world-rate-rebate\"",
+                         "--set", "world.tariffs=[[0.0, 0.15], [0.0, 0.0]]"] + Self.small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try readJSON(out + "/summary.json")
+        let transfers = try XCTUnwrap(summary["transfers"] as? [Double])
+        XCTAssertGreaterThan(transfers[0], 0)
+        XCTAssertEqual(transfers[1], 0)
+        let unknowns = try XCTUnwrap(summary["unknowns"] as? [String: Any])
+        XCTAssertNotNil(unknowns["transfer_HOME"])
+        XCTAssertNil(unknowns["transfer_FOREIGN"])
+        let residuals = try XCTUnwrap(summary["residuals"] as? [String: Double])
+        XCTAssertLessThanOrEqual(abs(residuals["budget_HOME"] ?? 1), 1e-10)
+    }
+
     /// Bad counterfactual input: exit 2, one line naming the problem, nothing written.
     func testCounterfactualBadInput() throws {
         let base = temporaryDirectory()

@@ -10,7 +10,7 @@ final class ClosureTests: XCTestCase {
             let closure = MarketClosure(kind, rate: 1.04, beta: 0.95)
             XCTAssertEqual(closure.kind, kind)
             let x = closure.unknowns(at: EquilibriumStart(wages: wages, rate: 1.01, beta: 0.93), countries: 3)
-            XCTAssertEqual(x.count, kind.unknownCount(countries: 3))
+            XCTAssertEqual(x.count, closure.unknownCount(countries: 3))
             let p = closure.prices(from: x, countries: 3)
             XCTAssertEqual(p.wages.reduce(0, +) / 3, 1, accuracy: 1e-15)
             for k in 0..<3 { XCTAssertEqual(p.wages[k] / p.wages[2], wages[k] / wages[2], accuracy: 1e-14) }
@@ -29,15 +29,19 @@ final class ClosureTests: XCTestCase {
             case .worldRateRebate:
                 XCTAssertTrue(p.rates.allSatisfy { $0 == 1.01 })
                 XCTAssertEqual(p.beta, 0.95)
-                XCTAssertEqual(p.transfers, [0, 0, 0], "transfers start at zero")
+                XCTAssertEqual(p.transfers, [0, 0, 0], "no tariffs: nothing to rebate, world-rate")
+                XCTAssertEqual(x.count, 3)
             }
             // Unknowns → prices → unknowns is the identity (up to rounding).
             let back = closure.unknowns(at: EquilibriumStart(wages: p.wages, rate: p.rates[0], beta: p.beta), countries: 3)
             if kind != .autarky {
                 for (a, b) in zip(back, x) { XCTAssertEqual(a, b, accuracy: 1e-14) }
                 if kind == .worldRateRebate {
-                    let y = x.prefix(3) + [0.01, -0.02, 0.03]
-                    XCTAssertEqual(closure.prices(from: Array(y), countries: 3).transfers, [0.01, -0.02, 0.03])
+                    let rebating = MarketClosure.worldRateRebate(beta: 0.95, rebating: [0, 2])
+                    XCTAssertEqual(rebating.unknownCount(countries: 3), 5)
+                    XCTAssertEqual(rebating.unknownNames(countries: ["A", "B", "C"]).suffix(2), ["transfer_A", "transfer_C"])
+                    let y = x.prefix(3) + [0.01, 0.03]
+                    XCTAssertEqual(rebating.prices(from: Array(y), countries: 3).transfers, [0.01, 0, 0.03])
                 }
             } else {
                 for (a, b) in zip(back.prefix(2), x.prefix(2)) { XCTAssertEqual(a, b, accuracy: 1e-14) }
