@@ -59,11 +59,21 @@ def main():
     ap.add_argument("--out")
     args = ap.parse_args()
     out = args.out or os.path.join(args.baseline, "figures")
-    os.makedirs(out, exist_ok=True)
-    written = []
     path = os.path.join(args.baseline, "solution.h5")
     if not os.path.isfile(path):
         sys.exit(f"figures: {path}: no such file (run hat solve first)")
+    if args.counterfactual and not os.path.isfile(os.path.join(args.counterfactual, "counterfactual.h5")):
+        sys.exit(f"figures: {os.path.join(args.counterfactual, 'counterfactual.h5')}: no such file (run hat counterfactual first)")
+    try:
+        os.makedirs(out, exist_ok=True)
+        draw(args, out)
+    except (OSError, KeyError, ValueError) as e:
+        sys.exit(f"figures: {e}")
+
+
+def draw(args, out):
+    written = []
+    path = os.path.join(args.baseline, "solution.h5")
     with h5py.File(path, "r") as f:
         names = f.attrs["countries"]
         names = (names.decode() if isinstance(names, bytes) else str(names)).split(",")

@@ -55,6 +55,11 @@ public struct EquivalentVariation: Sendable {
     public var nodes: [Double]
     /// Coleman steps of every solve (from the cold start), then the final extra step.
     public var steps: Int
+    /// States where V^x − ΔV changes sign more than once on the nodes: the EV is not unique there (the root
+    /// nearest `Settings.start` is reported).
+    public var multipleRoots: [Bool]
+    /// ΔV as used (given, or recomputed with the same steps).
+    public var target: [Double]
 
     public var unconvergedCount: Int { converged.filter { !$0 }.count }
     public var totalSolves: Int { nodes.count + solves.reduce(0, +) }
@@ -63,11 +68,27 @@ public struct EquivalentVariation: Sendable {
     /// - Parameters:
     ///   - old: the household problem at the old prices (its `resourceScale` is replaced by x).
     ///   - target: ΔV of every state, from the new equilibrium.
+    /// What the new values ΔV are.
+    public enum Target: Sendable {
+        /// Given (the author's: the reported new equilibrium's household, tolerance 1e-10).
+        case values([Double])
+        /// Solved at the new prices with the same fixed steps from the cold start as the old-price values, so
+        /// that the two sides' value levels match: no change gives λ = 1 exactly.
+        case sameSteps(HouseholdProblem)
+    }
+
     public static func compute(old: HouseholdProblem, target: [Double], settings: Settings = Settings(),
+                               communicator comm: Communicator) throws -> EquivalentVariation {
+        try compute(old: old, target: .values(target), settings: settings, communicator: comm)
+    }
+
+    public static func compute(old: HouseholdProblem, target given: Target, settings: Settings = Settings(),
                                communicator comm: Communicator) throws -> EquivalentVariation {
         let na = old.assets.count, nS = old.income.count
         let nState = na * nS
-        precondition(target.count == nState)
+        var target: [Double]
+        if case let .values(v) = given { target = v } else { target = [] }
+        precondition(target.isEmpty || target.count == nState)
         let solver = HouseholdSolver(assets: na, shocks: nS, varieties: old.varieties)
 
         /// V^x of every state after exactly `steps` Coleman steps, or nil where the problem is infeasible at
@@ -109,6 +130,18 @@ public struct EquivalentVariation: Sendable {
             throw AnalysisError("equivalent variation: the household problem at the old prices does not converge to \(settings.householdTolerance) within \(settings.householdMaxIterations) iterations at some multiplier in [\(lo), \(hi)]")
         }
         steps = Int(most) + settings.stepMargin
+        if case let .sameSteps(newProblem) = given {
+            // Every rank solves it alike (cold start, fixed steps): the same bits everywhere.
+            let newSolver = HouseholdSolver(assets: na, shocks: nS, varieties: newProblem.varieties)
+            let stats: HouseholdSolveStats
+            do { stats = try newSolver.solve(newProblem, tolerance: 0, maxIterations: steps) } catch {
+                throw AnalysisError("equivalent variation: the household problem at the new prices: \(error)")
+            }
+            guard stats.policyChange < settings.householdTolerance else {
+                throw AnalysisError("equivalent variation: the household problem at the new prices does not reach \(settings.householdTolerance) in \(steps) steps")
+            }
+            target = AnalysedHousehold.exAnteValues(problem: newProblem, values: newSolver.values)
+        }
         var vs: [[Double]] = try solveNodes(xs, states: nState, comm: comm, values: values)
         for _ in 0..<12 {
             var needHigher = false, needLower = false
@@ -171,10 +204,13 @@ public struct EquivalentVariation: Sendable {
                 }
             }
             let root = refine(points, near: own, settings: settings) { x in values(at: x).map { $0[k] - target[k] } ?? .nan }
-            return (StateRoot(x: root.x, residual: root.residual, converged: root.converged, solves: root.solves + 1), "")
+            var out = StateRoot(x: root.x, residual: root.residual, converged: root.converged, solves: root.solves + 1)
+            out.signChanges = zip(finite, finite.dropFirst()).filter { g[$0] == 0 || (g[$0] < 0) != (g[$1] < 0) }.count
+            return (out, "")
         }
         return EquivalentVariation(multipliers: results.map(\.x), converged: results.map(\.converged),
-                                   residuals: results.map(\.residual), solves: results.map(\.solves), nodes: xs, steps: steps)
+                                   residuals: results.map(\.residual), solves: results.map(\.solves), nodes: xs, steps: steps,
+                                   multipleRoots: results.map { $0.signChanges > 1 }, target: target)
     }
 
     /// V^x at every node (NaN rows where infeasible), spread over the ranks.
@@ -272,11 +308,13 @@ struct FirstSolve: Packable {
 /// One state's root, as gathered from its rank.
 struct StateRoot: Packable {
     var x: Double, residual: Double, converged: Bool, solves: Int
+    /// Sign changes of V^x − ΔV between the nodes (more than one: the root is not unique).
+    var signChanges = 0
     init(x: Double, residual: Double, converged: Bool, solves: Int) {
         self.x = x; self.residual = residual; self.converged = converged; self.solves = solves
     }
-    func pack(into m: inout MessageWriter) { m.write(x); m.write(residual); m.write(converged); m.write(solves) }
+    func pack(into m: inout MessageWriter) { m.write(x); m.write(residual); m.write(converged); m.write(solves); m.write(signChanges) }
     init(unpacking m: inout MessageReader) throws {
-        x = try m.read(); residual = try m.read(); converged = try m.read(); solves = try m.read()
+        x = try m.read(); residual = try m.read(); converged = try m.read(); solves = try m.read(); signChanges = try m.read()
     }
 }

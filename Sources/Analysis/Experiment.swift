@@ -17,7 +17,7 @@ public enum TradeExperiment: Sendable, Equatable {
     /// Parse `unilateral`, `global`, `bilateral:ISO`, `tariff` or `tariff:ISO`.
     public init?(_ text: String) {
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        switch (parts[0], parts.count) {
+        switch (parts[0].lowercased(), parts.count) {
         case ("unilateral", 1): self = .unilateral
         case ("global", 1): self = .global
         case ("bilateral", 2) where !parts[1].isEmpty: self = .bilateral(partner: parts[1])
@@ -38,6 +38,17 @@ public enum TradeExperiment: Sendable, Equatable {
 
     public var isTariff: Bool { if case .tariff = self { return true } else { return false } }
 
+    /// The same experiment with the partner spelled as in `world` (for labels and folder names); unchanged
+    /// when the partner is unknown.
+    public func canonical(in world: World) -> TradeExperiment {
+        guard let name = partner, let p = world.countryIndex(name) else { return self }
+        switch self {
+        case .bilateral: return .bilateral(partner: world.names[p])
+        case .tariff: return .tariff(partner: world.names[p])
+        default: return self
+        }
+    }
+
     /// The partner named by the experiment, if any.
     public var partner: String? {
         switch self {
@@ -48,7 +59,7 @@ public enum TradeExperiment: Sendable, Equatable {
     }
 
     /// The new world: trade costs multiplied by `factor` (not floored again at 1, as the author's drivers do),
-    /// or tariffs of rate `tariff` added. Fails with a reason when a partner is unknown or is the country.
+    /// or a tariff of rate `tariff` levied on top of any existing one: t′ = (1 + t)(1 + tariff) − 1. Fails with a reason when a partner is unknown or is the country.
     public func apply(to world: World, country c: Int, factor: Double, tariff: Double) throws -> World {
         let m = world.count
         var out = world

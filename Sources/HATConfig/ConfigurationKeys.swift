@@ -170,7 +170,7 @@ public enum ConfigurationKeys {
             key("cross_section", .boolean, .boolean(true),
                 "exact distribution-weighted statistics by expenditure quintile and income group; true or false"),
             key("simulate", .integer, .integer(0),
-                "draws of a simulated panel for comparison with simulated figures (the author used 100000); 0 = none; >= 0"),
+                "draws of a simulated panel for comparison with simulated figures (the author used 100000); 0 = none, else 1000 to 100000000"),
             key("seed", .integer, .integer(3281978), "seed of the simulated panel; >= 0"),
         ]),
         section("output", required: false, "where the results go", [

@@ -444,8 +444,8 @@ struct Reader {
             a.mpc = try bool("analysis", "mpc")
             a.crossSection = try bool("analysis", "cross_section")
             a.simulate = try int("analysis", "simulate")
-            guard a.simulate >= 0, a.simulate <= 100_000_000 else {
-                throw fail("analysis.simulate", "must lie in [0, 100000000] (got \(a.simulate))")
+            guard a.simulate == 0 || (a.simulate >= 1000 && a.simulate <= 100_000_000) else {
+                throw fail("analysis.simulate", "must be 0 (no panel) or lie in [1000, 100000000] (got \(a.simulate))")
             }
             let seed = try int("analysis", "seed")
             guard seed >= 0 else { throw fail("analysis.seed", "must be >= 0 (got \(seed))") }

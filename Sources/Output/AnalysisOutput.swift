@@ -34,11 +34,13 @@ public func analysisJSON(_ a: HouseholdAnalysis, names: [String]) -> JSON {
         fields.append(("quintiles", quintilesJSON(cs.quintiles())))
         fields.append(("income_groups", incomeGroupsJSON { cs.incomeGroups(low: $0, high: $1) }))
         if let sim = a.simulated {
-            fields.append(("simulated", .object([
-                ("draws", .integer(sim.draws)), ("seed", .integer(Int(sim.seed))),
-                ("quintiles", quintilesJSON(sim.quintiles(cs))),
-                ("income_groups", incomeGroupsJSON { sim.incomeGroups(cs, low: $0, high: $1) }),
-            ])))
+            let q = sim.quintiles(cs)
+            var block: [(String, JSON)] = [("draws", .integer(sim.draws)), ("seed", .integer(Int(sim.seed)))]
+            // Ties in a small sample can leave a bin empty: no mean, so no quintile table (never a null).
+            if q.allSatisfy({ $0.share > 0 }) { block.append(("quintiles", quintilesJSON(q))) }
+            else { block.append(("quintiles_note", .string("a quintile of the sample is empty (ties); no quintile means"))) }
+            block.append(("income_groups", incomeGroupsJSON { sim.incomeGroups(cs, low: $0, high: $1) }))
+            fields.append(("simulated", .object(block)))
         }
     }
     // Timings differ between runs: each on its own line with a `wall_seconds` name (see RunFolder tests).
@@ -64,6 +66,8 @@ public func quintilesJSON(_ q: [CrossSection.GroupMeans]) -> JSON {
 func incomeGroupsJSON(_ groups: (Double, Double) -> (poor: CrossSection.GroupMeans, middle: CrossSection.GroupMeans,
                                                      rich: CrossSection.GroupMeans)) -> JSON {
     func group(_ g: CrossSection.GroupMeans) -> JSON {
+        // An empty group (too few income states for the split) has no means: only its share, never null.
+        guard g.share > 0 else { return .object([("population_share", .number(0))]) }
         var fields: [(String, JSON)] = [("import_share", .number(g.importShare))]
         if let e = g.elasticity { fields.append(("elasticity", .number(e))) }
         if let m = g.mpc { fields.append(("mpc", .number(m))) }

@@ -25,7 +25,19 @@ public final class HDF5File {
         self.path = path; self.id = id; self.communicator = communicator
     }
 
-    deinit { H5Fclose(id) }
+    deinit {
+        if H5Fclose(id) < 0 { HDF5File.closeFailed.value = true }
+    }
+
+    private final class Flag: @unchecked Sendable { var value = false }
+    private static let closeFailed = Flag()
+
+    /// Whether closing some file failed (a write into a full disk). HDF5 then keeps the file half-closed and
+    /// crashes when it terminates (at MPI_Finalize, or its exit handler): a process in this state must end
+    /// with `_exit`, without finalising MPI (`hat` does so on its I/O-failure path).
+    public static var leftBrokenFile: Bool { closeFailed.value }
+
+    static let libraryOptions: Void = { H5dont_atexit() }()
 
     static func accessList(_ comm: Communicator?) -> hid_t {
         let fapl = H5Pcreate(H5P_FILE_ACCESS)
@@ -62,7 +74,10 @@ public final class HDF5File {
     }
 
     /// HDF5 prints its error stack by default; errors are reported as Swift errors instead.
-    static func silenceErrorStack() { H5Eset_auto2(H5P_DEFAULT, nil, nil) }
+    static func silenceErrorStack() {
+        _ = libraryOptions
+        H5Eset_auto2(H5P_DEFAULT, nil, nil)
+    }
 
     /// Flush everything to disk (collective).
     public func flush() throws {

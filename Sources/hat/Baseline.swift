@@ -1,3 +1,4 @@
+import Equilibrium
 import Foundation
 import HATConfig
 import HATModel
@@ -6,10 +7,13 @@ import Output
 /// The prices of a solved baseline, read from its summary.json, after checking that it was solved for the
 /// same world and model as the configuration (exit 2 naming the file and the key otherwise).
 struct BaselineRun {
+    var closure: Closure
     var wages: [Double]
     var rates: [Double]
     var beta: Double
     var transfers: [Double]
+
+    var prices: Prices { Prices(wages: wages, rates: rates, beta: beta, transfers: transfers) }
 
     static func read(directory: String, config cfg: RunConfiguration) throws -> BaselineRun {
         let path = (directory as NSString).appendingPathComponent("summary.json")
@@ -29,8 +33,15 @@ struct BaselineRun {
         guard let names = object["countries"]?.array?.compactMap(\.string), names == cfg.world.names else {
             throw bad("countries", "the baseline was solved for other countries than \(cfg.path) (\(cfg.world.names.joined(separator: ", ")))")
         }
-        guard object["closure"]?.string != "autarky" else {
+        guard let closureName = object["closure"]?.string, let closure = Closure(rawValue: closureName) else {
+            throw bad("closure", "missing or not one of \(Closure.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard closure != .autarky else {
             throw bad("closure", "an autarky baseline has one R per country; counterfactuals need one world R")
+        }
+        // The same closure with the same fixed parameter (β, or R for fixed-rate) as the configuration.
+        guard closure == cfg.equilibrium.closure.kind else {
+            throw bad("closure", "the baseline was solved with closure \(closure.rawValue), the configuration has \(cfg.equilibrium.closure.kind.rawValue)")
         }
         // The same model and world: every number the configuration gives, bit for bit.
         let model = object["model"] ?? .object([])
@@ -59,8 +70,14 @@ struct BaselineRun {
               let beta = number(object["beta"]), beta > 0, beta < 1 else {
             throw bad("wages", "missing or invalid wages, R or beta")
         }
+        guard rates.allSatisfy({ $0 == rates[0] }) else { throw bad("R", "one world R expected, the baseline has \(rates)") }
+        let fixed = cfg.equilibrium.closure.parameter
+        let baselineValue = fixed.name == "R" ? rates[0] : beta
+        guard baselineValue == fixed.value else {
+            throw bad(fixed.name == "R" ? "R" : "beta", "the baseline has \(fixed.name) = \(baselineValue), the configuration holds \(fixed.name) = \(fixed.value) fixed (\(fixed.name == "R" ? "equilibrium.fixed_rate" : "model.beta"))")
+        }
         let transfers = numbers(object["transfers"]) ?? [Double](repeating: 0, count: m)
         guard transfers.count == m, transfers.allSatisfy({ $0.isFinite }) else { throw bad("transfers", "invalid") }
-        return BaselineRun(wages: wages, rates: rates, beta: beta, transfers: transfers)
+        return BaselineRun(closure: closure, wages: wages, rates: rates, beta: beta, transfers: transfers)
     }
 }

@@ -10,16 +10,7 @@ import Parallel
 struct Counterfactual: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A trade-cost or tariff counterfactual against a solved baseline, with the equivalent variation of every state.",
-        discussion: """
-        Reads the baseline's summary.json (prices, beta) from --baseline DIR (a `hat solve` output folder of the
-        same configuration), changes trade costs (unilateral: the analysed country's import costs; global:
-        every pair; bilateral:ISO: one pair) by --factor, or adds a tariff --tariff on the analysed country's
-        imports (tariff, tariff:ISO; revenue rebated per capita), and solves the new world-rate equilibrium
-        with beta fixed, starting from the baseline's wages and R. Then the equivalent variation of every state
-        of the analysed country (--country, else [analysis] country, else the last country), the ACR benchmark
-        and the change in R/w. Writes counterfactual.json and counterfactual.h5 into --out (default:
-        BASELINE/counterfactual-EXPERIMENT).
-        """)
+        discussion: "Reads the prices and beta of a converged `hat solve` of the same configuration (--baseline DIR, its summary.json). unilateral multiplies the analysed country's import costs by --factor, global every pair's, bilateral:ISO one pair's; tariff and tariff:ISO levy --tariff on the analysed country's imports (on top of any existing tariff), the revenue rebated per capita (closure world-rate-rebate). The new equilibrium has one world R and beta fixed at the baseline's, from the baseline's wages and R. Then the equivalent variation of every state of the analysed country (--country, else [analysis] country, else the last country), the ACR benchmark and the change in R/w. Writes counterfactual.json and counterfactual.h5 into --out (default BASELINE/counterfactual-EXPERIMENT). Exit 3 when the equilibrium or some state's EV does not converge.")
 
     @OptionGroup var options: ConfigurationOptions
 
@@ -29,23 +20,40 @@ struct Counterfactual: ParsableCommand {
     @Option(help: ArgumentHelp("unilateral | global | bilateral:ISO | tariff | tariff:ISO", valueName: "experiment"))
     var experiment: String
 
-    @Option(help: "Multiplier of the changed trade costs (0.9: a 10 % cut).")
-    var factor: Double = 0.9
+    @Option(parsing: .unconditional, help: "Multiplier of the changed trade costs, > 0 (default 0.9: a 10 % cut); trade-cost experiments only.")
+    var factor: Double?
 
-    @Option(help: "Ad valorem tariff rate of the tariff experiments (0.1: 10 %).")
-    var tariff: Double = 0.1
+    @Option(parsing: .unconditional, help: "Ad valorem tariff rate, > -1 (default 0.1: 10 %); tariff experiments only.")
+    var tariff: Double?
 
     @Option(help: ArgumentHelp("The analysed country (default: [analysis] country, else the last country).", valueName: "ISO"))
     var country: String?
 
+    @Option(name: .customLong("ev-start"), parsing: .unconditional,
+            help: "Where the EV of a state has several roots (debt service above income), take the root nearest this multiplier (default 1.05, the author's start; 1 takes the branch through no change).")
+    var evStart: Double = 1.05
+
+    @Option(name: .customLong("ev-values"),
+            help: ArgumentHelp("author: the new values are the reported new equilibrium's (household tolerance 1e-10, as the author's code); consistent: solved with the same fixed steps as the old-price values, so that no change gives an EV of exactly zero.", valueName: "author|consistent"))
+    var evValues: String = "author"
+
     static let outputs = ["counterfactual.h5", "counterfactual.json"]
+
+    func validate() throws {
+        guard ["author", "consistent"].contains(evValues) else { throw ValidationError("--ev-values must be author or consistent") }
+        guard evStart > 0, evStart.isFinite else { throw ValidationError("--ev-start must be a finite number > 0") }
+    }
 
     func run() throws {
         let started = Date()
         var cfg = try options.load().configuration
-        guard let exp = TradeExperiment(experiment) else {
+        guard let parsed = TradeExperiment(experiment) else {
             throw ConfigError(file: "--experiment", key: "", problem: "\"\(experiment)\" is not one of unilateral, global, bilateral:ISO, tariff, tariff:ISO")
         }
+        let exp = parsed.canonical(in: cfg.world)
+        if exp.isTariff, factor != nil { throw ConfigError(file: "--factor", key: "", problem: "applies to trade-cost experiments, not \(exp.label) (use --tariff)") }
+        if !exp.isTariff, tariff != nil { throw ConfigError(file: "--tariff", key: "", problem: "applies to tariff experiments, not \(exp.label) (use --factor)") }
+        let factor = self.factor ?? 0.9, tariff = self.tariff ?? 0.1
         guard factor > 0, factor.isFinite else { throw ConfigError(file: "--factor", key: "", problem: "must be a finite number > 0 (got \(factor))") }
         guard tariff > -1, tariff.isFinite else { throw ConfigError(file: "--tariff", key: "", problem: "must be a finite number > -1 (got \(tariff))") }
         let world = cfg.world, m = world.count
@@ -64,6 +72,27 @@ struct Counterfactual: ParsableCommand {
         do { newWorld = try exp.apply(to: world, country: c, factor: factor, tariff: tariff) } catch {
             throw ConfigError(file: "--experiment", key: "", problem: "\(error)")
         }
+        // Tariff revenue: rebated in the counterfactual exactly when it was in the baseline, or when the
+        // experiment is a tariff (then the baseline must not have tariffs whose revenue it threw away).
+        let rebate = base.closure == .worldRateRebate || exp.isTariff
+        if rebate && base.closure != .worldRateRebate && world.hasTariffs {
+            throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "closure",
+                              problem: "the baseline has tariffs whose revenue is not rebated (closure \(base.closure.rawValue)), but a tariff counterfactual rebates it; solve the baseline with equilibrium.closure = \"world-rate-rebate\"")
+        }
+        // The baseline household at its prices, re-solved cold at the reporting tolerance: the same bits as
+        // the baseline's reporting evaluation (also cold), on every rank. Prices at which it cannot be solved
+        // are bad input.
+        let income = IncomeProcess(cfg.model.income)
+        let old: AnalysedHousehold
+        do {
+            old = try AnalysedHousehold.solve(country: c, world: world, model: cfg.model, income: income, prices: base.prices,
+                                              householdTolerance: cfg.equilibrium.reportingHouseholdTolerance,
+                                              distributionTolerance: cfg.equilibrium.evaluation.distributionTolerance)
+            guard old.masses.allSatisfy({ $0.isFinite }) else { throw AnalysisError("the stationary distribution is not finite") }
+        } catch {
+            throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "wages",
+                              problem: "the household problem of \(world.names[c]) cannot be solved at the baseline's prices: \(error)")
+        }
         if options.out == nil {
             cfg.outputDirectory = (baseline as NSString).appendingPathComponent("counterfactual-" + exp.label.replacingOccurrences(of: ":", with: "-"))
         }
@@ -71,28 +100,14 @@ struct Counterfactual: ParsableCommand {
 
         let comm = MPIEnvironment.world()
         let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
-        var folder: RunFolder?
-        var refusal = ""
-        if comm.isRoot {
-            do {
-                let f = try RunFolder.prepare(cfg.outputDirectory, file: folderFile, key: folderKey)
-                folder = f
-                try f.lock(file: folderFile, key: folderKey)
-                f.recover()
-                try f.checkTargets(Counterfactual.outputs, file: folderFile, key: folderKey)
-            } catch {
-                refusal = "\(error)"
-                folder?.abandon()
-            }
-        }
-        try comm.broadcast(&refusal)
+        let (folder, refusal) = try prepareOutputFolder(cfg.outputDirectory, outputs: Counterfactual.outputs, file: folderFile,
+                                                        key: folderKey, comm: comm)
         if !refusal.isEmpty { fail(refusal, code: HatExit.badInput) }
 
-        let income = IncomeProcess(cfg.model.income)
         log("counterfactual \(exp.label)\(exp.isTariff ? String(format: ", tariff %g", tariff) : String(format: ", factor %g", factor)), analysed country \(world.names[c]), \(comm.size) rank(s)")
         do {
-            try solve(cfg: cfg, experiment: exp, newWorld: newWorld, country: c, base: base, income: income,
-                      comm: comm, log: log, folder: folder, started: started)
+            try solve(cfg: cfg, experiment: exp, factor: factor, tariff: tariff, newWorld: newWorld, rebate: rebate, country: c,
+                      base: base, old: old, income: income, comm: comm, log: log, folder: folder, started: started)
         } catch {
             folder?.unlock()
             if let failure = error as? CollectiveFailure, failure.agreed { fail("\(error)", code: 1) }
@@ -102,17 +117,11 @@ struct Counterfactual: ParsableCommand {
         }
     }
 
-    func solve(cfg: RunConfiguration, experiment exp: TradeExperiment, newWorld: World, country c: Int,
-               base: BaselineRun, income: IncomeProcess, comm: Communicator, log: Logger, folder: RunFolder?,
-               started: Date) throws {
+    func solve(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, newWorld: World,
+               rebate: Bool, country c: Int, base: BaselineRun, old: AnalysedHousehold, income: IncomeProcess,
+               comm: Communicator, log: Logger, folder: RunFolder?, started: Date) throws {
         let names = cfg.world.names
         var timings: [(String, Double)] = []
-        // The baseline household of the analysed country, re-solved cold at the reporting tolerance: the
-        // same bits as the baseline's reporting evaluation (also cold), on every rank.
-        let oldPrices = Prices(wages: base.wages, rates: base.rates, beta: base.beta, transfers: base.transfers)
-        let old = try AnalysedHousehold.solve(country: c, world: cfg.world, model: cfg.model, income: income, prices: oldPrices,
-                                              householdTolerance: cfg.equilibrium.reportingHouseholdTolerance,
-                                              distributionTolerance: cfg.equilibrium.evaluation.distributionTolerance)
         // The baseline's aggregate elasticity of the analysed country, for the ACR benchmark.
         var t0 = Date()
         let micro = try MicroElasticities.compute(old, communicator: comm)
@@ -122,9 +131,9 @@ struct Counterfactual: ParsableCommand {
 
         // The new equilibrium: one world R, β fixed at the baseline's, from the baseline's prices.
         var eq = cfg.equilibrium
-        eq.closure = exp.isTariff ? .worldRateRebate(beta: base.beta, rebating: newWorld.rebatingCountries) : .worldRate(beta: base.beta)
+        eq.closure = rebate ? .worldRateRebate(beta: base.beta, rebating: newWorld.rebatingCountries) : .worldRate(beta: base.beta)
         eq.start = EquilibriumStart(wages: base.wages, rate: base.rates[0], beta: base.beta)
-        if exp.isTariff {
+        if rebate {
             var x = MarketClosure.worldRate(beta: base.beta).unknowns(at: eq.start, countries: newWorld.count)
             x += eq.closure.rebating.map { base.transfers[$0] }
             eq.start.unknowns = x
@@ -140,7 +149,10 @@ struct Counterfactual: ParsableCommand {
             let new = try AnalysedHousehold.gather(country: c, from: evaluator, prices: result.prices)
             newShares = importShares(new)
             t0 = Date()
-            ev = try EquivalentVariation.compute(old: old.problem, target: new.exAnteValues, communicator: comm)
+            var settings = EquivalentVariation.Settings()
+            settings.start = evStart
+            let target: EquivalentVariation.Target = evValues == "consistent" ? .sameSteps(new.problem) : .values(new.exAnteValues)
+            ev = try EquivalentVariation.compute(old: old.problem, target: target, settings: settings, communicator: comm)
             timings.append(("equivalent_variation", Date().timeIntervalSince(t0)))
             log(String(format: "equivalent variation of %d states in %.2f s (%d household solves, %d shared); %d not converged",
                        ev!.multipliers.count, Date().timeIntervalSince(t0), ev!.totalSolves, ev!.nodes.count, ev!.unconvergedCount))
@@ -155,10 +167,19 @@ struct Counterfactual: ParsableCommand {
         func staged(_ name: String) -> String { RunFolder.temporaryPath(in: dir, for: name, runID: runID) }
         if let folder { for name in Counterfactual.outputs { folder.track(name) } }
         var problem = ""
+        if let folder {
+            // counterfactual.h5: the new equilibrium as solution.h5 (four household arrays per country and the
+            // distribution), the welfare arrays, and a margin for the rest.
+            let m = Double(newWorld.count), states = Double(old.stateCount)
+            do { try folder.checkSpace(bytes: (4 * m * m * states + m * states + 6 * states) * 8 * 1.05 + 4 * 1048576) } catch {
+                problem = "\(error)"
+            }
+        }
+        try comm.broadcast(&problem)
         var newConfig = cfg
         newConfig.world = newWorld
         newConfig.equilibrium = eq
-        do {
+        if problem.isEmpty { do {
             try writeSolution(path: staged("counterfactual.h5"), config: newConfig, result: result, evaluator: evaluator,
                               runID: runID) { file in
                 try file.setAttribute("/", "experiment", exp.label)
@@ -178,39 +199,47 @@ struct Counterfactual: ParsableCommand {
                                          attributes: ["description": "baseline expenditure pc(s, a) (quintiles)", "dimensions": "income_state, asset"])
                     try file.writeShared("welfare/assets", shape: [old.assetCount], values: old.problem.assets,
                                          attributes: ["description": "asset grid of the analysed country"])
+                    try file.writeShared("welfare/multiple_roots", shape: shape, values: ev.multipleRoots.map { $0 ? 1 : 0 },
+                                         attributes: ["description": "1 where V at the old prices minus the new value changes sign more than once over the multipliers: the EV is not unique (the root nearest --ev-start is reported)", "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/new_values", shape: shape, values: ev.target,
+                                         attributes: ["description": "the new ex-ante values the EV matches (--ev-values)", "dimensions": "income_state, asset"])
                 }
             }
         } catch {
             problem = "\(error)"
-        }
+        } }
         try commitStagedOutputs(Counterfactual.outputs, folder: folder, comm: comm, directory: dir, localProblem: problem,
                                 note: "earlier outputs there are unchanged") {
-            let json = counterfactualJSON(cfg: cfg, experiment: exp, country: c, base: base, result: result,
+            let json = counterfactualJSON(cfg: cfg, experiment: exp, factor: factor, tariff: tariff, rebate: rebate, country: c, base: base, result: result,
                                           oldHousehold: old, oldShares: oldShares, newShares: newShares,
                                           elasticity: elasticity, ev: ev, timings: timings, ranks: comm.size,
                                           wallSeconds: Date().timeIntervalSince(started), runID: runID)
             try writeDurably(json.rendered() + "\n", to: staged("counterfactual.json"))
         }
         folder?.unlock()
+        let evConverged = ev.map { $0.unconvergedCount == 0 } ?? false
         log(String(format: "%@: R %.10f -> %.10f, wrote %@", result.converged ? "converged" : "NOT converged",
                    base.rates[0], result.prices.rates[0], dir))
-        if !result.converged {
+        if result.converged && !evConverged { log("the EV of \(ev?.unconvergedCount ?? 0) state(s) did not converge (welfare/converged)") }
+        if !result.converged || !evConverged {
             MPIEnvironment.finalize()
             Foundation.exit(HatExit.notConverged)
         }
     }
 
-    func counterfactualJSON(cfg: RunConfiguration, experiment exp: TradeExperiment, country c: Int, base: BaselineRun,
+    func counterfactualJSON(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, rebate: Bool,
+                            country c: Int, base: BaselineRun,
                             result: EquilibriumResult, oldHousehold old: AnalysedHousehold, oldShares: [Double],
                             newShares: [Double]?, elasticity: Double, ev: EquivalentVariation?,
                             timings: [(String, Double)], ranks: Int, wallSeconds: Double, runID: String) -> JSON {
         let names = cfg.world.names
+        let evConverged = ev.map { $0.unconvergedCount == 0 } ?? false
         var fields: [(String, JSON)] = [
-            ("status", .string(result.converged ? "converged" : "not-converged")),
-            ("reason", .string(result.reason.message)),
+            ("status", .string(result.converged && evConverged ? "converged" : "not-converged")),
+            ("reason", .string(!result.converged ? result.reason.message
+                               : (evConverged ? result.reason.message : "the EV of \(ev?.unconvergedCount ?? 0) state(s) did not converge"))),
             ("experiment", .string(exp.label)),
-            ("factor", exp.isTariff ? .null : .number(factor)),
-            ("tariff", exp.isTariff ? .number(tariff) : .null),
+            exp.isTariff ? ("tariff", .number(tariff)) : ("factor", .number(factor)),
             ("country", .string(names[c])),
             ("countries", .array(names.map { JSON.string($0) })),
             ("beta", .number(base.beta)),
@@ -219,7 +248,7 @@ struct Counterfactual: ParsableCommand {
             ("wages_before", .numbers(base.wages)),
             ("wages_after", .numbers(result.prices.wages)),
         ]
-        if exp.isTariff { fields.append(("transfers_after", .numbers(result.prices.transfers))) }
+        if rebate { fields.append(("transfers_after", .numbers(result.prices.transfers))) }
         fields.append(("home_share_before", .number(oldShares[c])))
         if let newShares {
             fields.append(("home_share_after", .number(newShares[c])))
@@ -243,19 +272,27 @@ struct Counterfactual: ParsableCommand {
             fields.append(("ev_max_abs_residual", .number(ev.residuals.map(abs).max()!)))
             fields.append(("ev_household_solves", .integer(ev.totalSolves)))
             fields.append(("ev_household_steps", .integer(ev.steps)))
+            fields.append(("ev_values", .string(evValues)))
+            fields.append(("ev_start", .number(evStart)))
+            var multipleMass = 0.0
+            for k in ev.multipleRoots.indices where ev.multipleRoots[k] { multipleMass += old.masses[k] / total }
+            fields.append(("ev_multiple_root_states", .integer(ev.multipleRoots.filter { $0 }.count)))
+            fields.append(("ev_multiple_root_population_share", .number(multipleMass)))
             fields.append(("ev_value_tolerance", .number(EquivalentVariation.Settings().valueTolerance)))
             fields.append(("ev_income_groups_percent", .object([(0.2, 0.8, "p20_p80"), (0.5, 0.5, "p50_p50")].map { lo, hi, name in
                 let g = cs.incomeGroups(low: lo, high: hi)
-                return (name, .object([("poor", .number(g.poor.welfare!)), ("middle", .number(g.middle.welfare!)),
-                                       ("rich", .number(g.rich.welfare!))]))
+                // An empty group (few income states) has no mean: it is left out, not written as null.
+                let groups = [("poor", g.poor), ("middle", g.middle), ("rich", g.rich)].filter { $0.1.share > 0 }
+                return (name, .object(groups.map { ($0.0, JSON.number($0.1.welfare!)) }))
             })))
         }
         fields.append(("equilibrium", .object([
-            ("closure", .string(exp.isTariff ? Closure.worldRateRebate.rawValue : Closure.worldRate.rawValue)),
+            ("status", .string(result.converged ? "converged" : "not-converged")),
+            ("closure", .string(rebate ? Closure.worldRateRebate.rawValue : Closure.worldRate.rawValue)),
             ("iterations", .integer(result.iterations)), ("world_evaluations", .integer(result.evaluations)),
-            ("residual_max", result.residuals.allSatisfy { $0.isFinite } ? .number(result.residualMax) : .null),
             ("strategy", .string(result.strategy)),
-        ])))
+        ] + (result.residuals.allSatisfy { $0.isFinite } ? [("residual_max", JSON.number(result.residualMax))]
+             : [("residual_note", JSON.string("no finite residual: the last trial prices are infeasible"))]))))
         fields.append(("baseline", .string(baseline)))
         for (name, seconds) in timings { fields.append(("\(name)_wall_seconds", .number(seconds))) }
         fields.append(("ranks", .integer(ranks)))

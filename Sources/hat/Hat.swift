@@ -5,6 +5,7 @@ import Gravity
 import HATConfig
 import Output
 import Parallel
+import Storage
 
 /// Exit codes of CONTRACT.md.
 enum HatExit {
@@ -39,6 +40,11 @@ func reportError(_ message: String) {
 
 func fail(_ message: String, code: Int32) -> Never {
     reportError(message)
+    if HDF5File.leftBrokenFile {
+        // A failed write left HDF5 with a half-closed file that it would crash on at MPI_Finalize.
+        fflush(stdout); fflush(stderr)
+        _exit(code)
+    }
     MPIEnvironment.finalize()
     exit(code)
 }

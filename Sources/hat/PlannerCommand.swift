@@ -33,7 +33,7 @@ struct Planner: ParsableCommand {
                 defer { folder.unlock() }
                 try folder.checkTargets(["planner.json"], file: loaded.folderFile, key: loaded.folderKey)
                 let plan = try EfficientAllocation.solve(world: cfg.world, model: cfg.model, tolerance: cfg.equilibrium.tolerance,
-                                                         maxIterations: max(cfg.equilibrium.maxIterations, 200))
+                                                         maxIterations: cfg.equilibrium.maxIterations)
                 converged = plan.converged
                 let m = plan.names.count
                 func rows(_ v: [Double]) -> JSON { .matrix((0..<m).map { Array(v[($0 * m)..<(($0 + 1) * m)]) }) }

@@ -43,21 +43,8 @@ struct Solve: ParsableCommand {
         let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
 
         // Preflight on the root, agreed by every rank: output folder and lock, resources, feasibility.
-        var folder: RunFolder?
-        var refusal = ""
-        if comm.isRoot {
-            do {
-                let f = try RunFolder.prepare(cfg.outputDirectory, file: folderFile, key: folderKey)
-                folder = f
-                try f.lock(file: folderFile, key: folderKey)
-                f.recover()
-                try f.checkTargets(Solve.outputs, file: folderFile, key: folderKey)
-            } catch {
-                refusal = "\(error)"
-                folder?.abandon()
-            }
-        }
-        try comm.broadcast(&refusal)
+        var (folder, refusal) = try prepareOutputFolder(cfg.outputDirectory, outputs: Solve.outputs, file: folderFile,
+                                                        key: folderKey, comm: comm)
         var estimateLine = ""
         if refusal.isEmpty { (refusal, estimateLine) = try Solve.checkResources(cfg, comm: comm) }
         var income: IncomeProcess?
@@ -295,6 +282,29 @@ final class CheckpointCounter: @unchecked Sendable {
     var lastWriteFailed = false
     init(_ start: Int) { value = start }
     func next() -> Int { value += 1; return value }
+}
+
+/// The output folder, prepared, locked and recovered on the root, with the names it will receive checked;
+/// the refusal (or "") agreed by every rank (collective). Other ranks get no folder.
+func prepareOutputFolder(_ directory: String, outputs: [String], file: String, key: String,
+                         comm: Communicator) throws -> (RunFolder?, String) {
+    var folder: RunFolder?
+    var refusal = ""
+    if comm.isRoot {
+        do {
+            let f = try RunFolder.prepare(directory, file: file, key: key)
+            folder = f
+            try f.lock(file: file, key: key)
+            f.recover()
+            try f.checkTargets(outputs, file: file, key: key)
+        } catch {
+            refusal = "\(error)"
+            folder?.abandon()
+            folder = nil
+        }
+    }
+    try comm.broadcast(&refusal)
+    return (folder, refusal)
 }
 
 /// Agree over every rank on whether staging `names` failed (`localProblem` is this rank's failure or ""; the

@@ -152,6 +152,12 @@ final class AnalysisCommandTests: XCTestCase {
             (["--baseline", base, "--experiment", "unilateral", "--country", "ATLANTIS"], "--country"),
             (["--baseline", base, "--experiment", "unilateral", "--set", "model.gamma=1.4"], "[model.gamma]"),
             (["--baseline", base, "--experiment", "unilateral", "--set", "grid.assets=31"], "[grid.assets]"),
+            (["--baseline", base, "--experiment", "unilateral", "--set", "model.beta=0.95"], "[beta]"),
+            (["--baseline", base, "--experiment", "unilateral", "--set", "equilibrium.closure=\"fixed-rate\""], "[closure]"),
+            (["--baseline", base, "--experiment", "unilateral", "--factor", "-0.9"], "--factor"),
+            (["--baseline", base, "--experiment", "tariff", "--factor", "0.9"], "--factor"),
+            (["--baseline", base, "--experiment", "global", "--tariff", "0.1"], "--tariff"),
+            (["--baseline", base, "--experiment", "unilateral", "--ev-values", "exact"], "--ev-values"),
         ]
         for (arguments, expected) in cases {
             let out = base + "/bad"
@@ -163,6 +169,40 @@ final class AnalysisCommandTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(expected), "\(arguments): \(r.stderr)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/counterfactual.json"))
         }
+    }
+
+    /// No change at all (--factor 1): with the new values solved like the old ones (`--ev-values consistent`)
+    /// and the branch through no change (`--ev-start 1`), every state's EV is exactly zero; the author's
+    /// procedure leaves the documented small bias. A baseline with unrebated tariffs refuses a tariff
+    /// experiment (exit 2).
+    func testNoChangeHasNoWelfareEffect() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try baseline(base)
+        let out = base + "/none"
+        let r = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "unilateral",
+                         "--factor", "1", "--ev-values", "consistent", "--ev-start", "1", "--out", out] + Self.small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try readJSON(out + "/counterfactual.json")
+        XCTAssertEqual(json["ev_min"] as? Double ?? 0, 1, accuracy: 1e-9)
+        XCTAssertEqual(json["ev_max"] as? Double ?? 0, 1, accuracy: 1e-9)
+        XCTAssertEqual(json["ev_unconverged"] as? Int, 0)
+        XCTAssertEqual(json["R_after"] as? Double ?? 0, json["R_before"] as? Double ?? 1, accuracy: 1e-10)
+        // The author's values: a small positive bias outside the non-monotone states.
+        let author = base + "/author"
+        let a = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "unilateral",
+                         "--factor", "1", "--ev-start", "1", "--out", author] + Self.small)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let mean = try XCTUnwrap(try readJSON(author + "/counterfactual.json")["ev_mean_percent"] as? Double)
+        XCTAssertLessThan(abs(mean), 0.1)
+        // Tariffs in the baseline whose revenue was not rebated: a tariff experiment is refused.
+        let tariffs = ["--set", "world.tariffs=[[0.0, 0.2], [0.0, 0.0]]"]
+        let tb = base + "/tariff-base"
+        XCTAssertEqual(try hat(["solve", configPath("two-country.toml"), "--out", tb] + Self.small + tariffs).status, 0)
+        let refused = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", tb, "--experiment", "tariff",
+                               "--tariff", "0", "--out", tb + "/cf"] + Self.small + tariffs)
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("world-rate-rebate"), refused.stderr)
     }
 
     /// hat planner: the log world's efficient shares are exact gravity, and planner.json says so.
