@@ -255,9 +255,9 @@ public struct EquivalentVariation: Sendable {
         return 0.5 * (l + r)
     }
 
-    /// A root from known points (x, g) whose first two span a sign change: done if a point is within the
-    /// tolerance, else the Illinois variant of regula falsi on fresh solves, starting from the tightest
-    /// sign change next to `near`. An infeasible x (NaN) is bisected away from.
+    /// A root from known points (x, g): done if a point is within the tolerance, else solves starting from
+    /// the sign change next to `near`: the first at the inverse cubic through it and its neighbours, then the
+    /// Illinois variant of regula falsi. An infeasible x (NaN) is bisected away from.
     static func refine(_ known: [(Double, Double)], near: Double, settings: Settings,
                        evaluate: (Double) -> Double) -> (x: Double, residual: Double, converged: Bool, solves: Int) {
         let points = known.filter { $0.1.isFinite && $0.0.isFinite }.sorted { $0.0 < $1.0 }
@@ -266,14 +266,31 @@ public struct EquivalentVariation: Sendable {
         // Adjacent sign changes; the one closest to `near`.
         var a = points.first!, b = points.last!
         var distance = Double.infinity
-        for (u, v) in zip(points, points.dropFirst()) where (u.1 < 0) != (v.1 < 0) {
+        var at = 0
+        for (i, (u, v)) in zip(points, points.dropFirst()).enumerated() where (u.1 < 0) != (v.1 < 0) {
             let d = near < u.0 ? u.0 - near : (near > v.0 ? near - v.0 : 0)
-            if d < distance { distance = d; a = u; b = v }
+            if d < distance { distance = d; a = u; b = v; at = i }
+        }
+        // First step: inverse cubic interpolation through the bracket and its outer neighbours (x as a
+        // polynomial in g at g = 0), when g is monotone there; regula falsi otherwise and afterwards.
+        var inverse: Double?
+        let window = Array(points[max(0, at - 1)...min(points.count - 1, at + 2)])
+        let increasing = zip(window, window.dropFirst()).allSatisfy { $0.1 < $1.1 }
+        let decreasing = zip(window, window.dropFirst()).allSatisfy { $0.1 > $1.1 }
+        if window.count >= 3 && (increasing || decreasing) {
+            var x = 0.0
+            for (i, p) in window.enumerated() {
+                var basis = 1.0
+                for (j, q) in window.enumerated() where j != i { basis *= (0 - q.1) / (p.1 - q.1) }
+                x += basis * p.0
+            }
+            if x > a.0 && x < b.0 { inverse = x }
         }
         var solves = 0
         var side = 0                      // which end moved last: -1 a, +1 b
         while solves < settings.maxEvaluations && b.0 - a.0 > 4 * b.0.ulp {
             var x = (a.0 * b.1 - b.0 * a.1) / (b.1 - a.1)
+            if solves == 0, let guess = inverse { x = guess }
             if !(x > a.0 && x < b.0) { x = 0.5 * (a.0 + b.0) }
             let gx = evaluate(x)
             solves += 1
