@@ -30,11 +30,11 @@ struct Counterfactual: ParsableCommand {
     var country: String?
 
     @Option(name: .customLong("ev-start"), parsing: .unconditional,
-            help: "Where the EV of a state has several roots (debt service above income), take the root nearest this multiplier (default 1.05, the author's start; 1 takes the branch through no change).")
+            help: "Where the EV of a state has several roots (debt service above income), take the root nearest this multiplier (1.05 is the author's start; 1 takes the branch through no change).")
     var evStart: Double = 1.05
 
     @Option(name: .customLong("ev-values"),
-            help: ArgumentHelp("author: the new values are the reported new equilibrium's (household tolerance 1e-10, as the author's code); consistent: solved with the same fixed steps as the old-price values, so that no change gives an EV of exactly zero.", valueName: "author|consistent"))
+            help: ArgumentHelp("author: the new values are the reported new equilibrium's (household tolerance 1e-10, as in the author's code); consistent: solved with the same fixed steps as the old-price values, so that no change gives an EV of exactly zero.", valueName: "author|consistent"))
     var evValues: String = "author"
 
     static let outputs = ["counterfactual.h5", "counterfactual.json"]
