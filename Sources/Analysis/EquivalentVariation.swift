@@ -36,6 +36,9 @@ public struct EquivalentVariation: Sendable {
         public var nodes = 41
         /// Steps added to the most any node needs (see the type's comment).
         public var stepMargin = 10
+        /// Up to this many states, every state's values at every state's first multiplier are gathered
+        /// (nState² doubles: 8 MB for 1000 states); above it each state refines from its own points only.
+        public var shareLimit = 2048
         /// The author's starting multiplier: where V^x is not monotone (states whose debt service exceeds their
         /// income, R a + w z < 0, have a second root below 1), the root nearest to it is taken.
         public var start = 1.05
@@ -174,7 +177,7 @@ public struct EquivalentVariation: Sendable {
         // Stage 2: one solve per state at the root of its local cubic. With few enough states every state's
         // value at every such multiplier is shared (gathered), so that each state's next step has other
         // states' points within ~1e-5 of its root and usually lands within the tolerance.
-        let share = nState <= 4096
+        let share = nState <= settings.shareLimit
         let first: [FirstSolve] = try distributedMap(count: nState, communicator: comm) { k in
             let g = (0..<xs.count).map { vs[$0][k] - target[k] }
             guard let (p, q) = nodeBracket(xs, g, start: settings.start), g[p] != 0 else {

@@ -41,6 +41,14 @@ final class WelfareTests: XCTestCase {
             XCTAssertEqual(v, target[k], accuracy: 1e-9, "state \(k)")
             XCTAssertEqual(v - target[k], ev.residuals[k], accuracy: 1e-15, "the recorded residual is the re-solved one")
         }
+        // Without sharing the first solves (large grids), every state still converges to the same roots
+        // within the tolerance.
+        var alone = EquivalentVariation.Settings()
+        alone.shareLimit = 0
+        let unshared = try EquivalentVariation.compute(old: old.problem, target: target, settings: alone, communicator: MPIEnvironment.world())
+        XCTAssertEqual(unshared.unconvergedCount, 0)
+        XCTAssertGreaterThanOrEqual(unshared.totalSolves, ev.totalSolves)
+        for k in 0..<old.stateCount { XCTAssertEqual(unshared.multipliers[k], ev.multipliers[k], accuracy: 1e-10) }
         // Cheaper imports: the gains are positive for the median household, and the multiplier is not the
         // bracket's edge.
         XCTAssertGreaterThan(ev.multipliers[old.stateCount / 2], 1)
