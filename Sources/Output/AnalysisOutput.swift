@@ -45,7 +45,8 @@ public func analysisJSON(_ a: HouseholdAnalysis, names: [String]) -> JSON {
     }
     // Timings differ between runs: each on its own line with a `wall_seconds` name (see RunFolder tests).
     for (name, seconds) in a.timings { fields.append(("\(name)_wall_seconds", .number(seconds))) }
-    return .object(fields)
+    // Degenerate worlds (a source nobody buys from) can make a ratio undefined: left out, never null.
+    return JSON.object(fields).droppingNonFinite() ?? .object([])
 }
 
 /// Five group means per quantity, poorest expenditure quintile first.
@@ -89,6 +90,7 @@ public func writeAnalysis(_ a: HouseholdAnalysis, names: [String], to f: HDF5Fil
     let household = [m, nS, na], state = [nS, na]
     try f.setAttribute("/", "analysis_country", names[base.country])
     func put(_ name: String, _ shape: [Int], _ values: [Double], _ description: String) throws {
+        guard values.allSatisfy({ $0.isFinite }) else { return }     // never a NaN as a result
         try f.writeShared("analysis/" + name, shape: shape, values: values,
                           attributes: ["description": description,
                                        "dimensions": shape.count == 3 ? "source (variety), income_state, asset" : (shape.count == 2 ? "income_state, asset" : "")])

@@ -15,6 +15,20 @@ public indirect enum JSON: Equatable {
 
     public static func numbers(_ v: [Double]) -> JSON { .array(v.map { .number($0) }) }
 
+    /// The same value without any field or array element that holds a non-finite number (which would be
+    /// written as null): what cannot be computed is left out, never written as a result.
+    public func droppingNonFinite() -> JSON? {
+        switch self {
+        case .number(let d): return d.isFinite ? self : nil
+        case .array(let items):
+            let kept = items.compactMap { $0.droppingNonFinite() }
+            return kept.count == items.count ? .array(kept) : nil
+        case .object(let fields):
+            return .object(fields.compactMap { name, value in value.droppingNonFinite().map { (name, $0) } })
+        default: return self
+        }
+    }
+
     /// An object with one more field, placed before the field `key` (or last when there is none).
     public func inserting(_ name: String, _ value: JSON, before key: String) -> JSON {
         guard case .object(var fields) = self else { return self }

@@ -300,6 +300,6 @@ struct Counterfactual: ParsableCommand {
         fields.append(("run_id", .string(runID)))
         fields.append(("version", .string(hatVersion)))
         fields.append(("run", runJSON(config: cfg, runID: runID, ranks: ranks)))
-        return .object(fields)
+        return JSON.object(fields).droppingNonFinite() ?? .object([])
     }
 }
