@@ -14,15 +14,15 @@ public enum Closure: String, CaseIterable, Sendable {
     /// World-rate with tariff revenue rebated lump sum (HAT-SPEC §4.3 (d)): every household of a country i
     /// that levies tariffs receives the same transfer τ_i (per capita), and τ_i balances the government budget
     /// T_i = Σ_j t_ij/(1+t_ij) M_ij = L_i τ_i. Unknowns log(ŵ_1..ŵ_{M−1}, R) and τ_i (levels) of the rebating
-    /// countries (`MarketClosure.worldRateRebate(beta:rebating:)`); without tariffs it is world-rate. The
-    /// kind-level counts and names below assume every country rebates; `MarketClosure` has the real ones.
+    /// countries (`MarketClosure.worldRateRebate(beta:rebating:)`); without tariffs it is world-rate. Which
+    /// countries rebate depends on the world, so the kind-level counts, names and residuals below are those
+    /// of world-rate; `MarketClosure`'s add the transfers.
     case worldRateRebate = "world-rate-rebate"
 
     public func unknownCount(countries m: Int) -> Int {
         switch self {
-        case .worldRate, .fixedRate: return m
+        case .worldRate, .fixedRate, .worldRateRebate: return m
         case .autarky: return 2 * m - 1
-        case .worldRateRebate: return 2 * m
         }
     }
 
@@ -30,10 +30,9 @@ public enum Closure: String, CaseIterable, Sendable {
     public func unknownNames(countries names: [String]) -> [String] {
         let wages = names.dropLast().map { "log_wage_\($0)" }
         switch self {
-        case .worldRate: return wages + ["log_R"]
+        case .worldRate, .worldRateRebate: return wages + ["log_R"]
         case .fixedRate: return wages + ["log_beta"]
         case .autarky: return wages + names.map { "log_R_\($0)" }
-        case .worldRateRebate: return wages + ["log_R"] + names.map { "transfer_\($0)" }
         }
     }
 
@@ -41,9 +40,8 @@ public enum Closure: String, CaseIterable, Sendable {
     public func residualNames(countries names: [String]) -> [String] {
         let goods = names.dropFirst().map { "goods_\($0)" }
         switch self {
-        case .worldRate, .fixedRate: return ["bonds_world"] + goods
+        case .worldRate, .fixedRate, .worldRateRebate: return ["bonds_world"] + goods
         case .autarky: return names.map { "bonds_\($0)" } + goods
-        case .worldRateRebate: return ["bonds_world"] + goods + names.map { "budget_\($0)" }
         }
     }
 
@@ -77,15 +75,12 @@ public enum Closure: String, CaseIterable, Sendable {
     public func residuals(_ outcome: WorldOutcome, world: World) -> [Double] {
         let goods = Array(outcome.goodsMarketResiduals(world: world).dropFirst())
         switch self {
-        case .worldRate, .fixedRate:
+        case .worldRate, .fixedRate, .worldRateRebate:
             var bonds = 0.0
             for b in outcome.bondDemand { bonds += b }
             return [bonds] + goods
         case .autarky:
             return outcome.bondDemand + goods
-        case .worldRateRebate:
-            return MarketClosure.worldRateRebate(beta: outcome.prices.beta, rebating: Array(0..<world.count))
-                .residuals(outcome, world: world)
         }
     }
 }
@@ -117,25 +112,20 @@ public enum MarketClosure: Sendable, Equatable {
     /// The countries whose tariff revenue is an unknown transfer.
     public var rebating: [Int] { if case let .worldRateRebate(_, r) = self { return r } else { return [] } }
 
-    public func unknownCount(countries m: Int) -> Int {
-        kind == .worldRateRebate ? m + rebating.count : kind.unknownCount(countries: m)
-    }
+    public func unknownCount(countries m: Int) -> Int { kind.unknownCount(countries: m) + rebating.count }
 
     public func unknownNames(countries names: [String]) -> [String] {
-        guard kind == .worldRateRebate else { return kind.unknownNames(countries: names) }
-        return Closure.worldRate.unknownNames(countries: names) + rebating.map { "transfer_\(names[$0])" }
+        kind.unknownNames(countries: names) + rebating.map { "transfer_\(names[$0])" }
     }
 
     public func residualNames(countries names: [String]) -> [String] {
-        guard kind == .worldRateRebate else { return kind.residualNames(countries: names) }
-        return Closure.worldRate.residualNames(countries: names) + rebating.map { "budget_\(names[$0])" }
+        kind.residualNames(countries: names) + rebating.map { "budget_\(names[$0])" }
     }
 
-    /// Market-clearing residuals (and, with rebates, the government budgets T_i − L_i τ_i).
+    /// Market-clearing residuals, then the government budgets T_i − L_i τ_i of the rebating countries.
     public func residuals(_ outcome: WorldOutcome, world: World) -> [Double] {
-        guard kind == .worldRateRebate else { return kind.residuals(outcome, world: world) }
         let m = world.count
-        return Closure.worldRate.residuals(outcome, world: world) + rebating.map { i -> Double in
+        return kind.residuals(outcome, world: world) + rebating.map { i -> Double in
             var revenue = 0.0
             for j in 0..<m {
                 let t = world.tariff(importer: i, exporter: j)

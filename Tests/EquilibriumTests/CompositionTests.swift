@@ -189,7 +189,7 @@ final class CompositionTests: XCTestCase {
         func residual(_ evaluator: WorldEvaluator) -> ([Double]) throws -> [Double] {
             { x in
                 let out = try evaluator.evaluate(prices: options.closure.prices(from: x, countries: m), options: options.evaluation)
-                return options.closure.kind.residuals(out, world: config.world)
+                return options.closure.residuals(out, world: config.world)
             }
         }
         let x0 = options.closure.unknowns(at: options.start, countries: m)
