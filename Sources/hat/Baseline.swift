@@ -12,6 +12,8 @@ struct BaselineRun {
     var rates: [Double]
     var beta: Double
     var transfers: [Double]
+    /// The aggregate trade elasticity of the country the baseline analysed (`[analysis]`), when it did.
+    var analysedElasticity: (country: String, value: Double)?
 
     var prices: Prices { Prices(wages: wages, rates: rates, beta: beta, transfers: transfers) }
 
@@ -78,6 +80,11 @@ struct BaselineRun {
         }
         let transfers = numbers(object["transfers"]) ?? [Double](repeating: 0, count: m)
         guard transfers.count == m, transfers.allSatisfy({ $0.isFinite }) else { throw bad("transfers", "invalid") }
-        return BaselineRun(closure: closure, wages: wages, rates: rates, beta: beta, transfers: transfers)
+        var run = BaselineRun(closure: closure, wages: wages, rates: rates, beta: beta, transfers: transfers)
+        if let country = object["analysis"]?["country"]?.string, let value = object["analysis"]?["aggregate_elasticity"]?.double,
+           value.isFinite {
+            run.analysedElasticity = (country, value)
+        }
+        return run
     }
 }

@@ -100,6 +100,26 @@ final class AnalysisCommandTests: XCTestCase {
         XCTAssertTrue(inspect.stdout.contains("0 not converged"), inspect.stdout)
     }
 
+    /// The ACR elasticity is the baseline analysis's aggregate elasticity when the baseline analysed the
+    /// country, and the same number computed afresh when it did not.
+    func testAcrElasticityReusedOrRecomputedAlike() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try baseline(base)
+        let plain = base + "/plain"
+        XCTAssertEqual(try hat(["solve", configPath("two-country.toml"), "--out", plain, "--set", "analysis.elasticities=false"] + Self.small).status, 0)
+        let reused = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "unilateral",
+                              "--out", base + "/a"] + Self.small)
+        let computed = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", plain, "--experiment", "unilateral",
+                                "--out", base + "/b", "--set", "analysis.elasticities=false"] + Self.small)
+        XCTAssertEqual(reused.status, 0, reused.stderr); XCTAssertEqual(computed.status, 0, computed.stderr)
+        let a = try readJSON(base + "/a/counterfactual.json"), b = try readJSON(base + "/b/counterfactual.json")
+        let analysis = try XCTUnwrap(try readJSON(base + "/summary.json")["analysis"] as? [String: Any])
+        XCTAssertEqual(a["acr_elasticity"] as? Double, analysis["aggregate_elasticity"] as? Double)
+        XCTAssertEqual(b["acr_elasticity"] as? Double, a["acr_elasticity"] as? Double)
+        XCTAssertNil(a["baseline_elasticities_wall_seconds"]); XCTAssertNotNil(b["baseline_elasticities_wall_seconds"])
+    }
+
     /// A tariff on the analysed country's imports, rebated per capita: the new equilibrium balances the
     /// government budget with a positive transfer, and the home share rises.
     func testTariffExperimentRebatesRevenue() throws {
