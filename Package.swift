@@ -59,6 +59,8 @@ let package = Package(
         .testTarget(name: "GravityTests", dependencies: ["Gravity", "Solvers", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Equilibrium", "HATConfig", "HATModel", "Parallel", "TestSupport"]),
+        // The job scripts on a real one-machine SLURM (installed and started by the tests).
+        .testTarget(name: "SlurmTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "HATConfig", "Parallel", "Solvers", "TestSupport"]),
     ]
 )

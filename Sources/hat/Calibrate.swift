@@ -41,7 +41,51 @@ struct Calibrate: ParsableCommand {
         // safe point (after the start checkpoint) instead of ending the process without one.
         StopSignal.install()
         let loaded = try options.load()
+        let comm = MPIEnvironment.world()
+        let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
+        let job = CalibrationJob(loaded: loaded, resume: resume ? .required : .never, groups: groups,
+                                 communicator: comm, log: log)
+        let finished = try job.run(started: started)
+        switch finished.outcome.status {
+        case .stopped:
+            MPIEnvironment.finalize()
+            Foundation.exit(HatExit.stopped)
+        case .notConverged:
+            MPIEnvironment.finalize()
+            Foundation.exit(HatExit.notConverged)
+        case .converged:
+            break
+        }
+    }
+}
+
+/// One calibration into one output folder on one communicator: `hat calibrate`, and every calibration of a
+/// sweep point (on its rank group). Problems end it with a `HatFailure` (or a `ConfigError` for the
+/// configuration) instead of ending the process, so that a sweep can record a failed point and go on.
+struct CalibrationJob {
+    enum ResumeMode {
+        /// Refuse a folder that already holds checkpoints (`hat calibrate`).
+        case never
+        /// Continue from the newest valid checkpoint; none is an error (`hat calibrate --resume`).
+        case required
+        /// Continue if there are checkpoints, else start (sweep points, which resume by themselves).
+        case ifCheckpointed
+    }
+
+    struct Finished {
+        var run: CalibrationRun
+        var outcome: CalibrationOutcome
+    }
+
+    let loaded: ConfigurationOptions.Loaded
+    let resume: ResumeMode
+    let groups: Int
+    let communicator: Communicator
+    let log: Logger
+
+    func run(started: Date) throws -> Finished {
         let cfg = loaded.configuration
+        let comm = communicator
         guard let source = cfg.dataWorld else {
             throw ConfigError(file: cfg.source(of: "world.data_dir"), key: "world.data_dir",
                               problem: "hat calibrate needs a world built from data: set [world] data_dir and parameters")
@@ -60,11 +104,8 @@ struct Calibrate: ParsableCommand {
             throw ConfigError(file: cfg.source(of: startKey), key: startKey,
                               problem: "the start vector gives a TFP or trade cost that is not a finite positive number")
         }
-
-        let comm = MPIEnvironment.world()
-        let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
         if groups > comm.size {
-            fail("--groups \(groups) needs at least \(groups) ranks (running on \(comm.size))", code: HatExit.badInput)
+            throw HatFailure("--groups \(groups) needs at least \(groups) ranks (running on \(comm.size))", code: HatExit.badInput)
         }
 
         // Output folder, lock, checkpoints (root), agreed by every rank.
@@ -84,10 +125,17 @@ struct Calibrate: ParsableCommand {
                     throw OutputError(path: checkpoints, problem: "cannot create: \(String(cString: strerror(errno)))")
                 }
                 let existing = CheckpointStore.candidates(in: checkpoints)
-                if resume {
-                    (chosen, refusal, refusalCode) = chooseCheckpoint(existing, cfg: cfg, folder: checkpoints, log: log)
-                } else if !existing.isEmpty {
+                switch resume {
+                case .required:
+                    (chosen, refusal, refusalCode) = chooseCheckpoint(existing, cfg: cfg, folder: checkpoints)
+                case .ifCheckpointed where !existing.isEmpty:
+                    (chosen, refusal, refusalCode) = chooseCheckpoint(existing, cfg: cfg, folder: checkpoints)
+                case .ifCheckpointed:
+                    break
+                case .never where !existing.isEmpty:
                     refusal = "\(cfg.outputDirectory) already holds the checkpoints of a calibration (\(checkpoints)); continue it with --resume, or choose another --out"
+                case .never:
+                    break
                 }
             } catch let e as OutputError {
                 refusal = "\(e)"; refusalCode = HatExit.io
@@ -104,7 +152,7 @@ struct Calibrate: ParsableCommand {
             folder?.unlock()
             if comm.isRoot { rmdir(checkpoints) }        // only if this run left it empty
             folder?.abandon()                            // only the folders this run created, if empty
-            fail(refusal, code: Int32(code[0]))
+            throw HatFailure(refusal, code: Int32(code[0]))
         }
         try comm.broadcast(&chosen)
 
@@ -127,7 +175,8 @@ struct Calibrate: ParsableCommand {
                 try run.restore(last: p.last, owned: owned)
                 progress = p
             } catch {
-                fail("reading checkpoint \(chosen): \(error)", code: HatExit.io)
+                folder?.unlock()
+                throw HatFailure("reading checkpoint \(chosen): \(error)", code: HatExit.io)
             }
             log("resuming from \(chosen) (\(progress!.phase), \(progress!.outerIterations) outer iterations, \(String(format: "%.1f", progress!.elapsed)) s so far)")
         }
@@ -138,11 +187,11 @@ struct Calibrate: ParsableCommand {
             outcome = try run.run(resuming: progress)
         } catch let error as OutputError {
             folder?.unlock()
-            fail("writing \(error.description)", code: HatExit.io)
+            throw HatFailure("writing \(error.description)", code: HatExit.io)
         } catch {
             if let failure = error as? CollectiveFailure, failure.agreed {
                 folder?.unlock()
-                fail("\(error)", code: failure.message.contains("checkpoint not written") ? HatExit.io : 1)
+                throw HatFailure("\(error)", code: failure.message.contains("checkpoint not written") ? HatExit.io : 1)
             }
             Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
             comm.abort(code: 1)
@@ -150,8 +199,7 @@ struct Calibrate: ParsableCommand {
         if outcome.status == .stopped {
             folder?.unlock()
             log("stopped: checkpoint \(checkpoints)/\(CheckpointStore.name(sequence: outcome.progress.sequence)); continue with --resume")
-            MPIEnvironment.finalize()
-            Foundation.exit(HatExit.stopped)
+            return Finished(run: run, outcome: outcome)
         }
         try writeOutputs(cfg, run: run, outcome: outcome, folder: folder, comm: comm, runID: runID,
                          resumedFrom: chosen.isEmpty ? nil : (chosen as NSString).lastPathComponent,
@@ -162,15 +210,12 @@ struct Calibrate: ParsableCommand {
                    outcome.status == .converged ? "converged" : "NOT converged (\(outcome.reason.message))", gap,
                    outcome.progress.outerIterations, outcome.progress.jacobians, outcome.progress.worldEvaluations,
                    cfg.outputDirectory))
-        if outcome.status != .converged {
-            MPIEnvironment.finalize()
-            Foundation.exit(HatExit.notConverged)
-        }
+        return Finished(run: run, outcome: outcome)
     }
 
     /// The newest valid checkpoint (root): corrupted or truncated ones are reported and skipped; one from a
     /// different configuration is refused (exit 2); none valid is exit 4. Returns (path, refusal, code).
-    func chooseCheckpoint(_ existing: [String], cfg: RunConfiguration, folder: String, log: Logger) -> (String, String, Int32) {
+    func chooseCheckpoint(_ existing: [String], cfg: RunConfiguration, folder: String) -> (String, String, Int32) {
         var problems: [String] = []
         let store = CheckpointStore(directory: folder, keep: 1, configurationText: cfg.text,
                                     effectiveValues: cfg.effectiveValues, runID: "", groups: 1)

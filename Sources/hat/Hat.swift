@@ -27,7 +27,7 @@ struct Hat: ParsableCommand {
         SIGTERM/SIGUSR1 after a checkpoint (continue with --resume), 1 anything else.
         """,
         version: hatVersion,
-        subcommands: [Solve.self, Calibrate.self, Counterfactual.self, Planner.self, Inspect.self, GravityCommand.self, Bench.self, KeysCommand.self])
+        subcommands: [Solve.self, Calibrate.self, Sweep.self, Counterfactual.self, Planner.self, Inspect.self, GravityCommand.self, Bench.self, KeysCommand.self])
 }
 
 /// Print one line on standard error, from the first rank only (configuration errors happen before MPI
@@ -36,6 +36,15 @@ func reportError(_ message: String) {
     if MPIEnvironment.launcherRank == 0 {
         Console.error("error: \(message)")
     }
+}
+
+/// A failure with its CONTRACT exit code, thrown where a caller may survive it (a sweep records a failed
+/// point and goes on); uncaught, it ends the command like `fail`.
+struct HatFailure: Error, CustomStringConvertible {
+    let message: String
+    let code: Int32
+    init(_ message: String, code: Int32) { self.message = message; self.code = code }
+    var description: String { message }
 }
 
 func fail(_ message: String, code: Int32) -> Never {
@@ -61,6 +70,8 @@ enum Main {
         do {
             var command = try Hat.parseAsRoot()
             try command.run()
+        } catch let error as HatFailure {
+            fail(error.message, code: error.code)
         } catch let error as ConfigError {
             fail(error.description, code: HatExit.badInput)
         } catch let error as DataError {

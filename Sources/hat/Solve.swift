@@ -328,6 +328,6 @@ func commitStagedOutputs(_ names: [String], folder: RunFolder?, comm: Communicat
     if !problem.isEmpty {
         folder?.discard(names)
         folder?.unlock()
-        fail("writing outputs into \(directory): \(problem); nothing was written (\(note))", code: HatExit.io)
+        throw HatFailure("writing outputs into \(directory): \(problem); nothing was written (\(note))", code: HatExit.io)
     }
 }
