@@ -36,12 +36,18 @@ start)
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm >/dev/null
   fi
   stop
+  # The daemons must not inherit the caller's descriptors: a caller that waits for end-of-file on a pipe
+  # (a test runner capturing this script's output, `swift test | tee`) would otherwise wait forever.
+  for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+  done
   mkdir -p "$R"/{etc,munge,state,spool,log,run}
   chmod 755 "$R/munge"
   [ -f "$R/munge/munge.key" ] || mungekey --create --keyfile="$R/munge/munge.key"
   chmod 600 "$R/munge/munge.key"
   munged --key-file="$R/munge/munge.key" --socket="$R/munge/munge.socket.2" --pid-file="$R/munge/munged.pid" \
-         --log-file="$R/munge/munged.log" --seed-file="$R/munge/munged.seed"
+         --log-file="$R/munge/munged.log" --seed-file="$R/munge/munged.seed" </dev/null >/dev/null 2>&1
   cpus=$(nproc)
   mem=$(slurmd -C 2>/dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
   cat > "$SLURM_CONF" <<CONF
@@ -72,8 +78,8 @@ ReturnToService=2
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=${mem:-1024} State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
-  slurmctld
-  slurmd
+  slurmctld </dev/null >>"$R/log/slurmctld.stdio" 2>&1
+  slurmd </dev/null >>"$R/log/slurmd.stdio" 2>&1
   for _ in $(seq 100); do
     if sinfo -h -o '%T' 2>/dev/null | grep -qx idle; then
       echo "local-cluster: up ($host, $cpus CPUs); export SLURM_CONF=$SLURM_CONF"

@@ -9,14 +9,14 @@ import Storage
 /// `hat inspect FILE`: what a file is and where it stands, without h5py.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Summarise a solution, checkpoint or calibration file (or an output folder's files).",
+        abstract: "Summarise a solution, checkpoint, calibration or sweep file (or an output folder's files).",
         discussion: """
         Prints what the file is, its status, iteration, residual or moment gap, parameters, elapsed time and
         configuration hash. A checkpoint is verified against its checksums. Exit 2 on a file that is none of
         these, 4 on a checkpoint that fails verification.
         """)
 
-    @Argument(help: "solution.h5, calibration.h5, counterfactual.h5, a calibration or solve checkpoint, or an output folder.")
+    @Argument(help: "solution.h5, calibration.h5, counterfactual.h5, sweep.h5, a calibration or solve checkpoint, or an output folder.")
     var file: String
 
     func run() throws {
@@ -25,7 +25,7 @@ struct Inspect: ParsableCommand {
             fail("\(file): no such file", code: HatExit.badInput)
         }
         if isDir.boolValue {
-            let candidates = ["solution.h5", "calibration.h5", "counterfactual.h5"].map { file + "/" + $0 }
+            let candidates = ["solution.h5", "calibration.h5", "counterfactual.h5", "sweep.h5"].map { file + "/" + $0 }
                 + CheckpointStore.candidates(in: file + "/checkpoints")
             let present = candidates.filter { FileManager.default.fileExists(atPath: $0) }
             guard !present.isEmpty else { fail("\(file): no solution, calibration or checkpoint files in this folder", code: HatExit.badInput) }
@@ -61,6 +61,21 @@ struct Inspect: ParsableCommand {
         let hash = attr("configuration_hash").map { "\($0) (effective keys)" }
             ?? attr("configuration").map { "\(checksumHex(fnv1a64($0))) (configuration text)" } ?? "-"
         switch attr("kind") {
+        case "hat sweep table"?:
+            print("\(path): hat sweep table")
+            let status = ((try? f.attribute("/sweep", "status")) ?? "").split(separator: ",").map(String.init)
+            line("points", "\(status.count)")
+            for s in ["converged", "not-converged", "failed", "missing"] {
+                let n = status.filter { $0 == s }.count
+                if n > 0 { line(s, "\(n)") }
+            }
+            if let best = try? f.attribute("/sweep", "best_index"), let k = Int(best),
+               let sigma = try? f.read("sweep/sigma_eps"), let gamma = try? f.read("sweep/gamma"),
+               let poor = try? f.read("sweep/elasticity_poor"), let median = try? f.read("sweep/elasticity_median"), k < sigma.count {
+                line("closest to targets", String(format: "point %d: sigma_eps %.6g, gamma %.6g, elasticities %.4f / %.4f",
+                                                  k, sigma[k], gamma[k], poor[k], median[k]))
+            }
+            return 0
         case checkpointKind?:
             print("\(path): hat calibration checkpoint")
             do {

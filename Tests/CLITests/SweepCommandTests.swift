@@ -94,6 +94,9 @@ final class SweepCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/sweep.h5"))
         let json = try readJSON(dir + "/out/sweep.json")
         XCTAssertEqual(json["best"] as? Int, 0)
+        let inspect = try hat(["inspect", dir + "/out/sweep.h5"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("hat sweep table") && inspect.stdout.contains("not-converged         1"), inspect.stdout)
         // Again: every point finished before, nothing is computed, the same table.
         let before = try String(contentsOfFile: dir + "/out/sweep.csv", encoding: .utf8)
         let again = try hat(["sweep", spec], timeout: 60)
@@ -145,5 +148,32 @@ final class SweepCommandTests: XCTestCase {
         XCTAssertEqual(point["start_from"] as? String, "base")
         XCTAssertEqual(point["elasticity_poor"] as! Double, -6.6, accuracy: 2e-4)
         XCTAssertEqual(point["elasticity_median"] as! Double, -4.4, accuracy: 2e-4)
+    }
+
+    /// calibrate_psi: ψ̃ found by the secant sets the rich-minus-poor home share gap to its target, and a
+    /// calibration with ψ̃ fixed at that value, started afresh, has the same gap.
+    func testCalibratePsiHitsTheHomeShareGap() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spec = try writeSpec(dir, "points = [[0.34, 1.45]]\ncalibrate_psi = true\n[targets]\nhome_share_gap = 0.0\n[psi]\ntolerance = 1e-6")
+        let r = try hat(["sweep", spec, "--point", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let point = try readJSON(dir + "/out/points/0000/point.json")
+        let psi = point["psi_slope"] as! Double
+        XCTAssertEqual(point["home_share_gap"] as! Double, 0, accuracy: 1e-6)
+        XCTAssertGreaterThanOrEqual(point["psi_iterations"] as! Double, 2)
+        XCTAssertNotEqual(psi, 0.725)
+        let history = try readJSON(dir + "/out/points/0000/psi.json")["history"] as! [[String: Double]]
+        XCTAssertEqual(history.first?["psi_slope"], 0.725)                             // the base's psi_slope
+        XCTAssertEqual(history.last?["psi_slope"], psi)
+        // ψ̃ fixed at the result, from the base start, in another folder: the same gap.
+        let check = try writeSpec(dir, "points = [[0.34, 1.45]]", name: "check.toml", set: ["model.psi_slope=\(psi)"])
+        let text = try String(contentsOfFile: check, encoding: .utf8).replacingOccurrences(of: "\(dir)/out", with: "\(dir)/check")
+        try text.write(toFile: check, atomically: true, encoding: .utf8)
+        let c = try hat(["sweep", check, "--point", "0"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let fixed = try readJSON(dir + "/check/points/0000/point.json")
+        XCTAssertEqual(fixed["psi_slope"] as? Double, psi)
+        XCTAssertEqual(fixed["home_share_gap"] as! Double, 0, accuracy: 1e-6)
     }
 }

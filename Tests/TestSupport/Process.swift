@@ -78,11 +78,14 @@ public func readJSON(_ path: String) throws -> [String: Any] {
 }
 
 /// summary.json text without the fields that legitimately differ between runs (rank count, timing,
-/// memory; every timing is a `…wall_seconds` field on its own line). Doubles are printed in shortest
+/// memory, the SLURM job; every timing is a `…wall_seconds` field on its own line). Doubles are printed in shortest
 /// round-trip form, so equal text means bitwise-equal numbers.
 public func summaryTextWithoutRunFields(_ path: String) throws -> String {
     try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        .filter { !$0.contains("\"ranks\"") && !$0.contains("wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") && !$0.contains("\"run_id\"") }
+        .filter { !$0.contains("\"ranks\"") && !$0.contains("wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") && !$0.contains("\"run_id\"")
+            && !$0.contains("\"slurm_job_id\"") }
+        // Without trailing commas: a dropped last field leaves one on the field before it.
+        .map { $0.hasSuffix(",") ? String($0.dropLast()) : String($0) }
         .joined(separator: "\n")
 }
 
