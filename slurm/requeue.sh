@@ -27,7 +27,8 @@ run_requeueable() {
   case $rc in
     0)  echo "$(date -Is) hat $1 finished" ;;
     75) echo "$(date -Is) stopped at a checkpoint: requeueing"
-        scontrol requeue "${SLURM_JOB_ID}"
+        # Should the requeue itself fail, end with 75 (not 0): SLURM must not count unfinished work as done.
+        scontrol requeue "${SLURM_JOB_ID}" || { echo "$(date -Is) scontrol requeue failed: resubmit to go on" >&2; exit 75; }
         exit 0 ;;
     *)  echo "$(date -Is) hat $1 exited $rc: not requeueing" ;;
   esac

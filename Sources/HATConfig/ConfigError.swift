@@ -9,7 +9,10 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
         self.file = file; self.key = key; self.problem = problem
     }
 
+    /// One line: control characters from user input (a key or value with a newline) are escaped.
     public var description: String {
-        key.isEmpty ? "\(file): \(problem)" : "\(file): [\(key)] \(problem)"
+        let line = key.isEmpty ? "\(file): \(problem)" : "\(file): [\(key)] \(problem)"
+        guard line.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return line }
+        return line.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? $0.escaped(asASCII: true) : String($0) }.joined()
     }
 }

@@ -122,7 +122,11 @@ public struct SweepSpecification: Sendable {
                 let from = try number(range, "sweep.\(key)", "from", 0), to = try number(range, "sweep.\(key)", "to", 0)
                 let count = try integer(range, "sweep.\(key)", "count", 0, min: 1)
                 guard count <= 10_000 else { throw fail("sweep.\(key).count", "must be <= 10000 (got \(count))") }
-                if count == 1 { return [from] }
+                guard (to - from).isFinite else { throw fail("sweep.\(key)", "from and to must be finite numbers whose difference is finite") }
+                if count == 1 {
+                    guard from == to else { throw fail("sweep.\(key)", "a range of count 1 needs from == to (got \(from) and \(to))") }
+                    return [from]
+                }
                 return (0..<count).map { from + (to - from) * Double($0) / Double(count - 1) }
             }
             throw fail("sweep.\(key)", "must be a list of numbers or { from, to, count }, found \(v.type)")
@@ -140,7 +144,7 @@ public struct SweepSpecification: Sendable {
             }
             overrides = array.map { $0.string! }
             for o in overrides {
-                guard let key = o.split(separator: "=").first?.trimmingCharacters(in: .whitespaces), o.contains("=") else {
+                guard let eq = o.firstIndex(of: "="), case let key = o[..<eq].trimmingCharacters(in: .whitespaces), !key.isEmpty else {
                     throw fail("sweep.set", "expected KEY=VALUE, got \"\(o)\"")
                 }
                 if ["model.sigma_eps", "model.gamma", "output.dir"].contains(key) {
@@ -165,6 +169,9 @@ public struct SweepSpecification: Sendable {
         } else {
             guard let sigmas else { throw fail("sweep.sigma_eps", "missing required key (or give sweep.points)") }
             guard let gammas else { throw fail("sweep.gamma", "missing required key (or give sweep.points)") }
+            guard sigmas.count * gammas.count <= 10_000 else {
+                throw fail("sweep.points", "at most 10000 points (sigma_eps x gamma gives \(sigmas.count * gammas.count))")
+            }
             // σε outer, γ inner: index = i_σ · n_γ + i_γ.
             for s in sigmas { for g in gammas { points.append(Point(sigmaEps: s, gamma: g)) } }
         }

@@ -28,11 +28,15 @@ struct Calibrate: ParsableCommand {
     @Flag(help: "Continue from the newest valid checkpoint in OUT/checkpoints.")
     var resume = false
 
+    @Flag(help: "Continue from the newest valid checkpoint if OUT/checkpoints has one, else start (for job scripts that restart).")
+    var resumeIfCheckpointed = false
+
     @Option(help: "Rank groups that compute Jacobian columns side by side (1 ... ranks).")
     var groups = 1
 
     func validate() throws {
         guard groups >= 1 else { throw ValidationError("--groups must be >= 1 (got \(groups))") }
+        guard !(resume && resumeIfCheckpointed) else { throw ValidationError("give --resume or --resume-if-checkpointed, not both") }
     }
 
     func run() throws {
@@ -43,7 +47,7 @@ struct Calibrate: ParsableCommand {
         let loaded = try options.load()
         let comm = MPIEnvironment.world()
         let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
-        let job = CalibrationJob(loaded: loaded, resume: resume ? .required : .never, groups: groups,
+        let job = CalibrationJob(loaded: loaded, resume: resume ? .required : resumeIfCheckpointed ? .ifCheckpointed : .never, groups: groups,
                                  communicator: comm, log: log)
         let finished = try job.run(started: started)
         switch finished.outcome.status {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Equilibrium
 import Foundation
 import HATConfig
 import Output
@@ -56,7 +57,19 @@ struct Sweep: ParsableCommand {
     func run() throws {
         StopSignal.install()
         var specification = try SweepSpecification.load(path: spec)
-        if let out { specification.outputDirectory = URL(fileURLWithPath: out).standardizedFileURL.path }
+        if let out {
+            guard !out.isEmpty else { throw ConfigError(file: "--out", key: "", problem: "the sweep folder must not be empty") }
+            specification.outputDirectory = URL(fileURLWithPath: out).standardizedFileURL.path
+        }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: specification.outputDirectory, isDirectory: &isFolder), !isFolder.boolValue {
+            throw ConfigError(file: out == nil ? spec : "--out", key: out == nil ? "sweep.out" : "",
+                              problem: "\(specification.outputDirectory) exists and is not a folder")
+        }
+        if collect, !FileManager.default.fileExists(atPath: specification.outputDirectory + "/specification.json") {
+            throw ConfigError(file: out == nil ? spec : "--out", key: out == nil ? "sweep.out" : "",
+                              problem: "\(specification.outputDirectory) holds no sweep of this specification to collect (no specification.json)")
+        }
         if let point, point >= specification.points.count {
             throw ConfigError(file: "--point", key: "", problem: "point \(point) does not exist: \(spec) has \(specification.points.count) points (0...\(specification.points.count - 1))")
         }
@@ -64,11 +77,12 @@ struct Sweep: ParsableCommand {
             if MPIEnvironment.launcherRank == 0 {
                 print("index  sigma_eps  gamma")
                 for (k, p) in specification.points.enumerated() {
-                    print(String(format: "%5d  %9.6g  %6.6g", k, p.sigmaEps, p.gamma))
+                    print(String(format: "%5d  %9.10g  %6.10g", k, p.sigmaEps, p.gamma))
                 }
             }
             return
         }
+        try checkBase(specification)
         let comm = MPIEnvironment.world()
         let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
         let sweep = try SweepRun(spec: specification, communicator: comm, log: log)
@@ -85,6 +99,27 @@ struct Sweep: ParsableCommand {
         if code != 0 {
             MPIEnvironment.finalize()
             Foundation.exit(code)
+        }
+    }
+
+    /// The base configuration with the sweep's overrides must be a calibration of a data world with the
+    /// analysed country: otherwise every point would fail the same way, so it is bad input (exit 2) now.
+    func checkBase(_ spec: SweepSpecification) throws {
+        let cfg: RunConfiguration
+        do {
+            cfg = try ConfigurationLoader.load(path: spec.base, overrides: spec.overrides)
+        } catch let e as ConfigError where e.file == "--set" {
+            throw ConfigError(file: spec.path, key: "sweep.set", problem: "\(e.key): \(e.problem)")
+        }
+        guard cfg.dataWorld != nil else {
+            throw ConfigError(file: spec.base, key: "world.data_dir", problem: "a sweep calibrates a world built from data: set [world] data_dir and parameters")
+        }
+        guard cfg.equilibrium.closure.kind == .fixedRate else {
+            throw ConfigError(file: spec.base, key: "equilibrium.closure", problem: "a sweep calibrates at a fixed R: set closure = \"fixed-rate\"")
+        }
+        guard cfg.world.countryIndex(spec.country) != nil else {
+            throw ConfigError(file: spec.path, key: "sweep.country",
+                              problem: "\"\(spec.country)\" is not a country of the base world (\(cfg.world.names.joined(separator: ", ")))")
         }
     }
 }

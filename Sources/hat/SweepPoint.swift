@@ -1,6 +1,7 @@
 import Analysis
 import Calibration
 import Foundation
+import Gravity
 import HATConfig
 import Output
 import Parallel
@@ -133,9 +134,13 @@ struct SweepEvaluator {
         let finished: CalibrationJob.Finished
         do {
             finished = try job.run(started: started)
-        } catch let e as HatFailure {
+        } catch let e as HatFailure where e.code == HatExit.badInput {
+            // Bad parameters at this point (infeasible, too large): a failed row. I/O problems and the like
+            // are not the point's fault: they end the run without a row, and the point is retried later.
             return Measurement(status: .failed, reason: e.message)
         } catch let e as ConfigError {
+            return Measurement(status: .failed, reason: e.description)
+        } catch let e as DataError {
             return Measurement(status: .failed, reason: e.description)
         }
         var m = Measurement(status: .converged, reason: "", psiSlope: cfg.model.psiSlope)
@@ -205,7 +210,10 @@ struct SweepEvaluator {
         }
         // ψ̃: a secant on g(ψ̃) = (home share of the rich − of the poor) − target, every g a calibration.
         let historyPath = folder + "/psi.json"
-        var history = readPsiHistory(historyPath)
+        // Read on the root and shared: every rank must take the same replay-or-compute branch.
+        var flat: [Double] = communicator.isRoot ? readPsiHistory(historyPath).flatMap { [$0.psi, $0.gap] } : []
+        try communicator.broadcast(&flat)
+        var history = stride(from: 0, to: flat.count - 1, by: 2).map { (psi: flat[$0], gap: flat[$0 + 1]) }
         var psi0 = startPsi
         if psi0 == nil {
             do {
@@ -247,7 +255,12 @@ struct SweepEvaluator {
                 }
                 m = measured
                 history.append((psi, gap))
-                if communicator.isRoot { try writePsiHistory(history, to: historyPath) }
+                var problem = ""
+                if communicator.isRoot {
+                    do { try writePsiHistory(history, to: historyPath) } catch { problem = "\(error)" }
+                }
+                try communicator.broadcast(&problem)
+                if !problem.isEmpty { throw HatFailure("writing \(historyPath): \(problem)", code: HatExit.io) }
             }
             if abs(m.values["home_share_gap"]! - target) <= settings.tolerance {
                 // The statistics of the final calibration, with the elasticities (it resumes finished and reports).

@@ -44,7 +44,8 @@ struct SweepRun {
             ("base", .string(spec.base)), ("base_text", .string(base)), ("set", .array(spec.overrides.map { .string($0) })),
             ("points", .array(spec.points.map { .array([.number($0.sigmaEps), .number($0.gamma)]) })),
             ("country", .string(spec.country)), ("calibrate_psi", .bool(spec.calibratePsi)),
-            ("psi", .array([.number(spec.psi.tolerance), .integer(spec.psi.maxIterations), .number(spec.psi.step)])),
+            ("psi", .array([.number(spec.psi.tolerance), .integer(spec.psi.maxIterations), .number(spec.psi.step),
+                            .number(spec.calibratePsi ? spec.targets.homeShareGap : 0)])),
         ])
     }
 
@@ -132,13 +133,13 @@ struct SweepRun {
                                             start: from == "base" ? .base : .folder(folder + "/start"),
                                             startPsi: start["psi_slope"]?.double, relativeTo: root)
         record.startFrom = from
+        var problem = ""
         if record.status != .stopped, comm.isRoot {
-            do { try writeAtomically(record.json.rendered() + "\n", to: folder + "/point.json") } catch {
-                lock?.unlock()
-                throw HatFailure("writing \(folder)/point.json: \(error)", code: HatExit.io)
-            }
+            do { try writeAtomically(record.json.rendered() + "\n", to: folder + "/point.json") } catch { problem = "\(error)" }
         }
         lock?.unlock()
+        try comm.broadcast(&problem)
+        if !problem.isEmpty { throw HatFailure("writing \(folder)/point.json: \(problem)", code: HatExit.io) }
         log(summaryLine(name, record))
         return record
     }
@@ -207,13 +208,30 @@ struct SweepRun {
         let groupLog = g == 1 ? log : Logger(communicator: comm, prefix: "hat[group \(group)]: ", sink: { Console.error($0) })
         log("sweep: \(n) point(s) over \(g) rank group(s) of \(communicator.size) rank(s); folder \(root)")
         var stopped = false
-        for k in stride(from: group, to: n, by: g) {
-            if try StopSignal.agree(comm) { stopped = true; break }
-            let record = try runPoint(k, on: comm, log: groupLog)
-            if record.status == .stopped { stopped = true; break }
+        var failure: HatFailure?
+        do {
+            for k in stride(from: group, to: n, by: g) {
+                if try StopSignal.agree(comm) { stopped = true; break }
+                let record = try runPoint(k, on: comm, log: groupLog)
+                if record.status == .stopped { stopped = true; break }
+            }
+        } catch let e as HatFailure {
+            failure = e
+        } catch let e as ConfigError {
+            failure = HatFailure(e.description, code: HatExit.badInput)
+        } catch let e as OutputError {
+            failure = HatFailure("writing \(e.description)", code: HatExit.io)
+        } catch {
+            failure = HatFailure("\(error)", code: 1)
         }
-        let anyStopped = try communicator.allReduce([stopped ? 1 : 0], sum: true)[0] > 0
-        if anyStopped {
+        // A group that failed says why itself (rank 0 of the world may be in another group), then every
+        // group meets here: nobody waits for a group that has given up.
+        if let failure, comm.isRoot { Console.error("error: \(g > 1 ? "group \(group): " : "")\(failure.message)") }
+        let worst = try communicator.allReduce([Int64(failure?.code ?? 0), stopped ? 1 : 0])
+        if worst[0] != 0 {
+            throw HatFailure("the sweep ended early: a rank group failed (see above); finished points are kept", code: Int32(worst[0]))
+        }
+        if worst[1] > 0 {
             log("sweep stopped by a signal; run it again to go on (finished points are kept)")
             return HatExit.stopped
         }
@@ -231,7 +249,10 @@ struct SweepRun {
         if communicator.isRoot {
             let records = spec.points.enumerated().map { k, p -> PointRecord in
                 let folder = SweepRun.pointFolder(root, k)
-                if let r = PointRecord.read(folder + "/point.json"), r.sigmaEps == p.sigmaEps, r.gamma == p.gamma { return r }
+                if var r = PointRecord.read(folder + "/point.json"), r.sigmaEps == p.sigmaEps, r.gamma == p.gamma {
+                    r.index = k
+                    return r
+                }
                 let started = FileManager.default.fileExists(atPath: folder + "/start.json")
                 return PointRecord(index: k, sigmaEps: p.sigmaEps, gamma: p.gamma, status: .missing,
                                    reason: started ? "started, not finished (run the point again to resume it)" : "not run")

@@ -9,6 +9,19 @@ struct SweepTable {
     let records: [PointRecord]
     let targets: SweepSpecification.Targets
 
+    /// `target_distance` is measured from the current targets (a point's own file has the distance from the
+    /// targets when it ran).
+    init(records: [PointRecord], targets: SweepSpecification.Targets) {
+        self.targets = targets
+        self.records = records.map { r in
+            var r = r
+            let dp = r["elasticity_poor"] - targets.poor, dm = r["elasticity_median"] - targets.median
+            let d = (dp * dp + dm * dm).squareRoot()
+            r.values["target_distance"] = d.isFinite ? d : nil
+            return r
+        }
+    }
+
     var best: PointRecord? {
         records.filter { $0.status == .converged && $0["target_distance"].isFinite }
             .min { ($0["target_distance"], $0.index) < ($1["target_distance"], $1.index) }
@@ -58,18 +71,28 @@ struct SweepTable {
         do {
             let f = try HDF5File.create(temporary, communicator: nil)
             let n = records.count
+            // No NaN in the file: a value that was not computed is written as 0 and marked 0 in sweep/computed.
+            var computed: [Double] = []
+            var names: [String] = []
             func column(_ name: String, _ values: [Double], _ description: String) throws {
-                try f.writeShared("sweep/" + name, shape: [n], values: values, attributes: ["description": description])
+                names.append(name)
+                computed += values.map { $0.isFinite ? 1 : 0 }
+                try f.writeShared("sweep/" + name, shape: [n], values: values.map { $0.isFinite ? $0 : 0 },
+                                  attributes: ["description": description])
             }
             try column("index", records.map { Double($0.index) }, "point index (0-based, hat sweep --list)")
             try column("sigma_eps", records.map(\.sigmaEps), "taste-shock scale sigma_eps")
             try column("gamma", records.map(\.gamma), "CRRA gamma")
-            try column("psi_slope", records.map(\.psiSlope), "home quality shifter slope psi (NaN: not reported)")
+            try column("psi_slope", records.map(\.psiSlope), "home quality shifter slope psi (0 where sweep/computed says not computed)")
             try column("status_code", records.map { r in Double(SweepTable.statusCodes.firstIndex(of: r.status)!) },
                        "0 converged, 1 not-converged, 2 failed, 3 missing, 4 stopped")
             for c in PointRecord.columns {
-                try column(c, records.map { $0[c] }, "see README \"Sweeps\" (NaN: not computed)")
+                try column(c, records.map { $0[c] }, "see README \"Sweeps\" (0 where sweep/computed says not computed)")
             }
+            // computed[column][point]: 1 where the value was computed, in the order of the `columns` attribute.
+            try f.writeShared("sweep/computed", shape: [names.count, n], values: computed,
+                              attributes: ["description": "1 where sweep/<column> was computed, 0 where it holds a placeholder 0; rows in the order of the attribute columns"])
+            try f.setAttribute("/sweep/computed", "columns", names.joined(separator: ","))
             try f.setAttribute("/", "kind", "hat sweep table")
             try f.setAttribute("/sweep", "status", records.map(\.status.rawValue).joined(separator: ","))
             try f.setAttribute("/sweep", "reasons", JSON.array(records.map { .string($0.reason) }).rendered())

@@ -14,10 +14,25 @@ extension SweepRun {
         let folder = root + "/target"
         var started = [Double](repeating: .nan, count: 3)     // σε, γ, ψ̃ of the start (root chooses, once)
         var from = ""
+        var refusal = ""
         if communicator.isRoot {
             try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            (started, from) = targetStart(folder: folder)
+            // The evaluations are replayed on a rerun: only with the settings that made them.
+            let settings = JSON.object([
+                ("targets", .array([.number(spec.targets.poor), .number(spec.targets.median)])),
+                ("tolerance", .number(spec.target.tolerance)), ("max_iterations", .integer(spec.target.maxIterations)),
+                ("relative_step", .number(spec.target.relativeStep)),
+            ]).rendered() + "\n"
+            let path = folder + "/settings.json"
+            if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing != settings {
+                refusal = ConfigError(file: spec.path, key: "target", problem: "\(folder) holds a --target run with other [targets] or [target] settings; remove that folder or use another --out").description
+            } else {
+                try? writeAtomically(settings, to: path)
+                (started, from) = targetStart(folder: folder)
+            }
         }
+        try communicator.broadcast(&refusal)
+        if !refusal.isEmpty { throw HatFailure(refusal, code: HatExit.badInput) }
         try communicator.broadcast(&started)
         try communicator.broadcast(&from)
         let settings = spec.target, targets = spec.targets

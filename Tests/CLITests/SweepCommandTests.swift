@@ -47,6 +47,18 @@ final class SweepCommandTests: XCTestCase {
         try "[sweep]\nbase = \"missing.toml\"\npoints = [[0.3, 1.4]]\n".write(toFile: noBase, atomically: true, encoding: .utf8)
         var r = try hat(["sweep", noBase, "--list"])
         XCTAssertEqual(r.status, 2); XCTAssertTrue(r.stderr.contains("sweep.base"), r.stderr)
+        // A base that is no calibration, an analysed country that is not in the world.
+        let solveBase = dir + "/solvebase.toml"
+        try "[sweep]\nbase = \"\(configPath("two-country.toml"))\"\npoints = [[0.3, 1.4]]\nout = \"\(dir)/x\"\n".write(toFile: solveBase, atomically: true, encoding: .utf8)
+        r = try hat(["sweep", solveBase])
+        XCTAssertEqual(r.status, 2); XCTAssertTrue(r.stderr.contains("world.data_dir") && r.stderr.contains("two-country.toml"), r.stderr)
+        let country = try writeSpec(dir, "points = [[0.3, 1.4]]\ncountry = \"XYZ\"", name: "country.toml")
+        r = try hat(["sweep", country, "--point", "0"])
+        XCTAssertEqual(r.status, 2); XCTAssertTrue(r.stderr.contains("sweep.country"), r.stderr)
+        let badSet = try writeSpec(dir, "points = [[0.3, 1.4]]", name: "badset.toml", set: ["model.phi=-1"])
+        r = try hat(["sweep", badSet, "--point", "0"])
+        XCTAssertEqual(r.status, 2); XCTAssertTrue(r.stderr.contains("model.phi"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x"), "nothing written on bad input")
         let good = try writeSpec(dir, "sigma_eps = { from = 0.3, to = 0.4, count = 3 }\ngamma = [1.3, 1.4]")
         r = try hat(["sweep", good, "--list"])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -64,10 +76,17 @@ final class SweepCommandTests: XCTestCase {
     func testAFolderOfAnotherSweepIsRefused() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let a = try writeSpec(dir, "points = [[0.3, 1.4]]", name: "a.toml")
+        let a = try writeSpec(dir, "points = [[0.3, 0.0], [0.3, 1.4]]", name: "a.toml")
         var r = try hat(["sweep", a, "--collect"])
-        XCTAssertEqual(r.status, 3, r.stderr)                                         // one missing point
-        XCTAssertTrue(r.stdout.contains("missing: not run"), r.stdout)
+        XCTAssertEqual(r.status, 2, r.stderr)                                         // nothing to collect yet
+        XCTAssertTrue(r.stderr.contains("no specification.json"), r.stderr)
+        r = try hat(["sweep", a, "--point", "0"])                                      // γ = 0: a failed row at once
+        XCTAssertEqual(r.status, 3, r.stderr)
+        r = try hat(["sweep", a, "--collect"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stdout.contains("failed: ") && r.stdout.contains("missing: not run"), r.stdout)
+        let h5 = try runProcess("/usr/bin/h5dump", ["-d", "/sweep/psi_slope", dir + "/out/sweep.h5"])
+        XCTAssertFalse(h5.stdout.lowercased().contains("nan"), h5.stdout)                // no NaN in the file
         let b = try writeSpec(dir, "points = [[0.3, 1.5]]", name: "b.toml")
         r = try hat(["sweep", b, "--point", "0"])
         XCTAssertEqual(r.status, 2, r.stderr)
