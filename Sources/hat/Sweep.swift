@@ -84,6 +84,9 @@ struct Sweep: ParsableCommand {
         }
         try checkBase(specification)
         let comm = MPIEnvironment.world()
+        if let groups, groups > comm.size {
+            throw ConfigError(file: "--groups", key: "", problem: "\(groups) groups need at least \(groups) ranks (running on \(comm.size))")
+        }
         let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
         let sweep = try SweepRun(spec: specification, communicator: comm, log: log)
         let code: Int32

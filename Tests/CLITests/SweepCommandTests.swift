@@ -69,6 +69,8 @@ final class SweepCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 2); XCTAssertTrue(r.stderr.contains("has 6 points"), r.stderr)
         r = try hat(["sweep", good, "--point", "1", "--collect"])
         XCTAssertEqual(r.status, 2, r.stderr)
+        r = try hat(["sweep", good, "--groups", "2"])                                  // 2 groups on 1 rank
+        XCTAssertEqual(r.status, 2, r.stderr); XCTAssertTrue(r.stderr.contains("--groups"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out/points/0001"), "nothing written on bad input")
     }
 
