@@ -86,6 +86,8 @@ struct CalibrationJob {
     let groups: Int
     let communicator: Communicator
     let log: Logger
+    /// What the log says after a stop.
+    var resumeHint = "continue with --resume"
 
     func run(started: Date) throws -> Finished {
         let cfg = loaded.configuration
@@ -202,7 +204,7 @@ struct CalibrationJob {
         }
         if outcome.status == .stopped {
             folder?.unlock()
-            log("stopped: checkpoint \(checkpoints)/\(CheckpointStore.name(sequence: outcome.progress.sequence)); continue with --resume")
+            log("stopped: checkpoint \(checkpoints)/\(CheckpointStore.name(sequence: outcome.progress.sequence)); \(resumeHint)")
             return Finished(run: run, outcome: outcome)
         }
         try writeOutputs(cfg, run: run, outcome: outcome, folder: folder, comm: comm, runID: runID,
@@ -284,12 +286,13 @@ struct CalibrationJob {
     }
 }
 
-/// Kill tests: `HAT_FAULT=NAME:K` sends SIGKILL to rank 0 the K-th time it passes the point NAME
+/// Kill tests: `HAT_FAULT=NAME:K` sends SIGKILL to rank 0 the K-th time the process passes the point NAME
 /// ("inner", "jacobian-batch", "boundary", "checkpoint-verified", "checkpoint-renamed"). A real SIGKILL at
 /// a chosen moment, for the resume tests; unset, it does nothing.
 final class FaultInjection {
     let target: (name: String, count: Int)?
-    var hits = 0
+    /// Counted over the process, so that a sweep point's later calibrations (ψ̃ steps) can be hit too.
+    nonisolated(unsafe) static var hits = 0
     let rank: Int
 
     init(rank: Int) {
@@ -301,7 +304,7 @@ final class FaultInjection {
 
     func hit(_ name: String) {
         guard rank == 0, let target, target.name == name else { return }
-        hits += 1
-        if hits == target.count { kill(getpid(), SIGKILL) }
+        FaultInjection.hits += 1
+        if FaultInjection.hits == target.count { kill(getpid(), SIGKILL) }
     }
 }

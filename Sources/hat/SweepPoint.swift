@@ -130,7 +130,8 @@ struct SweepEvaluator {
             return Measurement(status: .failed, reason: "\(spec.path): sweep.country: \"\(spec.country)\" is not a country of the base world")
         }
         let loaded = ConfigurationOptions.Loaded(configuration: cfg, folderFile: spec.path, folderKey: "sweep.out")
-        let job = CalibrationJob(loaded: loaded, resume: .ifCheckpointed, groups: 1, communicator: communicator, log: log)
+        var job = CalibrationJob(loaded: loaded, resume: .ifCheckpointed, groups: 1, communicator: communicator, log: log)
+        job.resumeHint = "run the same hat sweep command again to go on"
         let finished: CalibrationJob.Finished
         do {
             finished = try job.run(started: started)
@@ -211,8 +212,8 @@ struct SweepEvaluator {
         // ψ̃: a secant on g(ψ̃) = (home share of the rich − of the poor) − target, every g a calibration.
         let historyPath = folder + "/psi.json"
         // Read on the root and shared: every rank must take the same replay-or-compute branch.
-        var flat: [Double] = communicator.isRoot ? readPsiHistory(historyPath).flatMap { [$0.psi, $0.gap] } : []
-        try communicator.broadcast(&flat)
+        // (A typed broadcast: the other ranks do not know the history's length.)
+        let flat: [Double] = try communicator.broadcast(communicator.isRoot ? readPsiHistory(historyPath).flatMap { [$0.psi, $0.gap] } : nil)
         var history = stride(from: 0, to: flat.count - 1, by: 2).map { (psi: flat[$0], gap: flat[$0 + 1]) }
         var psi0 = startPsi
         if psi0 == nil {

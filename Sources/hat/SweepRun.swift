@@ -159,14 +159,31 @@ struct SweepRun {
     /// parameters.csv and wage-guess.csv copied into the point (so it does not depend on the other folder).
     func startRecord(folder: String, choose: () -> (from: String, psi: Double?)?) throws -> JSON {
         let path = folder + "/start.json"
-        if let text = try? String(contentsOfFile: path, encoding: .utf8), let json = try? JSON.parse(text) { return json }
+        let fm = FileManager.default
+        let files = ["parameters.csv", "wage-guess.csv"]
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), let json = try? JSON.parse(text) {
+            // A damaged folder is not a result: restore missing start files from their source, or stop (exit 4)
+            // without a row, so that the point can run once the folder is repaired.
+            if let from = json["from"]?.string, from != "base" {
+                let source = from.hasPrefix("/") ? from : root + "/" + from
+                for file in files where !fm.fileExists(atPath: folder + "/start/" + file) {
+                    do {
+                        try fm.createDirectory(atPath: folder + "/start", withIntermediateDirectories: true)
+                        try fm.copyItem(atPath: source + "/" + file, toPath: folder + "/start/" + file)
+                    } catch {
+                        throw OutputError(path: folder + "/start/" + file,
+                                          problem: "the warm start's file is missing and cannot be copied again from \(source) (\(error.localizedDescription)); restore it, or delete \(folder) to start the point afresh")
+                    }
+                }
+            }
+            return json
+        }
         var fields: [(String, JSON)] = [("from", .string("base"))]
         if let chosen = choose() {
             let source = chosen.from.hasPrefix("/") ? chosen.from : root + "/" + chosen.from
-            let fm = FileManager.default
             try? fm.removeItem(atPath: folder + "/start")
             try fm.createDirectory(atPath: folder + "/start", withIntermediateDirectories: true)
-            for file in ["parameters.csv", "wage-guess.csv"] {
+            for file in files {
                 try fm.copyItem(atPath: source + "/" + file, toPath: folder + "/start/" + file)
             }
             fields = [("from", .string(chosen.from))]
@@ -206,7 +223,7 @@ struct SweepRun {
         let group = (0..<g).first { partition.range(of: $0).contains(communicator.rank) }!
         let comm = g == 1 ? communicator : try communicator.split(color: group, key: communicator.rank)
         let groupLog = g == 1 ? log : Logger(communicator: comm, prefix: "hat[group \(group)]: ", sink: { Console.error($0) })
-        log("sweep: \(n) point(s) over \(g) rank group(s) of \(communicator.size) rank(s); folder \(root)")
+        log("sweep: \(n) point(s) over \(g) rank group(s) (\(communicator.size) rank(s) in all); folder \(root)")
         var stopped = false
         var failure: HatFailure?
         do {

@@ -187,6 +187,19 @@ final class SweepCommandTests: XCTestCase {
         let history = try readJSON(dir + "/out/points/0000/psi.json")["history"] as! [[String: Double]]
         XCTAssertEqual(history.first?["psi_slope"], 0.725)                             // the base's psi_slope
         XCTAssertEqual(history.last?["psi_slope"], psi)
+        // Killed during the second ψ̃ calibration (after psi.json got its first entry), resumed on 2 ranks: the
+        // replayed history and the resumed calibrations give the same ψ̃, bit for bit.
+        let killedSpec = try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: "\(dir)/out", with: "\(dir)/killed")
+        try killedSpec.write(toFile: dir + "/killed.toml", atomically: true, encoding: .utf8)
+        let killed = try runProcess("/usr/bin/mpirun", ["-np", "2", hatBinary, "sweep", dir + "/killed.toml", "--point", "0"],
+                                    environment: ["HAT_FAULT": "boundary:9"])
+        XCTAssertNotEqual(killed.status, 0, killed.stderr)
+        let partial = try readJSON(dir + "/killed/points/0000/psi.json")["history"] as! [[String: Double]]
+        XCTAssertEqual(partial.count, 1, "killed after the first psi step")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/killed/points/0000/point.json"))
+        let resumed = try mpirun(ranks: 2, ["sweep", dir + "/killed.toml", "--point", "0"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try readJSON(dir + "/killed/points/0000/point.json")["psi_slope"] as? Double, psi)
         // ψ̃ fixed at the result, from the base start, in another folder: the same gap.
         let check = try writeSpec(dir, "points = [[0.34, 1.45]]", name: "check.toml", set: ["model.psi_slope=\(psi)"])
         let text = try String(contentsOfFile: check, encoding: .utf8).replacingOccurrences(of: "\(dir)/out", with: "\(dir)/check")
