@@ -36,10 +36,10 @@ struct PointRecord {
     subscript(_ name: String) -> Double { values[name] ?? .nan }
 
     var json: JSON {
-        var fields: [(String, JSON)] = [
-            ("index", .integer(index)), ("sigma_eps", .number(sigmaEps)), ("gamma", .number(gamma)),
-            ("psi_slope", .number(psiSlope)), ("status", .string(status.rawValue)), ("reason", .string(reason)),
-        ]
+        // Only what was computed: a failed point has no psi_slope (never a null in place of a number).
+        var fields: [(String, JSON)] = [("index", .integer(index)), ("sigma_eps", .number(sigmaEps)), ("gamma", .number(gamma))]
+        if psiSlope.isFinite { fields.append(("psi_slope", .number(psiSlope))) }
+        fields += [("status", .string(status.rawValue)), ("reason", .string(reason))]
         for c in PointRecord.columns where self[c].isFinite { fields.append((c, .number(self[c]))) }
         fields.append(("start_from", .string(startFrom)))
         fields.append(("calibration", .string(calibration)))

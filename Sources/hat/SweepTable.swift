@@ -59,7 +59,7 @@ struct SweepTable {
             ("points", .integer(records.count)),
             ("converged", .integer(records.filter { $0.status == .converged }.count)),
         ]
-        fields.append(("best", best.map { .integer($0.index) } ?? .null))
+        if let best { fields.append(("best", .integer(best.index))) }      // absent when no point converged
         fields.append(("rows", .array(records.map { $0.json })))
         return .object(fields)
     }

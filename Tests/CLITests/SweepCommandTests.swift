@@ -115,6 +115,10 @@ final class SweepCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/sweep.h5"))
         let json = try readJSON(dir + "/out/sweep.json")
         XCTAssertEqual(json["best"] as? Int, 0)
+        for file in ["sweep.json", "points/0001/point.json", "points/0002/point.json"] {
+            let text = try String(contentsOfFile: dir + "/out/" + file, encoding: .utf8)
+            XCTAssertFalse(text.contains("null") || text.lowercased().contains("nan"), "\(file): \(text)")
+        }
         let inspect = try hat(["inspect", dir + "/out/sweep.h5"])
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
         XCTAssertTrue(inspect.stdout.contains("hat sweep table") && inspect.stdout.contains("not-converged         1"), inspect.stdout)
