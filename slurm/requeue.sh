@@ -15,9 +15,14 @@ run_requeueable() {
     srun --mpi=pmix "$hat" "$@" &
   fi
   launcher=$!
+  local started=$SECONDS
   # Bash runs a trap only while it waits, so the work runs in the background. srun and mpirun forward USR1
-  # to every rank; hat agrees on the stop at its next safe point, writes a checkpoint and exits 75.
-  trap 'echo "$(date -Is) USR1: asking hat to checkpoint and stop"; kill -USR1 "$launcher" 2>/dev/null' USR1
+  # to every rank; hat agrees on the stop at its next safe point, writes a checkpoint and exits 75. SLURM
+  # may send the warning up to a minute early, even right at the start: the signal is passed on no sooner
+  # than 5 s after the launch, when the ranks have installed their handler (USR1 would end them before).
+  trap 'echo "$(date -Is) USR1: asking hat to checkpoint and stop"
+        early=$(( 5 - (SECONDS - started) )); [ "$early" -gt 0 ] && sleep "$early"
+        kill -USR1 "$launcher" 2>/dev/null' USR1
   rc=0
   while true; do
     wait "$launcher"; rc=$?

@@ -140,15 +140,21 @@ final class SlurmJobTests: XCTestCase {
 
         let deadline = Date().addingTimeInterval(900)
         var state = "", restarts = 0
+        var pendingSince: (restarts: Int, since: Date)?
         while Date() < deadline {
             let info = try job(jobID)
             state = info["JobState"] ?? ""
             restarts = Int(info["Restarts"] ?? "0") ?? 0
             if ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"].contains(state) { break }
-            // A requeued job waits about two minutes before it may start again (SLURM's BeginTime); let it
-            // start at once instead.
+            // A requeued job waits about two minutes before it may start again (SLURM's BeginTime, which covers
+            // the revocation of the previous run's credential); let it start sooner, but not within the same
+            // seconds as its requeue: slurmd compares credential times to the second and would refuse the
+            // restart ("Job credential revoked").
             if state == "PENDING", info["Reason"] == "BeginTime" {
-                _ = try slurm("scontrol", ["update", "JobId=\(jobID)", "StartTime=now"], timeout: 60)
+                if pendingSince?.restarts != restarts { pendingSince = (restarts, Date()) }
+                if Date().timeIntervalSince(pendingSince!.since) >= 3 {
+                    _ = try slurm("scontrol", ["update", "JobId=\(jobID)", "StartTime=now"], timeout: 60)
+                }
             }
             sleep(1)
         }
