@@ -182,7 +182,7 @@ public final class HouseholdSolver {
         var stats = HouseholdSolveStats(iterations: 0, converged: false, policyChange: .infinity)
         for iteration in 1...max(maxIterations, 1) {
             let change = try colemanStep(problem, cIn: ci, vIn: vi, cOut: 1 - ci, vOut: 1 - vi, iteration: iteration,
-                                         blocks: blocks)
+                                         blocks: blocks, record: false)
             stats.iterations = iteration
             stats.policyChange = change
             if change < tolerance { stats.converged = true; break }
@@ -191,7 +191,7 @@ public final class HouseholdSolver {
         }
         // Final extra step K(c⁽⁰⁾, v⁽¹⁾): last input consumption, last output value.
         _ = try colemanStep(problem, cIn: ci, vIn: 1 - vi, cOut: 1 - ci, vOut: vi, iteration: stats.iterations + 1,
-                            blocks: blocks)
+                            blocks: blocks, record: true)
         solutionC = 1 - ci; solutionV = vi
         choiceProbabilities(problem, v: vBuf[solutionV], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
         solutionGamma = problem.gamma
@@ -248,7 +248,8 @@ public final class HouseholdSolver {
         policy.consumption.withUnsafeBufferPointer { c.update(from: $0.baseAddress!, count: nAll) }
         policy.values.withUnsafeBufferPointer { v.update(from: $0.baseAddress!, count: nAll) }
         carryMarginalUtility(slot: 0, gamma: problem.gamma)
-        let change = try colemanStep(problem, cIn: 0, vIn: 0, cOut: 1, vOut: 1, iteration: 1, blocks: blocks)
+        let change = try colemanStep(problem, cIn: 0, vIn: 0, cOut: 1, vOut: 1, iteration: 1, blocks: blocks,
+                                     record: true)
         solutionC = 1; solutionV = 1
         choiceProbabilities(problem, v: vBuf[1], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
         solutionGamma = problem.gamma
@@ -338,14 +339,16 @@ public final class HouseholdSolver {
     /// 2. exchange: the rows of m and Φ of the other blocks arrive (`GridBlockExchange.shareRows`);
     /// 3. inversion: the S×S expectation over z′ (the whole GEMM, on every block, so every block computes
     ///    the same numbers as an unsplit solve), then EGM, budget and values for the owned states.
-    /// Returns max|c′ − c| over all states (every block agrees on it, NaN if any block failed).
+    /// Returns max|c′ − c| over all states (every block agrees on it, NaN if any block failed). With `record`
+    /// the step also stores a′ and its lottery (the final step of a solve, and public steps); the loop's
+    /// other steps need only c′, c′^−γ and v′.
     private func colemanStep(_ pr: HouseholdProblem, cIn: Int, vIn: Int, cOut: Int, vOut: Int,
-                             iteration: Int, blocks: GridBlockExchange?) throws -> Double {
+                             iteration: Int, blocks: GridBlockExchange?, record: Bool) throws -> Double {
         let shocks = blocks?.ownedShocks ?? 0..<shockCount
         expectationPhase(pr, cpow: cpowBuf[cIn], v: vBuf[vIn], shocks: shocks)
         guard let blocks else {
             return try inversionPhase(pr, c0: cBuf[cIn], c1: cBuf[cOut], cp1: cpowBuf[cOut], v1: vBuf[vOut],
-                                      iteration: iteration, shocks: shocks)
+                                      iteration: iteration, shocks: shocks, record: record)
         }
         try blocks.shareRows([m, phi], rowLength: assetCount)
         // A failure in one block must not leave the others waiting: agree on the change first.
@@ -353,7 +356,7 @@ public final class HouseholdSolver {
         var failure: Error?
         do {
             local = try inversionPhase(pr, c0: cBuf[cIn], c1: cBuf[cOut], cp1: cpowBuf[cOut], v1: vBuf[vOut],
-                                       iteration: iteration, shocks: shocks)
+                                       iteration: iteration, shocks: shocks, record: record)
         } catch {
             failure = error
             local = .nan
@@ -364,18 +367,44 @@ public final class HouseholdSolver {
         return change
     }
 
-    /// Phase 1: m and Φ on the rows `shocks` of the `[shock][asset]` scratch buffers.
+    /// Phase 1: m and Φ on the rows `shocks` of the `[shock][asset]` scratch buffers. One pass per income
+    /// state: the max over varieties, then for each variety a fused vector loop (exponent, softmax numerator,
+    /// its sum and the weighted marginal utility), so each row of v and c^−γ is read once while in L1.
     private func expectationPhase(_ pr: HouseholdProblem, cpow cp0: UnsafeMutablePointer<Double>,
                                   v v0: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
         let na = assetCount, nS = shockCount, sigma = pr.sigma
+        let invSigma = Vec(repeating: 1 / pr.sigma)
         let rows = (shocks.lowerBound * na)..<(shocks.upperBound * na)
-        softmaxPieces(pr, v: v0, shocks: shocks)
-        for k in rows { acc[k] = 0 }
-        for j in 0..<varietyCount {
-            let invP = 1 / pr.prices[j]
-            for s in shocks {
-                let base = (j * nS + s) * na, rs = s * na
-                for a in 0..<na { acc[rs + a] += expo[base + a] * cp0[base + a] * invP }
+        for s in shocks {
+            let rs = s * na
+            let mrow = mx + rs, srow = sumExp + rs, arow = acc + rs
+            for a in 0..<na { mrow[a] = -Double.infinity }
+            for j in 0..<varietyCount {
+                let psi = j == pr.home ? pr.homeQuality[s] : 0
+                let vj = v0 + (j * nS + s) * na
+                for a in 0..<na { mrow[a] = max(mrow[a], psi + vj[a]) }
+            }
+            for j in 0..<varietyCount {
+                let psi = Vec(repeating: j == pr.home ? pr.homeQuality[s] : 0)
+                let invP = Vec(repeating: 1 / pr.prices[j])
+                let base = (j * nS + s) * na
+                let vj = v0 + base, cj = cp0 + base
+                var a = 0
+                if j == 0 {
+                    while a < na {
+                        let e = vexp((psi + VectorMath.load(vj, a, na) - VectorMath.load(mrow, a, na)) * invSigma)
+                        VectorMath.store(e, srow, a, na)
+                        VectorMath.store(e * VectorMath.load(cj, a, na) * invP, arow, a, na)
+                        a += 8
+                    }
+                } else {
+                    while a < na {
+                        let e = vexp((psi + VectorMath.load(vj, a, na) - VectorMath.load(mrow, a, na)) * invSigma)
+                        VectorMath.store(VectorMath.load(srow, a, na) + e, srow, a, na)
+                        VectorMath.store(VectorMath.load(arow, a, na) + e * VectorMath.load(cj, a, na) * invP, arow, a, na)
+                        a += 8
+                    }
+                }
             }
         }
         for k in rows { m[k] = acc[k] / sumExp[k]; phi[k] = sumExp[k] }
@@ -386,7 +415,8 @@ public final class HouseholdSolver {
     /// Phase 3: from complete m and Φ, the new policies on the rows `shocks`; returns max|c′ − c| there.
     private func inversionPhase(_ pr: HouseholdProblem, c0: UnsafeMutablePointer<Double>,
                                 c1: UnsafeMutablePointer<Double>, cp1: UnsafeMutablePointer<Double>,
-                                v1: UnsafeMutablePointer<Double>, iteration: Int, shocks: Range<Int>) throws -> Double {
+                                v1: UnsafeMutablePointer<Double>, iteration: Int, shocks: Range<Int>,
+                                record: Bool) throws -> Double {
         let na = assetCount, nS = shockCount
         let gamma = pr.gamma, beta = pr.beta, lam = pr.resourceScale
         let logUtility = pr.isLogUtility
@@ -432,35 +462,57 @@ public final class HouseholdSolver {
                     if !increasing { throw HouseholdError.nonMonotoneGrid(shock: s, variety: j, iteration: iteration) }
                     // 5. Linear interpolation of (ã, grid) at the grid with flat extrapolation: left of ã₁ the
                     // borrowing constraint binds, right of ã_N saving is capped at the grid top. The interval
-                    // found is also the lottery of a′ on the grid (low index, weight on it).
+                    // found is also the lottery of a′ on the grid (low index l, weight ω on it), and through it
+                    // the continuation value β (ω Φ̄[l] + (1−ω) Φ̄[l+1]), stored in v′ until u(c′) is added.
                     let lo = aTilde[0], hi = aTilde[na - 1]
                     let aOut = aNextPtr + base, lowOut = lotteryLow + base, weightOut = lotteryWeight + base
+                    let vOut = v1 + base, bar = phiBar + rs, cOut = c1 + base, cashRow = cash + rs
                     var a = 0
-                    while a < na && grid[a] <= lo {                 // constrained: a′ = a_1
-                        aOut[a] = aMin; lowOut[a] = 0; weightOut[a] = 1; a += 1
+                    while a < na && grid[a] <= lo { a += 1 }            // constrained: a′ = a_1
+                    let constrained = a
+                    if constrained > 0 {
+                        let cont = beta * (bar[0] + 0 * bar[1])          // ω = 1 on a_1
+                        for k in 0..<constrained { cOut[k] = (cashRow[k] - aMin) * invP; vOut[k] = cont }
+                        if record { for k in 0..<constrained { aOut[k] = aMin; lowOut[k] = 0; weightOut[k] = 1 } }
                     }
                     var end = na
-                    while end > a && grid[end - 1] >= hi {          // capped: a′ = a_N
-                        end -= 1
-                        aOut[end] = aMax; lowOut[end] = Int32(na - 2); weightOut[end] = 0
+                    while end > a && grid[end - 1] >= hi { end -= 1 }    // capped: a′ = a_N
+                    if end < na {
+                        let cont = beta * (0 * bar[na - 2] + bar[na - 1]) // ω = 0 on a_{N−1}
+                        for k in end..<na { cOut[k] = (cashRow[k] - aMax) * invP; vOut[k] = cont }
+                        if record { for k in end..<na { aOut[k] = aMax; lowOut[k] = Int32(na - 2); weightOut[k] = 0 } }
                     }
+                    // The budget gives c′ = (R a + w z − a′)/p_j. Inside the loop only c′ and the continuation
+                    // are stored; a′ and its lottery only when recorded (the final step), for the distribution.
                     var i = 0
-                    while a < end {
-                        let x = grid[a]
-                        while aTilde[i + 1] < x { i += 1 }
-                        let t = (x - aTilde[i]) * invDiff[i]
-                        aOut[a] = grid[i] + t * (grid[i + 1] - grid[i])
-                        lowOut[a] = Int32(i); weightOut[a] = 1 - t
-                        a += 1
+                    if record {
+                        while a < end {
+                            let x = grid[a]
+                            while aTilde[i + 1] < x { i += 1 }
+                            let t = (x - aTilde[i]) * invDiff[i]
+                            let w = 1 - t
+                            let next = grid[i] + t * (grid[i + 1] - grid[i])
+                            cOut[a] = (cashRow[a] - next) * invP
+                            vOut[a] = beta * (w * bar[i] + (1 - w) * bar[i + 1])
+                            aOut[a] = next; lowOut[a] = Int32(i); weightOut[a] = w
+                            a += 1
+                        }
+                    } else {
+                        while a < end {
+                            let x = grid[a]
+                            while aTilde[i + 1] < x { i += 1 }
+                            let t = (x - aTilde[i]) * invDiff[i]
+                            let w = 1 - t
+                            cOut[a] = (cashRow[a] - (grid[i] + t * (grid[i + 1] - grid[i]))) * invP
+                            vOut[a] = beta * (w * bar[i] + (1 - w) * bar[i + 1])
+                            a += 1
+                        }
                     }
-                    // New consumption from the budget.
-                    let cOut = c1 + base, cashRow = cash + rs
-                    for a in 0..<na { cOut[a] = (cashRow[a] - aOut[a]) * invP }
                 }
             }
         }
-        // c^−γ and u(c) over the owned states at once (one contiguous run, or one per variety for a block),
-        // then the expected continuation value through each state's lottery: v = u(c) + β (ω Φ̄[l] + (1−ω) Φ̄[l+1]).
+        // c^−γ and v′ = u(c′) + continuation over the owned states in one vector pass (one contiguous run,
+        // or one per variety for a block), with max|c′ − c| and the count of infeasible states.
         var maxChangeBits: UInt64 = 0
         var infeasible = 0
         let whole = shocks.count == nS
@@ -485,43 +537,55 @@ public final class HouseholdSolver {
                 }
             }
         }
-        for j in 0..<varietyCount {
-            for s in shocks {
-                let base = (j * nS + s) * na
-                let vOut = v1 + base, low = lotteryLow + base, weight = lotteryWeight + base, bar = phiBar + s * na
-                for a in 0..<na {
-                    let l = Int(low[a]), w = weight[a]
-                    vOut[a] += beta * (w * bar[l] + (1 - w) * bar[l + 1])
-                }
-            }
-        }
         return Double(bitPattern: maxChangeBits)
     }
 
-    /// c^−γ and u(c) of `count` contiguous states (vector exp/log), and max|c′ − c| and the number of
-    /// non-positive (or NaN) consumptions among them. Reductions on integers so that they vectorise
-    /// (floating max/sum reductions do not without fast-math): for non-negative doubles the bit patterns
-    /// order like the values, and NaN sorts above +inf, so a NaN change surfaces as a NaN maximum. Local
-    /// accumulators, no captures: this is the kernel's hot loop.
+    /// c^−γ of `count` contiguous states, v′ = u(c′) + v′ (v′ holds the continuation value), max|c′ − c| and
+    /// the number of non-positive (or NaN) consumptions, in one vector pass. The maximum is taken on bit
+    /// patterns, which order like the values for non-negative doubles; NaN sorts above +inf, so a NaN
+    /// change surfaces as a NaN maximum.
     @inline(__always)
     private func utilityAndChange(c0: UnsafeMutablePointer<Double>, c1: UnsafeMutablePointer<Double>,
                                   cp1: UnsafeMutablePointer<Double>, v1: UnsafeMutablePointer<Double>,
-                                  count: Int, gamma: Double, logUtility: Bool) -> (UInt64, Int) {
-        for k in 0..<count { cp1[k] = c1[k] }
-        if logUtility {
-            for k in 0..<count { v1[k] = c1[k]; cp1[k] = 1 / c1[k] }
-            VectorMath.log(v1, count: count)
-        } else {
-            let invOneMinusGamma = 1 / (1 - gamma)
-            VectorMath.pow(cp1, count: count, power: -gamma)
-            for k in 0..<count { v1[k] = c1[k] * cp1[k] * invOneMinusGamma }
+                                  count n: Int, gamma: Double, logUtility: Bool) -> (UInt64, Int) {
+        var maxBits = SIMD8<UInt64>(repeating: 0)
+        var bad = SIMD8<Int64>(repeating: 0)
+        let zero = Vec(repeating: 0), one = Vec(repeating: 1)
+        let k = Vec(repeating: 1 / (1 - gamma)), power = Vec(repeating: -gamma)
+        // Tail lanes load c = old = 1: a zero change and a feasible state.
+        @inline(__always) func account(_ c: Vec, _ old: Vec) {
+            maxBits = pointwiseMaxBits(maxBits, unsafeBitCast(c - old, to: SIMD8<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF)
+            var infeasibleLanes = SIMD8<Int64>(repeating: 0)
+            infeasibleLanes.replace(with: 1, where: .!(c .> zero))
+            bad &+= infeasibleLanes
         }
-        var maxChangeBits: UInt64 = 0
-        var infeasible = 0
-        for k in 0..<count { maxChangeBits = max(maxChangeBits, abs(c1[k] - c0[k]).bitPattern) }
-        for k in 0..<count { infeasible &+= c1[k] > 0 ? 0 : 1 }    // NaN counts too
-        return (maxChangeBits, infeasible)
+        if logUtility {
+            VectorMath.forEachVector(count: n) { i, full in
+                let c = VectorMath.load(c1, i, n, full: full), old = VectorMath.load(c0, i, n, full: full)
+                let cont = VectorMath.load(v1, i, n, full: full)
+                VectorMath.store(one / c, cp1, i, n, full: full)
+                VectorMath.store(vlog(c) + cont, v1, i, n, full: full)
+                account(c, old)
+            }
+        } else {
+            VectorMath.forEachVector(count: n) { i, full in
+                let c = VectorMath.load(c1, i, n, full: full), old = VectorMath.load(c0, i, n, full: full)
+                let cont = VectorMath.load(v1, i, n, full: full)
+                let cp = vpowPositive(c, power)
+                VectorMath.store(cp, cp1, i, n, full: full)
+                VectorMath.store(c * cp * k + cont, v1, i, n, full: full)
+                account(c, old)
+            }
+        }
+        return (maxBits.max(), Int(bad.wrappedSum()))
     }
+}
+
+@_transparent
+func pointwiseMaxBits(_ a: SIMD8<UInt64>, _ b: SIMD8<UInt64>) -> SIMD8<UInt64> {
+    var out = a
+    out.replace(with: b, where: b .> a)
+    return out
 }
 
 /// Consumption and values on the `[variety][shock][asset]` layout: the input and output of a Coleman step.

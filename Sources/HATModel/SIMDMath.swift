@@ -68,9 +68,77 @@ public func vlog(_ x: Vec) -> Vec {
     return out
 }
 
+/// c^−γ = exp(−γ log c) for the kernel's consumption, where non-positive or NaN c is rejected by the caller
+/// (it counts such states and fails the step): the NaN and non-positive branches of vexp and vlog are left
+/// out, the overflow clamps kept. For positive finite c the result is bitwise vexp(power · vlog(c)).
+@_transparent
+public func vpowPositive(_ c: Vec, _ power: Vec) -> Vec {
+    // vlog without its special cases.
+    let bits = unsafeBitCast(c, to: SIMD8<UInt64>.self)
+    let two52 = 4503599627370496.0
+    var e = unsafeBitCast((bits &>> 52) | unsafeBitCast(Vec(repeating: two52), to: SIMD8<UInt64>.self), to: Vec.self)
+        - (two52 + 1023)
+    var m = unsafeBitCast((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000, to: Vec.self)
+    let big = m .> 1.4142135623730951
+    m.replace(with: m * 0.5, where: big)
+    e.replace(with: e + 1, where: big)
+    let s = (m - 1) / (m + 1)
+    let z = s * s, z2 = z * z, z4 = z2 * z2, z8 = z4 * z4
+    let q0 = fma(z, Vec(repeating: 2.0 / 3), 2), q1 = fma(z, Vec(repeating: 2.0 / 7), 2.0 / 5)
+    let q2 = fma(z, Vec(repeating: 2.0 / 11), 2.0 / 9), q3 = fma(z, Vec(repeating: 2.0 / 15), 2.0 / 13)
+    let q4 = fma(z, Vec(repeating: 2.0 / 19), 2.0 / 17), q5 = fma(z, Vec(repeating: 2.0 / 23), 2.0 / 21)
+    let s0 = fma(q1, z2, q0), s1 = fma(q3, z2, q2), s2 = fma(q5, z2, q4)
+    let t0 = fma(s1, z4, s0)
+    let p = fma(s2, z8, t0)
+    let logC = fma(e, Vec(repeating: 6.93147180369123816490e-01), fma(s, p, e * 1.90821492927058770002e-10))
+    // vexp without the NaN branches.
+    let x = power * logC
+    var xc = x
+    xc.replace(with: Vec(repeating: 709.78), where: x .> 709.78)
+    xc.replace(with: Vec(repeating: -708.0), where: x .< -708.0)
+    let magic = 6755399441055744.0
+    let shifted = fma(xc, Vec(repeating: 1.44269504088896338700), magic)
+    let n = shifted - magic
+    let r = fma(n, Vec(repeating: -1.90821492927058770002e-10), fma(n, Vec(repeating: -6.93147180369123816490e-01), xc))
+    let r2 = r * r, r4 = r2 * r2, r8 = r4 * r4
+    let p0 = fma(r, Vec(repeating: 1), 1), p1 = fma(r, Vec(repeating: 1.0 / 6), 0.5)
+    let p2 = fma(r, Vec(repeating: 1.0 / 120), 1.0 / 24), p3 = fma(r, Vec(repeating: 1.0 / 5040), 1.0 / 720)
+    let p4 = fma(r, Vec(repeating: 1.0 / 362880), 1.0 / 40320), p5 = fma(r, Vec(repeating: 1.0 / 39916800), 1.0 / 3628800)
+    let p6 = fma(r, Vec(repeating: 1.0 / 6227020800), 1.0 / 479001600)
+    let u0 = fma(p1, r2, p0), u1 = fma(p3, r2, p2), u2 = fma(p5, r2, p4)
+    let w0 = fma(u1, r4, u0), w1 = fma(p6, r4, u2)
+    let poly = fma(w1, r8, w0)
+    let nInt = unsafeBitCast(shifted, to: SIMD8<Int64>.self) &- unsafeBitCast(Vec(repeating: magic), to: SIMD8<Int64>.self)
+    var out = poly * unsafeBitCast((nInt &+ 1023) &<< 52, to: Vec.self)
+    out.replace(with: 0, where: x .< -708.0)
+    out.replace(with: .infinity, where: x .> 709.78)
+    return out
+}
+
 /// In-place element-wise kernels over n contiguous doubles, eight at a time; the tail goes through the
 /// same vector code so every element gets identical arithmetic wherever it sits.
 public enum VectorMath {
+    /// Call `body(i, full)` for i = 0, 8, 16, … < n: `full` is true while a whole vector fits (the loop the
+    /// compiler specialises without tail checks) and false for the one partial vector at the end.
+    @inline(__always) static func forEachVector(count n: Int, _ body: (_ i: Int, _ full: Bool) -> Void) {
+        var i = 0
+        while i + 8 <= n { body(i, true); i += 8 }
+        if i < n { body(i, false) }
+    }
+
+    /// Load the vector at i: unaligned when `full`, else the n − i remaining elements padded with ones.
+    @inline(__always) static func load(_ p: UnsafePointer<Double>, _ i: Int, _ n: Int, full: Bool) -> Vec {
+        if full { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec.self) }
+        var v = Vec(repeating: 1)
+        for k in 0..<(n - i) { v[k] = p[i + k] }
+        return v
+    }
+
+    @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<Double>, _ i: Int, _ n: Int, full: Bool) {
+        if full { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vec.self); return }
+        for k in 0..<(n - i) { p[i + k] = v[k] }
+    }
+
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Double>, _ i: Int, _ n: Int) -> Vec {
         if i + 8 <= n { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec.self) }
         var v = Vec(repeating: 1)
