@@ -91,14 +91,9 @@ public struct AnalysedHousehold: Sendable {
     /// Country `i`'s household as last evaluated by `evaluator` (after `solveEquilibrium`/`reportEquilibrium`:
     /// the reporting evaluation), copied from the rank that owns it to every rank (collective).
     public static func gather(country i: Int, from evaluator: WorldEvaluator, prices: Prices) throws -> AnalysedHousehold {
-        let comm = evaluator.communicator
-        let owner = evaluator.partition.part(of: i)
-        var arrays: SolvedArrays?
-        if comm.rank == owner, let hh = evaluator.households[i], let dist = evaluator.distributions[i] {
-            arrays = SolvedArrays(consumption: hh.consumption, values: hh.values, assetPolicy: hh.assetPolicy,
-                                  choiceProbabilities: hh.choiceProbabilities, masses: dist.masses)
+        guard let got = try evaluator.gatherCountry(i) else {
+            throw AnalysisError("analysis: \(evaluator.world.names[i]) has no solved household at these prices")
         }
-        let got: SolvedArrays = try comm.broadcast(arrays, root: owner)
         let problem = evaluator.world.householdProblem(country: i, model: evaluator.model, income: evaluator.income,
                                                        prices: prices)
         return AnalysedHousehold(country: i, problem: problem, labor: evaluator.world.labor[i],
@@ -119,22 +114,6 @@ public struct AnalysedHousehold: Sendable {
         return AnalysedHousehold(country: i, problem: problem, labor: world.labor[i], policy: hh.policy,
                                  assetPolicy: hh.assetPolicy, choiceProbabilities: hh.choiceProbabilities,
                                  masses: dist.masses)
-    }
-}
-
-/// The solved arrays of one country, as they travel from the owning rank.
-struct SolvedArrays: Packable {
-    var consumption, values, assetPolicy, choiceProbabilities, masses: [Double]
-    init(consumption: [Double], values: [Double], assetPolicy: [Double], choiceProbabilities: [Double], masses: [Double]) {
-        self.consumption = consumption; self.values = values; self.assetPolicy = assetPolicy
-        self.choiceProbabilities = choiceProbabilities; self.masses = masses
-    }
-    func pack(into m: inout MessageWriter) {
-        m.write(consumption); m.write(values); m.write(assetPolicy); m.write(choiceProbabilities); m.write(masses)
-    }
-    init(unpacking m: inout MessageReader) throws {
-        consumption = try m.read(); values = try m.read(); assetPolicy = try m.read()
-        choiceProbabilities = try m.read(); masses = try m.read()
     }
 }
 

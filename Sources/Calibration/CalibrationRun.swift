@@ -51,12 +51,12 @@ public final class CalibrationRun {
         groupIndex = (0..<groups).first { partition.range(of: $0).contains(communicator.rank) }!
         let world0 = problem.world(at: problem.theta0)!
         let income = IncomeProcess(problem.model.income)
-        evaluator = WorldEvaluator(world: world0, model: problem.model, communicator: communicator, income: income)
+        evaluator = try WorldEvaluator(world: world0, model: problem.model, communicator: communicator, income: income)
         if groups == 1 {
             columnEvaluator = evaluator
         } else {
             let group = try communicator.split(color: groupIndex, key: communicator.rank)
-            columnEvaluator = WorldEvaluator(world: world0, model: problem.model, communicator: group, income: income)
+            columnEvaluator = try WorldEvaluator(world: world0, model: problem.model, communicator: group, income: income)
         }
     }
 
@@ -150,7 +150,7 @@ public final class CalibrationRun {
         guard let point = last, point.converged, let world = problem.world(at: point.theta) else {
             throw CalibrationError.internalState("report without a solved point")
         }
-        evaluator.update(world: world, model: problem.model)
+        try evaluator.update(world: world, model: problem.model)
         lastResult = try reportEquilibrium(evaluator: evaluator, options: problem.equilibrium, unknowns: point.unknowns,
                                            reason: .residualTolerance, detail: "rebuilt from the checkpoint at its x*",
                                            strategy: "checkpoint")
@@ -167,7 +167,7 @@ public final class CalibrationRun {
             last = MomentPoint(theta: theta, unknowns: start, gap: nanGap, base: nanBase, converged: false)
             return .moments(evaluations: 0, interrupted: false)
         }
-        evaluator.update(world: world, model: problem.model)
+        try evaluator.update(world: world, model: problem.model)
         var options = problem.equilibrium
         options.evaluation.warmStart = true
         options.stopOnSignal = true
@@ -233,7 +233,7 @@ public final class CalibrationRun {
     func evaluatePoint(unknowns x: [Double], theta: [Double]) throws -> [Double] {
         let n = m + problem.parameterCount
         guard let world = problem.world(at: theta) else { return [Double](repeating: .nan, count: n) }
-        columnEvaluator.update(world: world, model: problem.model)
+        try columnEvaluator.update(world: world, model: problem.model)
         var options = problem.equilibrium.evaluation
         options.householdTolerance = problem.equilibrium.reportingHouseholdTolerance
         options.warmStart = true

@@ -88,49 +88,112 @@ public struct WorldOutcome: Sendable {
     }
 }
 
-/// Solves the countries of a world at given prices, partitioned over the ranks of a communicator.
+/// How a world evaluation uses ranks beyond whole countries (see `WorkLayout`).
+public enum GridBlockMode: String, Sendable, CaseIterable {
+    /// Split countries into blocks of income states only when ranks outnumber countries.
+    case auto
+    /// Always cut the (country, income state) rows into equal-cost pieces, one per rank.
+    case on
+    /// Whole countries only (extra ranks idle).
+    case off
+}
+
+/// Solves the countries of a world at given prices, spread over the ranks of a communicator.
 ///
-/// Collective: every rank calls `evaluate` with the same prices. Each rank solves the countries it owns
-/// (a contiguous block, `Partition`), then the per-country results are all-gathered in country order.
-/// No floating-point reduction crosses ranks, so results are bitwise independent of the rank count.
+/// Collective: every rank calls `evaluate` with the same prices. Each rank solves its pieces of the
+/// `layout`: whole countries, or a block of a country's income states. The ranks holding a country's blocks
+/// (its group) exchange rows inside every household and distribution step on the country's
+/// sub-communicator, and every block computes the same numbers as an unsplit solve (HouseholdSolver,
+/// StationaryDistribution, CountryAggregates.rowTotals). Each country's lead rank reports its outcome; the
+/// outcomes are all-gathered in country order. No floating-point reduction crosses ranks, so results are
+/// bitwise independent of the rank count and of the layout.
 ///
-/// Each owned country keeps a workspace (household policies and values, distribution) between
-/// evaluations, and across `update(world:model:)`: an outer loop that changes trade costs, TFP or model
-/// parameters (calibration, counterfactuals, sweeps) keeps its warm starts as long as the sizes
-/// (N_a, S, M) stay the same.
+/// Each piece keeps a workspace (household policies and values, distribution) between evaluations, and
+/// across `update(world:model:)`: an outer loop that changes trade costs, TFP or model parameters
+/// (calibration, counterfactuals, sweeps) keeps its warm starts as long as the sizes (N_a, S, M) stay the
+/// same. With `balancing`, the layout is rebuilt once from the first evaluation's measured costs (household
+/// iterations × grid size) and the workspaces move with their countries, so warm starts continue exactly.
 public final class WorldEvaluator {
     public private(set) var world: World
     public private(set) var model: ModelParameters
     public private(set) var income: IncomeProcess
     public let communicator: Communicator
-    public private(set) var partition: Partition
-    public var owned: Range<Int> { partition.range(of: communicator.rank) }
+    public let gridBlocks: GridBlockMode
+    /// Rebuild the layout from measured costs after the first evaluation (see the type's description).
+    public let balancing: Bool
+    public private(set) var layout: WorkLayout
+    /// The countries this rank reports (leads); whole-country layouts: the countries it owns.
+    public var owned: Range<Int> { layout.led(by: communicator.rank) }
+    /// This rank's pieces, in country order.
+    public var pieces: [WorkLayout.Piece] { layout.pieces[communicator.rank] }
 
     public private(set) var households: [Int: HouseholdSolver] = [:]
     public private(set) var distributions: [Int: StationaryDistribution] = [:]
+    /// Row exchanges of the split countries this rank holds a block of.
+    private var exchanges: [Int: CommunicatorBlocks] = [:]
     /// Evaluations performed so far.
     public private(set) var evaluations = 0
     /// Times the workspaces were (re)built: once at creation, again only when an update changed a size.
     public private(set) var workspaceBuilds = 0
+    /// Measured cost of every country in the last evaluation: (household iterations + 1) × N_a × S × M.
+    public private(set) var costs: [Double]
+    /// Whether the measured costs were looked at (after the first evaluation with `balancing`).
+    public private(set) var rebalanced = false
+    /// Whether that changed the layout (the workspaces moved).
+    public private(set) var relaidOut = false
 
     /// `income` may be passed when it is already built from `model.income` (it costs O(S³)).
-    public init(world: World, model: ModelParameters, communicator: Communicator, income: IncomeProcess? = nil) {
+    public init(world: World, model: ModelParameters, communicator: Communicator, income: IncomeProcess? = nil,
+                gridBlocks: GridBlockMode = .off, balancing: Bool = false) throws {
         self.world = world
         self.model = model
         self.income = income ?? IncomeProcess(model.income)
         self.communicator = communicator
-        self.partition = Partition(count: world.count, parts: communicator.size)
-        buildWorkspaces()
+        self.gridBlocks = gridBlocks
+        self.balancing = balancing
+        costs = [Double](repeating: 1, count: world.count)
+        layout = WorkLayout(countries: 0, shocks: 0, pieces: [])
+        layout = Self.layout(costs: costs, shocks: self.income.count, ranks: communicator.size, mode: gridBlocks)
+        try buildWorkspaces()
     }
 
-    private func buildWorkspaces() {
+    /// The layout for given per-country costs. Equal costs give whole countries in `Partition`'s blocks.
+    static func layout(costs: [Double], shocks: Int, ranks: Int, mode: GridBlockMode) -> WorkLayout {
+        let m = costs.count
+        let split = mode == .on || (mode == .auto && ranks > m)
+        if split { return .blocks(costs: costs, shocks: shocks, ranks: ranks) }
+        if Set(costs).count <= 1 {
+            let partition = Partition(count: m, parts: ranks)
+            return WorkLayout(countries: m, shocks: shocks, pieces: (0..<ranks).map { r in
+                partition.range(of: r).map { WorkLayout.Piece(country: $0, shocks: 0..<shocks) }
+            })
+        }
+        return .countries(costs: costs, shocks: shocks, ranks: ranks)
+    }
+
+    private func buildWorkspaces() throws {
         households = [:]
         distributions = [:]
-        for i in partition.range(of: communicator.rank) {
-            households[i] = HouseholdSolver(assets: model.assetPoints, shocks: income.count, varieties: world.count)
-            distributions[i] = StationaryDistribution(assets: model.assetPoints, shocks: income.count)
+        for piece in pieces {
+            households[piece.country] = HouseholdSolver(assets: model.assetPoints, shocks: income.count, varieties: world.count)
+            distributions[piece.country] = StationaryDistribution(assets: model.assetPoints, shocks: income.count)
         }
+        try buildExchanges()
         workspaceBuilds += 1
+    }
+
+    /// One sub-communicator per split country (collective over the whole communicator, in country order).
+    private func buildExchanges() throws {
+        exchanges = [:]
+        for i in 0..<world.count {
+            let group = layout.group(of: i)
+            guard group.count > 1 else { continue }
+            let comm = try communicator.subgroup(group)
+            if let comm {
+                let blocks = group.map { r in layout.pieces[r].first { $0.country == i }!.shocks }
+                exchanges[i] = CommunicatorBlocks(communicator: comm, blocks: blocks)
+            }
+        }
     }
 
     /// Evaluate a different world and/or model from now on. The workspaces, and with them the warm starts
@@ -142,7 +205,7 @@ public final class WorldEvaluator {
     /// rank group, or a solve resumed in another process, then agrees only to the inner tolerances, not to
     /// the bit (restore workspaces with `HouseholdSolver.load` and `StationaryDistribution.load` to resume
     /// exactly).
-    public func update(world: World, model: ModelParameters, income: IncomeProcess? = nil) {
+    public func update(world: World, model: ModelParameters, income: IncomeProcess? = nil) throws {
         let oldShocks = self.income.count
         if model.income != self.model.income { self.income = income ?? IncomeProcess(model.income) }
         let sizesChanged = world.count != self.world.count || model.assetPoints != self.model.assetPoints
@@ -150,8 +213,10 @@ public final class WorldEvaluator {
         self.world = world
         self.model = model
         if sizesChanged {
-            partition = Partition(count: world.count, parts: communicator.size)
-            buildWorkspaces()
+            costs = [Double](repeating: 1, count: world.count)
+            rebalanced = false; relaidOut = false
+            layout = Self.layout(costs: costs, shocks: self.income.count, ranks: communicator.size, mode: gridBlocks)
+            try buildWorkspaces()
         }
     }
 
@@ -159,12 +224,14 @@ public final class WorldEvaluator {
     /// from its anchor instead of from the evaluation before. An evaluation is then a function of (anchor,
     /// prices) alone, whatever was evaluated before it and on whichever rank or rank group: what a
     /// calibration needs for Jacobian columns spread over groups and for resuming from a checkpoint to the
-    /// bit. Keyed by country; a rank needs the entries of the countries it owns.
+    /// bit. Keyed by country; a rank needs the entries of the countries it owns. Whole-country layouts only.
     public var anchor: [Int: CountrySolution] = [:]
 
-    /// The stored solution of an owned country (after an evaluation).
+    /// The stored solution of an owned country (after an evaluation). Whole-country layouts only: a block
+    /// holds only its rows (`gatherSolution` assembles a split country).
     public func solution(of country: Int) -> CountrySolution {
-        CountrySolution(policy: households[country]!.policy, masses: distributions[country]!.masses)
+        precondition(layout.group(of: country).count == 1, "solution(of:) of a split country")
+        return CountrySolution(policy: households[country]!.policy, masses: distributions[country]!.masses)
     }
 
     /// Forget every stored solution: the next evaluation starts cold even with `warmStart`.
@@ -173,27 +240,44 @@ public final class WorldEvaluator {
         for d in distributions.values { d.reset() }
     }
 
-    /// Solve one country at the given prices on this rank.
+    /// Solve one country, or this rank's block of it, at the given prices (collective over the country's
+    /// group when it is split).
     public func solveCountry(_ i: Int, prices: Prices, options: EvaluationOptions) -> CountryOutcome {
         let problem = world.householdProblem(country: i, model: model, income: income, prices: prices)
         let hh = households[i]!, dist = distributions[i]!
+        let blocks = exchanges[i]
         if options.warmStart, let start = anchor[i] {
             hh.load(start.policy, gamma: model.gamma)
             dist.load(masses: start.masses)
         }
         do {
             let hs = try hh.solve(problem, tolerance: options.householdTolerance,
-                                  maxIterations: options.householdMaxIterations, warmStart: options.warmStart)
+                                  maxIterations: options.householdMaxIterations, warmStart: options.warmStart,
+                                  blocks: blocks)
             let ds = try dist.solve(household: hh, transition: income.transition, tolerance: options.distributionTolerance,
-                                maxIterations: options.distributionMaxIterations, warmStart: options.warmStart)
-            let agg = CountryAggregates(problem: problem, household: hh, distribution: dist, labor: world.labor[i])
+                                    maxIterations: options.distributionMaxIterations, warmStart: options.warmStart,
+                                    blocks: blocks)
+            let agg: CountryAggregates
+            if let blocks {
+                let width = CountryAggregates.rowWidth(varieties: world.count)
+                var rows = [Double](repeating: 0, count: income.count * width)
+                try rows.withUnsafeMutableBufferPointer { buf in
+                    CountryAggregates.rowTotals(problem: problem, household: hh, distribution: dist,
+                                                shocks: blocks.ownedShocks, into: buf.baseAddress!)
+                    try blocks.shareRows([buf.baseAddress!], rowLength: width)
+                }
+                agg = CountryAggregates(rowTotals: rows, problem: problem, labor: world.labor[i])
+            } else {
+                agg = CountryAggregates(problem: problem, household: hh, distribution: dist, labor: world.labor[i])
+            }
             let finite = ds.change.isFinite && agg.isFinite
             if !finite { hh.reset(); dist.reset() }
             return CountryOutcome(aggregates: agg, household: hs, distribution: ds,
                                   failure: finite ? nil : CountryFailure(kind: .nonFiniteDistribution))
         } catch {
             // Infeasible prices: no warning here (every rank would print); the failure travels with the
-            // gathered results and the root rank logs one line.
+            // gathered results and the root rank logs one line. Blocks of a split country fail together
+            // (the household step agrees on failures before anyone throws).
             hh.reset(); dist.reset()
             return CountryOutcome(aggregates: .unavailable(varieties: world.count),
                                   household: HouseholdSolveStats(iterations: 0, converged: false, policyChange: .nan),
@@ -205,10 +289,132 @@ public final class WorldEvaluator {
     /// Evaluate the whole world (collective over the communicator).
     public func evaluate(prices: Prices, options: EvaluationOptions) throws -> WorldOutcome {
         evaluations += 1
-        let local = owned.map { solveCountry($0, prices: prices, options: options) }
+        let rank = communicator.rank
+        var local: [CountryOutcome] = []
+        for piece in pieces {
+            let outcome = solveCountry(piece.country, prices: prices, options: options)
+            if layout.lead(of: piece.country) == rank { local.append(outcome) }
+        }
         let countries = try communicator.allGather(local)
         precondition(countries.count == world.count)
+        let cells = Double(model.assetPoints * income.count * world.count)
+        if !countries.contains(where: { $0.failed }) {
+            costs = countries.map { Double($0.household.iterations + 1) * cells }
+            if balancing && !rebalanced { try rebalance() }
+        }
         return WorldOutcome(prices: prices, countries: countries)
+    }
+
+    /// Rebuild the layout from the measured costs and move every piece's workspace to its new rank(s)
+    /// (collective). Kept only when it lowers the imbalance by more than two points.
+    private func rebalance() throws {
+        rebalanced = true
+        let proposed = Self.layout(costs: costs, shocks: income.count, ranks: communicator.size, mode: gridBlocks)
+        guard proposed != layout, proposed.imbalance(costs: costs) < layout.imbalance(costs: costs) - 0.02 else { return }
+        // One country at a time, so that no rank ever holds more than one extra country's arrays.
+        var moved: [Int: CountryArrays] = [:]
+        for i in 0..<world.count {
+            let before = layout.pieces.map { $0.first { $0.country == i } }
+            let after = proposed.pieces.map { $0.first { $0.country == i } }
+            guard before != after else { continue }
+            if let arrays = try gatherCountry(i), after[communicator.rank] != nil { moved[i] = arrays }
+        }
+        let kept = (households, distributions)
+        let old = layout
+        layout = proposed
+        relaidOut = true
+        try buildWorkspaces()
+        for piece in pieces {
+            let i = piece.country
+            if let arrays = moved[i] {
+                households[i]!.load(HouseholdPolicy(consumption: arrays.consumption, values: arrays.values), gamma: model.gamma)
+                distributions[i]!.load(masses: arrays.masses)
+            } else if old.pieces[communicator.rank].contains(piece) {
+                households[i] = kept.0[i]; distributions[i] = kept.1[i]
+            }
+        }
+    }
+
+    /// Country `i`'s solved arrays, assembled on every rank from the rows of the ranks that hold it
+    /// (collective over the communicator); nil when the country has no stored solution.
+    public func gatherCountry(_ i: Int) throws -> CountryArrays? {
+        let na = model.assetPoints, nS = income.count, nJ = world.count, nAll = na * nS * nJ
+        let holders = layout.pieces.map { $0.first { $0.country == i } }
+        var message: [Double] = []
+        if let piece = holders[communicator.rank], let hh = households[i], let dist = distributions[i] {
+            message.append(hh.hasSolution && dist.hasSolution ? 1 : 0)
+            for array in [hh.consumption, hh.values, hh.assetPolicy, hh.choiceProbabilities] {
+                for j in 0..<nJ {
+                    let start = hh.index(variety: j, shock: piece.shocks.lowerBound, asset: 0)
+                    message += array[start..<(start + piece.shocks.count * na)]
+                }
+            }
+            if layout.lead(of: i) == communicator.rank { message += dist.masses }
+        }
+        let all = try communicator.allGatherV(message)
+        var arrays = CountryArrays(consumption: .init(repeating: 0, count: nAll), values: .init(repeating: 0, count: nAll),
+                                   assetPolicy: .init(repeating: 0, count: nAll),
+                                   choiceProbabilities: .init(repeating: 0, count: nAll), masses: [])
+        var offset = 0
+        var solved = true
+        for r in 0..<layout.ranks {
+            guard let piece = holders[r] else { continue }
+            solved = solved && all[offset] == 1
+            offset += 1
+            for k in 0..<4 {
+                for j in 0..<nJ {
+                    let start = (j * nS + piece.shocks.lowerBound) * na, count = piece.shocks.count * na
+                    let rows = all[offset..<(offset + count)]
+                    switch k {
+                    case 0: arrays.consumption.replaceSubrange(start..<(start + count), with: rows)
+                    case 1: arrays.values.replaceSubrange(start..<(start + count), with: rows)
+                    case 2: arrays.assetPolicy.replaceSubrange(start..<(start + count), with: rows)
+                    default: arrays.choiceProbabilities.replaceSubrange(start..<(start + count), with: rows)
+                    }
+                    offset += count
+                }
+            }
+            if r == layout.lead(of: i) { arrays.masses = Array(all[offset..<(offset + na * nS)]); offset += na * nS }
+        }
+        return solved ? arrays : nil
+    }
+
+    /// One line describing the layout and its measured imbalance, for the log.
+    public func layoutDescription() -> String {
+        layout.description(names: world.names)
+    }
+}
+
+/// One country's solved household and distribution arrays, whole (`[variety][shock][asset]`, λ `[shock][asset]`).
+public struct CountryArrays: Sendable {
+    public var consumption: [Double], values: [Double], assetPolicy: [Double], choiceProbabilities: [Double]
+    public var masses: [Double]
+}
+
+/// The row exchange of one split country over its group's communicator (see `GridBlockExchange`).
+final class CommunicatorBlocks: GridBlockExchange {
+    let communicator: Communicator
+    /// The income states of every member of the group, in rank order.
+    let blocks: [Range<Int>]
+    let ownedShocks: Range<Int>
+
+    init(communicator: Communicator, blocks: [Range<Int>]) {
+        self.communicator = communicator
+        self.blocks = blocks
+        ownedShocks = blocks[communicator.rank]
+    }
+
+    func shareRows(_ buffers: [UnsafeMutablePointer<Double>], rowLength: Int) throws {
+        let ranges = blocks.map { ($0.lowerBound * rowLength)..<($0.upperBound * rowLength) }
+        for buffer in buffers { try communicator.allGatherBlocks(buffer, blocks: ranges) }
+    }
+
+    /// Max over the group; NaN if any member's value is NaN. Non-negative doubles order like their bit
+    /// patterns, so the maximum is an exact integer reduction.
+    func maximum(_ value: Double) throws -> Double {
+        let bits = value.isNaN ? Int64.max : Int64(bitPattern: abs(value).bitPattern)
+        let out = try communicator.allReduce([bits])[0]
+        return out == Int64.max ? .nan : Double(bitPattern: UInt64(out))
     }
 }
 

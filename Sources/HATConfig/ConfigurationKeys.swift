@@ -173,6 +173,12 @@ public enum ConfigurationKeys {
                 "draws of a simulated panel for comparison with simulated figures (the author used 100000); 0 = none, else 1000 to 100000000"),
             key("seed", .integer, .integer(3281978), "seed of the simulated panel; >= 0"),
         ]),
+        section("parallel", required: false, "how hat solve spreads the work over MPI ranks (run control: results do not depend on it)", [
+            key("grid_blocks", .string, .string("auto"),
+                "\"auto\" (split countries into blocks of income states when ranks outnumber countries), \"on\" (always cut the country x income-state rows into equal-cost pieces) or \"off\" (whole countries)"),
+            key("load_balance", .boolean, .boolean(true),
+                "rebuild the layout once from the first evaluation's measured cost (household iterations x grid size); true or false"),
+        ]),
         section("output", required: false, "where the results go", [
             key("dir", .path, .optional("out/<config name>"),
                 "output folder, relative to the configuration file (--out replaces it); not empty"),

@@ -29,6 +29,9 @@ public struct RunConfiguration: Sendable {
     public var calibration = CalibrationSettings()
     /// `[analysis]`: nil without `country`.
     public var analysis: AnalysisSettings?
+    /// `[parallel]`: how `hat solve` lays the work out over the ranks.
+    public var gridBlocks: GridBlockMode = .auto
+    public var loadBalance = true
     /// Every declared key with its effective value (after `--set`; paths resolved; absent keys as their
     /// default), in declaration order: what a checkpoint compares to refuse a different configuration.
     public var effectiveValues: [(key: String, value: String)] = []
@@ -457,11 +460,20 @@ struct Reader {
             }
         }
 
+        // [parallel]
+        let blocksText = try string("parallel", "grid_blocks")
+        guard let gridBlocks = GridBlockMode(rawValue: blocksText) else {
+            throw fail("parallel.grid_blocks", "must be \"auto\", \"on\" or \"off\" (got \"\(blocksText)\")")
+        }
+        let loadBalance = try bool("parallel", "load_balance")
+
         var config = RunConfiguration(path: file, text: "", model: model, world: world, equilibrium: eq,
                                       outputDirectory: outputDirectory, dataWorld: dataWorld,
                                       rateKey: "equilibrium.\(usedRateKey)")
         config.calibration = cal
         config.analysis = analysis
+        config.gridBlocks = gridBlocks
+        config.loadBalance = loadBalance
         config.effectiveValues = try effectiveValues(base: base)
         return config
     }
@@ -477,7 +489,8 @@ struct Reader {
             if let a = v.array { return "[" + a.map { render($0) }.joined(separator: ", ") + "]" }
             return v.debugDescription
         }
-        return try ConfigurationKeys.all.map { k in
+        // [parallel] is run control: a layout never changes the numbers, so it is not part of the problem.
+        return try ConfigurationKeys.all.filter { $0.section != "parallel" }.map { k in
             guard let v = try value(k.section, k.name) else { return (k.dotted, k.defaultValue.text) }
             if k.type == .path {
                 // Input files by what they hold (moving the data keeps a checkpoint valid, editing it does not);

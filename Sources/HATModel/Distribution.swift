@@ -68,6 +68,9 @@ public final class StationaryDistribution {
 
     public func reset() { hasSolution = false }
 
+    /// Read λ (`[shock][asset]`) in place, without a copy.
+    public func withMasses<R>(_ body: (UnsafePointer<Double>) throws -> R) rethrows -> R { try body(lambda) }
+
     /// Build the bands from the household's converged policies, then iterate λ ← Qᵀλ from the uniform
     /// distribution (or the stored one with `warmStart`) until max|Δλ| < `tolerance` (at most
     /// `maxIterations`, 5000 as in the author's code). No renormalisation, as in the author's code.

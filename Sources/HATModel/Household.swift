@@ -82,23 +82,62 @@ public struct HouseholdSolveStats: Sendable {
     }
 }
 
+/// The buffers a household solve needs only while it runs: the second slot of the double-buffered
+/// consumption and values, both slots of the carried c^−γ, and the lotteries of a′ (read by the distribution
+/// right after the solve). Solvers of the countries one rank solves one after another share one scratch, so
+/// memory per rank is 4 arrays of N_a·S·M per country (c, v, a′, π) plus one scratch, not 10 per country.
+public final class HouseholdScratch {
+    public let assetCount: Int, shockCount: Int, varietyCount: Int
+    /// Spare consumption and value buffers: a solve whose solution lands here swaps it with its own.
+    var cSpare: UnsafeMutablePointer<Double>
+    var vSpare: UnsafeMutablePointer<Double>
+    let cpow: [UnsafeMutablePointer<Double>]
+    let lotteryLow: UnsafeMutablePointer<Int32>
+    let lotteryWeight: UnsafeMutablePointer<Double>
+
+    public init(assets: Int, shocks: Int, varieties: Int) {
+        assetCount = assets; shockCount = shocks; varietyCount = varieties
+        let n = assets * shocks * varieties
+        cSpare = allocateZeroed(n); vSpare = allocateZeroed(n)
+        cpow = [allocateZeroed(n), allocateZeroed(n)]
+        lotteryWeight = allocateZeroed(n)
+        lotteryLow = .allocate(capacity: n)
+        lotteryLow.initialize(repeating: 0, count: n)
+    }
+
+    deinit {
+        for p in [cSpare, vSpare, lotteryWeight] + cpow { p.deallocate() }
+        lotteryLow.deallocate()
+    }
+}
+
+func allocateZeroed(_ n: Int) -> UnsafeMutablePointer<Double> {
+    let p = UnsafeMutablePointer<Double>.allocate(capacity: n)
+    p.initialize(repeating: 0, count: n)
+    return p
+}
+
 /// Preallocated workspace and solver for one country's household problem (HAT-SPEC §2).
 ///
 /// Arrays are laid out `[variety][shock][asset]` (asset fastest, unit stride in the kernels); index
-/// `(j * S + s) * N_a + a`. The workspace keeps its last solution, which warm-starts the next solve.
+/// `(j * S + s) * N_a + a`. The workspace keeps its last solution (c, v, a′, π), which warm-starts the next
+/// solve; the buffers needed only during a solve live in a `HouseholdScratch`, shared between the solvers
+/// that run one after another on a rank.
 public final class HouseholdSolver {
     public let assetCount: Int, shockCount: Int, varietyCount: Int
     let nState: Int, nAll: Int
+    let scratch: HouseholdScratch
 
-    // Double-buffered iterates: consumption, c^−γ (carried to avoid a second power), values.
+    // Double-buffered iterates: consumption, c^−γ (carried to avoid a second power), values. Slot 0 of c and
+    // v is this solver's own (where a finished solution always ends up); slot 1 and c^−γ are the scratch's,
+    // bound at the start of every solve (another solver may have swapped the spare buffers since).
     private var cBuf: [UnsafeMutablePointer<Double>]
     private var cpowBuf: [UnsafeMutablePointer<Double>]
     private var vBuf: [UnsafeMutablePointer<Double>]
-    private let expo: UnsafeMutablePointer<Double>      // softmax numerators / choice probabilities
-    /// Asset policy a′ of the last Coleman step and its lottery on the grid.
+    /// Asset policy a′ of the last recorded Coleman step and its lottery on the grid (the lottery in scratch).
     let aNextPtr: UnsafeMutablePointer<Double>
-    let lotteryLow: UnsafeMutablePointer<Int32>
-    let lotteryWeight: UnsafeMutablePointer<Double>
+    var lotteryLow: UnsafeMutablePointer<Int32> { scratch.lotteryLow }
+    var lotteryWeight: UnsafeMutablePointer<Double> { scratch.lotteryWeight }
     /// Converged choice probabilities π*.
     let piPtr: UnsafeMutablePointer<Double>
     // [shock][asset] scratch
@@ -106,26 +145,21 @@ public final class HouseholdSolver {
     // [asset] scratch
     private let aTilde, invDiff: UnsafeMutablePointer<Double>
 
-    private var solutionC = 0, solutionV = 0
-    /// The γ with which the stored c^−γ was computed (a warm start at another γ recomputes it).
-    private var solutionGamma = Double.nan
     public private(set) var hasSolution = false
 
-    public init(assets: Int, shocks: Int, varieties: Int) {
+    /// Without `scratch`, the solver gets its own.
+    public init(assets: Int, shocks: Int, varieties: Int, scratch: HouseholdScratch? = nil) {
         assetCount = assets; shockCount = shocks; varietyCount = varieties
         nState = assets * shocks
         nAll = nState * varieties
-        func alloc(_ n: Int) -> UnsafeMutablePointer<Double> {
-            let p = UnsafeMutablePointer<Double>.allocate(capacity: n)
-            p.initialize(repeating: 0, count: n)
-            return p
-        }
-        cBuf = [alloc(nAll), alloc(nAll)]
-        cpowBuf = [alloc(nAll), alloc(nAll)]
-        vBuf = [alloc(nAll), alloc(nAll)]
-        expo = alloc(nAll); aNextPtr = alloc(nAll); lotteryWeight = alloc(nAll); piPtr = alloc(nAll)
-        lotteryLow = UnsafeMutablePointer<Int32>.allocate(capacity: nAll)
-        lotteryLow.initialize(repeating: 0, count: nAll)
+        let sc = scratch ?? HouseholdScratch(assets: assets, shocks: shocks, varieties: varieties)
+        precondition(sc.assetCount == assets && sc.shockCount == shocks && sc.varietyCount == varieties)
+        self.scratch = sc
+        let alloc = allocateZeroed
+        cBuf = [alloc(nAll), sc.cSpare]
+        cpowBuf = sc.cpow
+        vBuf = [alloc(nAll), sc.vSpare]
+        aNextPtr = alloc(nAll); piPtr = alloc(nAll)
         mx = alloc(nState); sumExp = alloc(nState); acc = alloc(nState); m = alloc(nState)
         expect = alloc(nState); einv = alloc(nState); phi = alloc(nState); phiBar = alloc(nState)
         cash = alloc(nState)
@@ -133,18 +167,28 @@ public final class HouseholdSolver {
     }
 
     deinit {
-        for p in cBuf + cpowBuf + vBuf { p.deallocate() }
-        for p in [expo, aNextPtr, lotteryWeight, piPtr, mx, sumExp, acc, m, expect, einv, phi, phiBar, cash,
+        for p in [cBuf[0], vBuf[0], aNextPtr, piPtr, mx, sumExp, acc, m, expect, einv, phi, phiBar, cash,
                   aTilde, invDiff] { p.deallocate() }
-        lotteryLow.deallocate()
+    }
+
+    /// Bind the scratch's current spare buffers as slot 1.
+    private func bindScratch() {
+        cBuf[1] = scratch.cSpare; vBuf[1] = scratch.vSpare
+    }
+
+    /// Make slot `c`/`v` the solver's own slot 0, swapping buffers with the scratch when the result landed
+    /// in slot 1.
+    private func keep(c: Int, v: Int) {
+        if c == 1 { cBuf.swapAt(0, 1); scratch.cSpare = cBuf[1] }
+        if v == 1 { vBuf.swapAt(0, 1); scratch.vSpare = vBuf[1] }
     }
 
     // MARK: - Results (copies)
 
-    public var consumption: [Double] { Array(UnsafeBufferPointer(start: cBuf[solutionC], count: nAll)) }
+    public var consumption: [Double] { Array(UnsafeBufferPointer(start: cBuf[0], count: nAll)) }
     /// The converged consumption buffer itself (valid until the next solve), for in-module readers.
-    var consumptionPointer: UnsafeMutablePointer<Double> { cBuf[solutionC] }
-    public var values: [Double] { Array(UnsafeBufferPointer(start: vBuf[solutionV], count: nAll)) }
+    var consumptionPointer: UnsafeMutablePointer<Double> { cBuf[0] }
+    public var values: [Double] { Array(UnsafeBufferPointer(start: vBuf[0], count: nAll)) }
     public var assetPolicy: [Double] { Array(UnsafeBufferPointer(start: aNextPtr, count: nAll)) }
     public var choiceProbabilities: [Double] { Array(UnsafeBufferPointer(start: piPtr, count: nAll)) }
 
@@ -171,10 +215,11 @@ public final class HouseholdSolver {
                       warmStart: Bool = false, blocks: GridBlockExchange? = nil) throws -> HouseholdSolveStats {
         precondition(problem.assets.count == assetCount && problem.income.count == shockCount
                      && problem.prices.count == varietyCount)
+        bindScratch()
         var ci = 0, vi = 0
         if warmStart && hasSolution {
-            ci = solutionC; vi = solutionV
-            if solutionGamma != problem.gamma { carryMarginalUtility(slot: ci, gamma: problem.gamma) }
+            // c^−γ of the stored policy, with the kernel's own power: bitwise what the last step carried.
+            carryMarginalUtility(slot: 0, gamma: problem.gamma)
         } else {
             try initialGuess(problem, c: cBuf[0], cpow: cpowBuf[0], v: vBuf[0])
         }
@@ -192,9 +237,8 @@ public final class HouseholdSolver {
         // Final extra step K(c⁽⁰⁾, v⁽¹⁾): last input consumption, last output value.
         _ = try colemanStep(problem, cIn: ci, vIn: 1 - vi, cOut: 1 - ci, vOut: vi, iteration: stats.iterations + 1,
                             blocks: blocks, record: true)
-        solutionC = 1 - ci; solutionV = vi
-        choiceProbabilities(problem, v: vBuf[solutionV], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
-        solutionGamma = problem.gamma
+        keep(c: 1 - ci, v: vi)
+        choiceProbabilities(problem, v: vBuf[0], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
         hasSolution = true
         return stats
     }
@@ -208,19 +252,16 @@ public final class HouseholdSolver {
         } else {
             VectorMath.pow(cp, count: nAll, power: -gamma)
         }
-        solutionGamma = gamma
     }
 
     /// Make `policy` the stored solution (e.g. from a checkpoint), so that the next `solve(warmStart: true)`
-    /// starts from it, exactly as it would have from the same policy computed in this process (the kernel
-    /// carries c^−γ with the same vector power). a′, the lotteries and π are not restored: `solve` recomputes
+    /// starts from it, exactly as it would have from the same policy computed in this process (a warm start
+    /// always recomputes c^−γ with the kernel's vector power). `gamma` is kept for the callers' sake. a′, the lotteries and π are not restored: `solve` recomputes
     /// them before they are read.
     public func load(_ policy: HouseholdPolicy, gamma: Double) {
         precondition(policy.consumption.count == nAll && policy.values.count == nAll)
         policy.consumption.withUnsafeBufferPointer { cBuf[0].update(from: $0.baseAddress!, count: nAll) }
         policy.values.withUnsafeBufferPointer { vBuf[0].update(from: $0.baseAddress!, count: nAll) }
-        solutionC = 0; solutionV = 0
-        carryMarginalUtility(slot: 0, gamma: gamma)
         hasSolution = true
     }
 
@@ -244,15 +285,15 @@ public final class HouseholdSolver {
                      && problem.prices.count == varietyCount)
         precondition(policy.consumption.count == nAll && policy.values.count == nAll)
         hasSolution = false
+        bindScratch()
         let c = cBuf[0], v = vBuf[0]
         policy.consumption.withUnsafeBufferPointer { c.update(from: $0.baseAddress!, count: nAll) }
         policy.values.withUnsafeBufferPointer { v.update(from: $0.baseAddress!, count: nAll) }
         carryMarginalUtility(slot: 0, gamma: problem.gamma)
         let change = try colemanStep(problem, cIn: 0, vIn: 0, cOut: 1, vOut: 1, iteration: 1, blocks: blocks,
                                      record: true)
-        solutionC = 1; solutionV = 1
-        choiceProbabilities(problem, v: vBuf[1], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
-        solutionGamma = problem.gamma
+        keep(c: 1, v: 1)
+        choiceProbabilities(problem, v: vBuf[0], into: piPtr, shocks: blocks?.ownedShocks ?? 0..<shockCount)
         hasSolution = true
         return HouseholdStep(policy: HouseholdPolicy(consumption: consumption, values: values),
                              assetPolicy: assetPolicy, change: change)
@@ -289,23 +330,24 @@ public final class HouseholdSolver {
         for j in 0..<varietyCount { body((j * shockCount + shocks.lowerBound) * na, shocks.count * na) }
     }
 
-    /// Max-shifted softmax over varieties of (ψ + v)/σ for the income states `shocks` (uses the `mx`,
-    /// `expo`, `sumExp` scratch buffers).
+    /// Max-shifted softmax over varieties of (ψ + v)/σ for the income states `shocks` (numerators built in
+    /// `out`, with the `mx` and `sumExp` scratch buffers).
     private func choiceProbabilities(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>,
                                      into out: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
-        softmaxPieces(pr, v: v, shocks: shocks)
+        softmaxPieces(pr, v: v, into: out, shocks: shocks)
         for j in 0..<varietyCount {
             for s in shocks {
                 let base = (j * shockCount + s) * assetCount
                 let rs = s * assetCount
-                for a in 0..<assetCount { out[base + a] = expo[base + a] / sumExp[rs + a] }
+                for a in 0..<assetCount { out[base + a] = out[base + a] / sumExp[rs + a] }
             }
         }
     }
 
     /// Step 1 of §2.1: mx = max_j(ψ + v), expo = exp((ψ + v − mx)/σ), sumExp = Σ_j expo.
     @inline(__always)
-    private func softmaxPieces(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
+    private func softmaxPieces(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>,
+                               into expo: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
         let na = assetCount
         let invSigma = 1 / pr.sigma
         for k in (shocks.lowerBound * na)..<(shocks.upperBound * na) { mx[k] = -Double.infinity; sumExp[k] = 0 }

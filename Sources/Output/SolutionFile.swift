@@ -111,8 +111,9 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try shared("aggregates/assets", [m], report.countries.map { $0.aggregates.assets }, "current assets B_i = L_i sum lambda a")
     try shared("aggregates/mass_at_grid_top", [m], report.countries.map { $0.aggregates.massAtTop }, "share of households at the top asset grid point")
 
-    // Per-country household arrays: each rank writes the rows of the countries it owns.
-    let owned = evaluator.owned
+    // Per-country household arrays: each rank writes its pieces (whole countries, or a block of a country's
+    // income states) from its own buffers; the lead of each country writes its distribution. No rank ever
+    // holds another rank's rows.
     let arrays: [(String, String, (HouseholdSolver) -> [Double])] = [
         ("household/c", "consumption policy c[country, j, s, a] of variety j", { $0.consumption }),
         ("household/a_next", "asset policy a'[country, j, s, a] conditional on variety j", { $0.assetPolicy }),
@@ -122,12 +123,20 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     for (name, description, extract) in arrays {
         try f.createDataset(name, shape: [m, m, nS, na], attributes: ["description": description,
                                                                      "dimensions": "country, variety, income_state, asset"])
-        let values = owned.flatMap { extract(evaluator.households[$0]!) }
-        try f.write(name, rows: owned.lowerBound, count: owned.count, values: values)
+        let blocks = evaluator.pieces.map { piece -> (start: [Int], count: [Int], values: [Double]) in
+            let all = extract(evaluator.households[piece.country]!)
+            let rows = (0..<m).flatMap { j -> ArraySlice<Double> in
+                let start = (j * nS + piece.shocks.lowerBound) * na
+                return all[start..<(start + piece.shocks.count * na)]
+            }
+            return ([piece.country, 0, piece.shocks.lowerBound, 0], [1, m, piece.shocks.count, na], rows)
+        }
+        try f.write(name, blocks: blocks)
     }
     try f.createDataset("distribution", shape: [m, nS, na],
                         attributes: ["description": "stationary distribution lambda[country, s, a] (sums to one per country)",
                                      "dimensions": "country, income_state, asset"])
+    let owned = evaluator.owned
     try f.write("distribution", rows: owned.lowerBound, count: owned.count,
                 values: owned.flatMap { evaluator.distributions[$0]!.masses })
 }

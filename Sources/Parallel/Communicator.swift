@@ -89,6 +89,31 @@ public final class Communicator {
         return Communicator(handle: comm, owned: true)
     }
 
+    /// A communicator of the contiguous ranks `ranks` of this one (MPI_Comm_create: collective over every
+    /// rank of this communicator, all passing the same range); nil on the ranks outside it.
+    public func subgroup(_ ranks: Range<Int>) throws -> Communicator? {
+        precondition(!ranks.isEmpty && ranks.lowerBound >= 0 && ranks.upperBound <= size)
+        var parent: MPI_Group? = nil, child: MPI_Group? = nil
+        try check(MPI_Comm_group(handle, &parent), "MPI_Comm_group")
+        defer { MPI_Group_free(&parent) }
+        var range: [(Int32, Int32, Int32)] = [(Int32(ranks.lowerBound), Int32(ranks.upperBound - 1), 1)]
+        try check(MPI_Group_range_incl(parent, 1, &range, &child), "MPI_Group_range_incl")
+        defer { MPI_Group_free(&child) }
+        var newComm: MPI_Comm? = nil
+        try check(MPI_Comm_create(handle, child, &newComm), "MPI_Comm_create")
+        guard ranks.contains(rank), let comm = newComm else { return nil }
+        return Communicator(handle: comm, owned: true)
+    }
+
+    /// In place: every rank's block `blocks[rank]` of `buffer` (element ranges, contiguous and in rank order)
+    /// is copied to the same place on every other rank (MPI_Allgatherv with MPI_IN_PLACE). No arithmetic.
+    public func allGatherBlocks(_ buffer: UnsafeMutablePointer<Double>, blocks: [Range<Int>]) throws {
+        precondition(blocks.count == size)
+        let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
+        try check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, buffer, counts, displs, MPI_DOUBLE, handle),
+                  "MPI_Allgatherv(in place)")
+    }
+
     /// Broadcast `values` from `root`; every rank must pass an array of the same length.
     public func broadcast(_ values: inout [Double], root: Int = 0) throws {
         let n = Int32(values.count)

@@ -148,6 +148,38 @@ public final class HDF5File {
         try agree(status >= 0, "write \(name)")
     }
 
+    /// Write hyperslabs `start ..< start + count` (one per block, `values` in C order), a different number on
+    /// every rank (collective with MPI-IO: the ranks agree on the largest number of blocks and pad with empty
+    /// selections).
+    public func write(_ name: String, blocks: [(start: [Int], count: [Int], values: [Double])]) throws {
+        var rounds = blocks.count
+        if let communicator, communicator.size > 1 { rounds = Int(try communicator.allReduce([Int64(blocks.count)])[0]) }
+        let ds = H5Dopen2(id, name, H5P_DEFAULT)
+        guard ds >= 0 else { throw HDF5Error(operation: "open dataset \(name)", path: path) }
+        defer { H5Dclose(ds) }
+        for k in 0..<rounds {
+            let fileSpace = H5Dget_space(ds)
+            defer { H5Sclose(fileSpace) }
+            let block = k < blocks.count ? blocks[k] : nil
+            var memCount = [hsize_t(max(block?.values.count ?? 1, 1))]
+            let memSpace = H5Screate_simple(1, &memCount, nil)
+            defer { H5Sclose(memSpace) }
+            if let block {
+                precondition(block.values.count == block.count.reduce(1, *), "write \(name): block size")
+                var start = block.start.map { hsize_t($0) }, counts = block.count.map { hsize_t($0) }
+                H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &counts, nil)
+            } else {
+                H5Sselect_none(fileSpace); H5Sselect_none(memSpace)
+            }
+            let dxpl = H5Pcreate(H5P_DATASET_XFER)
+            defer { H5Pclose(dxpl) }
+            if communicator != nil { H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) }
+            let buffer = block?.values ?? [0.0]
+            let status = buffer.withUnsafeBufferPointer { H5Dwrite(ds, H5T_NATIVE_DOUBLE, memSpace, fileSpace, dxpl, $0.baseAddress) }
+            try agree(status >= 0, "write \(name)")
+        }
+    }
+
     /// Collective success: a transfer can fail on one rank only (its part hit a full disk), and a rank that
     /// went on to the next collective call while another gave up would wait forever. Every rank learns
     /// whether any failed and throws alike.

@@ -75,7 +75,7 @@ struct Bench: ParsableCommand {
         }
 
         // One world evaluation (collective), household tolerance 1e-10.
-        let evaluator = WorldEvaluator(world: world, model: model, communicator: comm)
+        let evaluator = try WorldEvaluator(world: world, model: model, communicator: comm)
         let options = EvaluationOptions(householdTolerance: 1e-10, distributionTolerance: 1e-10)
         var samples: [Double] = []
         for _ in 0..<max(3, repetitions / 3) {
@@ -98,7 +98,7 @@ struct Bench: ParsableCommand {
         var eqSamples: [Double] = []
         var rate = 0.0
         for _ in 0..<max(3, repetitions / 3) {
-            let ev = WorldEvaluator(world: two, model: twoModel, communicator: comm)
+            let ev = try WorldEvaluator(world: two, model: twoModel, communicator: comm)
             try comm.barrier()
             let t0 = Date()
             let result = try solveEquilibrium(evaluator: ev, options: eqOptions)
@@ -116,7 +116,7 @@ struct Bench: ParsableCommand {
                 var times: [Double] = []
                 var note = ""
                 for _ in 0..<max(1, repetitions / 3) {
-                    let ev = WorldEvaluator(world: config.world, model: config.model, communicator: comm)
+                    let ev = try WorldEvaluator(world: config.world, model: config.model, communicator: comm)
                     try comm.barrier()
                     let t0 = Date()
                     let result = try solveEquilibrium(evaluator: ev, options: options)

@@ -256,7 +256,7 @@ struct CalibrationJob {
                 if !run.workspacesHoldLast {
                     // The outputs describe the last moment evaluation: evaluate it again (cold, at the
                     // reporting tolerance, as its reporting evaluation was) into the workspaces.
-                    run.evaluator.update(world: world, model: cfg.model)
+                    try run.evaluator.update(world: world, model: cfg.model)
                     var options = cfg.equilibrium.evaluation
                     options.householdTolerance = cfg.equilibrium.reportingHouseholdTolerance
                     options.warmStart = false

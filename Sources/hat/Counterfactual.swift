@@ -146,7 +146,7 @@ struct Counterfactual: ParsableCommand {
             eq.start.unknowns = x
         }
         t0 = Date()
-        let evaluator = WorldEvaluator(world: newWorld, model: cfg.model, communicator: comm, income: income)
+        let evaluator = try WorldEvaluator(world: newWorld, model: cfg.model, communicator: comm, income: income)
         let result = try solveEquilibrium(evaluator: evaluator, options: eq, log: log)
         timings.append(("equilibrium", Date().timeIntervalSince(t0)))
 

@@ -68,7 +68,9 @@ struct Solve: ParsableCommand {
 
         log(estimateLine)
         log("\(cfg.world.count) countries, closure \(cfg.equilibrium.closure.kind.rawValue), \(comm.size) rank(s), N_a \(cfg.model.assetPoints), S \(cfg.model.income.persistentStates * cfg.model.income.transitoryStates)")
-        let evaluator = WorldEvaluator(world: cfg.world, model: cfg.model, communicator: comm, income: income)
+        let evaluator = try WorldEvaluator(world: cfg.world, model: cfg.model, communicator: comm, income: income,
+                                           gridBlocks: cfg.gridBlocks, balancing: cfg.loadBalance)
+        log("layout (grid_blocks \(cfg.gridBlocks.rawValue)): " + evaluator.layoutDescription())
         let result: EquilibriumResult
         do {
             result = try solveEquilibrium(evaluator: evaluator, options: cfg.equilibrium, log: log)
@@ -93,6 +95,9 @@ struct Solve: ParsableCommand {
         }
         let peakMemory = try comm.allGatherV([peakResidentMemoryMiB()])
         log("peak memory per rank (MiB): " + peakMemory.map { String(format: "%.0f", $0) }.joined(separator: " "))
+        log(String(format: "load imbalance %.1f %% (max rank load / mean − 1, measured cost: household iterations × grid size)%@; layout: %@",
+                   100 * evaluator.layout.imbalance(costs: evaluator.costs), evaluator.relaidOut ? ", laid out again after the first evaluation" : "",
+                   evaluator.layoutDescription()))
         if result.report.failed {
             log("the reporting evaluation failed: " + result.report.failureSummary(names: cfg.world.names))
         }
@@ -219,6 +224,12 @@ struct Solve: ParsableCommand {
             var summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
                                       wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
                                       peakMemoryMiB: peakMemory, runID: runID)
+            let loads = evaluator.layout.loads(costs: evaluator.costs)
+            let total = loads.reduce(0, +)
+            summary = summary.inserting("grid_blocks", .string(cfg.gridBlocks.rawValue), before: "iterations")
+            summary = summary.inserting("layout", .string(evaluator.layoutDescription()), before: "iterations")
+            summary = summary.inserting("load_imbalance", .number(evaluator.layout.imbalance(costs: evaluator.costs)), before: "iterations")
+            summary = summary.inserting("rank_loads", .numbers(loads.map { total > 0 ? $0 / total : 0 }), before: "iterations")
             if let analysis {
                 summary = summary.inserting("analysis", analysisJSON(analysis, names: cfg.world.names), before: "iterations")
             } else if !analysisProblem.isEmpty {

@@ -23,7 +23,7 @@ final class WelfareTests: XCTestCase {
         var options = config.equilibrium
         options.closure = .worldRate(beta: baseline.prices.beta)
         options.start = EquilibriumStart(wages: baseline.prices.wages, rate: baseline.prices.rates[0], beta: baseline.prices.beta)
-        let cfEvaluator = WorldEvaluator(world: newWorld, model: config.model, communicator: MPIEnvironment.world())
+        let cfEvaluator = try WorldEvaluator(world: newWorld, model: config.model, communicator: MPIEnvironment.world())
         let cf = try solveEquilibrium(evaluator: cfEvaluator, options: options)
         XCTAssertTrue(cf.converged)
         let new = try AnalysedHousehold.gather(country: 0, from: cfEvaluator, prices: cf.prices)
@@ -112,7 +112,7 @@ final class WelfareTests: XCTestCase {
         var options = config.equilibrium
         options.closure = .worldRateRebate(beta: config.equilibrium.closure.parameter.value, rebating: world.rebatingCountries)
         XCTAssertEqual(options.closure.rebating, [2])
-        let evaluator = WorldEvaluator(world: world, model: config.model, communicator: MPIEnvironment.world())
+        let evaluator = try WorldEvaluator(world: world, model: config.model, communicator: MPIEnvironment.world())
         let r = try solveEquilibrium(evaluator: evaluator, options: options)
         XCTAssertTrue(r.converged, "\(r.reason)")
         let flows = r.report.tradeFlows

@@ -139,14 +139,14 @@ final class CompositionTests: XCTestCase {
                                                   overrides: ["equilibrium.household_tolerance=1e-12", "equilibrium.tolerance=1e-8"])
         var options = config.equilibrium
         options.evaluation.warmStart = true
-        let evaluator = WorldEvaluator(world: config.world, model: config.model, communicator: comm)
+        let evaluator = try WorldEvaluator(world: config.world, model: config.model, communicator: comm)
         let solvers = evaluator.owned.map { ObjectIdentifier(evaluator.households[$0]!) }
         let first = try solveEquilibrium(evaluator: evaluator, options: options)
         XCTAssertTrue(first.converged)
 
         var cheaper = config.world
         cheaper.tradeCosts = cheaper.tradeCosts.map { $0 == 1 ? 1 : 1 + 0.9 * ($0 - 1) }
-        evaluator.update(world: cheaper, model: config.model)
+        try evaluator.update(world: cheaper, model: config.model)
         XCTAssertEqual(evaluator.workspaceBuilds, 1, "same sizes: the workspaces are kept")
         XCTAssertEqual(evaluator.owned.map { ObjectIdentifier(evaluator.households[$0]!) }, solvers)
         XCTAssertEqual(evaluator.world, cheaper)
@@ -162,7 +162,7 @@ final class CompositionTests: XCTestCase {
         options.start.rate = first.prices.rates[0]
         let warm = try solveEquilibrium(evaluator: evaluator, options: options)
 
-        let fresh = WorldEvaluator(world: cheaper, model: config.model, communicator: comm)
+        let fresh = try WorldEvaluator(world: cheaper, model: config.model, communicator: comm)
         var coldOptions = config.equilibrium
         coldOptions.evaluation.warmStart = false
         let cold = try solveEquilibrium(evaluator: fresh, options: coldOptions)
@@ -174,7 +174,7 @@ final class CompositionTests: XCTestCase {
         // A size change rebuilds the workspaces.
         var bigger = config.model
         bigger.assetPoints += 5
-        evaluator.update(world: cheaper, model: bigger)
+        try evaluator.update(world: cheaper, model: bigger)
         XCTAssertEqual(evaluator.workspaceBuilds, 2)
         XCTAssertEqual(evaluator.households.values.first.map(\.assetCount) ?? bigger.assetPoints, bigger.assetPoints)
     }
@@ -194,16 +194,16 @@ final class CompositionTests: XCTestCase {
         }
         let x0 = options.closure.unknowns(at: options.start, countries: m)
         let finder = HybridRootFinder(tolerance: options.tolerance, maxIterations: 100)
-        let whole = try finder.solve(from: x0, residual: residual(WorldEvaluator(world: config.world, model: config.model, communicator: comm)))
+        let whole = try finder.solve(from: x0, residual: residual(try WorldEvaluator(world: config.world, model: config.model, communicator: comm)))
         XCTAssertTrue(whole.converged)
         let stopped = try finder.solve(from: x0, monitor: { $0.iteration >= 3 ? .stop : .proceed },
-                                       residual: residual(WorldEvaluator(world: config.world, model: config.model, communicator: comm)))
+                                       residual: residual(try WorldEvaluator(world: config.world, model: config.model, communicator: comm)))
         XCTAssertEqual(stopped.reason, .interrupted)
         // Save as numbers (what a checkpoint stores), restore in a fresh finder and a fresh evaluator.
         let saved = try XCTUnwrap(stopped.state).values
         let restored = try XCTUnwrap(HybridState(values: saved))
         let resumed = try HybridRootFinder(tolerance: options.tolerance, maxIterations: 100)
-            .resume(from: restored, residual: residual(WorldEvaluator(world: config.world, model: config.model, communicator: comm)))
+            .resume(from: restored, residual: residual(try WorldEvaluator(world: config.world, model: config.model, communicator: comm)))
         XCTAssertEqual(resumed.x, whole.x)
         XCTAssertEqual(resumed.residual, whole.residual)
         XCTAssertEqual(resumed.evaluations, whole.evaluations)
@@ -222,7 +222,7 @@ final class CompositionTests: XCTestCase {
         let groups = min(2, comm.size)
         let group = Partition(count: comm.size, parts: groups).part(of: comm.rank)
         let sub = try comm.split(color: group, key: comm.rank)
-        let evaluator = WorldEvaluator(world: config.world, model: config.model, communicator: sub)
+        let evaluator = try WorldEvaluator(world: config.world, model: config.model, communicator: sub)
         var options = config.equilibrium
         options.evaluation.warmStart = true
         let scales = [1.0, 0.95, 0.9]
@@ -245,7 +245,7 @@ final class CompositionTests: XCTestCase {
         let path: Path = try outer.run(serve: { step -> [Double] in
             var world = config.world
             world.tradeCosts = world.tradeCosts.map { $0 == 1 ? 1 : 1 + step.scale * ($0 - 1) }
-            evaluator.update(world: world, model: config.model)
+            try evaluator.update(world: world, model: config.model)
             var o = options
             o.start.wages = lastWages
             o.start.rate = lastRate
@@ -270,7 +270,7 @@ final class CompositionTests: XCTestCase {
         for (scale, rate) in zip(scales, path.rates) {
             var world = config.world
             world.tradeCosts = world.tradeCosts.map { $0 == 1 ? 1 : 1 + scale * ($0 - 1) }
-            let cold = try solveEquilibrium(evaluator: WorldEvaluator(world: world, model: config.model, communicator: comm),
+            let cold = try solveEquilibrium(evaluator: try WorldEvaluator(world: world, model: config.model, communicator: comm),
                                             options: config.equilibrium)
             XCTAssertEqual(rate, cold.prices.rates[0], accuracy: 1e-7)
         }

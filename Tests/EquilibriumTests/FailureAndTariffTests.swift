@@ -50,7 +50,7 @@ final class FailureAndTariffTests: XCTestCase {
     /// residual is NaN where (and only where) it depends on that country, and nothing NaN is ever written.
     func testInfeasiblePricesAreNamedAndNeverWrittenAsNaN() throws {
         let config = try ConfigurationLoader.load(path: configPath("three-country.toml"), overrides: ["grid.assets=30"])
-        let evaluator = WorldEvaluator(world: config.world, model: config.model, communicator: MPIEnvironment.world())
+        let evaluator = try WorldEvaluator(world: config.world, model: config.model, communicator: MPIEnvironment.world())
         let prices = Prices(wages: [1, 1, 1], rates: [1.01, 5, 1.01], beta: 0.93)
         let out = try evaluator.evaluate(prices: prices, options: config.equilibrium.evaluation)
         XCTAssertEqual(out.countries.map(\.failed), [false, true, false])
@@ -87,7 +87,7 @@ final class FailureAndTariffTests: XCTestCase {
         options.evaluation.householdMaxIterations = 3
         options.evaluation.distributionMaxIterations = 4
         options.maxIterations = 2
-        let evaluator = WorldEvaluator(world: config.world, model: config.model, communicator: MPIEnvironment.world())
+        let evaluator = try WorldEvaluator(world: config.world, model: config.model, communicator: MPIEnvironment.world())
         let result = try solveEquilibrium(evaluator: evaluator, options: options)
         XCTAssertEqual(result.report.countries.map(\.household.converged), [false, false])
         XCTAssertEqual(result.report.countries.map(\.household.iterations), [3, 3])

@@ -47,7 +47,7 @@ final class RobustnessTests: XCTestCase {
                         var options = base.equilibrium
                         options.closure = MarketClosure(closure, rate: rate, beta: beta)
                         options.start = EquilibriumStart(wages: wages, rate: rate, beta: beta)
-                        let evaluator = WorldEvaluator(world: base.world, model: base.model, communicator: comm)
+                        let evaluator = try WorldEvaluator(world: base.world, model: base.model, communicator: comm)
                         let result = try solveEquilibrium(evaluator: evaluator, options: options)
                         total += 1
                         evaluations.append(result.evaluations)

@@ -83,7 +83,8 @@ public func readJSON(_ path: String) throws -> [String: Any] {
 public func summaryTextWithoutRunFields(_ path: String) throws -> String {
     try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         .filter { !$0.contains("\"ranks\"") && !$0.contains("wall_seconds\"") && !$0.contains("\"peak_memory_mib\"") && !$0.contains("\"run_id\"")
-            && !$0.contains("\"slurm_job_id\"") }
+            && !$0.contains("\"slurm_job_id\"") && !$0.contains("\"layout\"") && !$0.contains("\"load_imbalance\"")
+            && !$0.contains("\"rank_loads\"") }
         // Without trailing commas: a dropped last field leaves one on the field before it.
         .map { $0.hasSuffix(",") ? String($0.dropLast()) : String($0) }
         .joined(separator: "\n")
