@@ -16,18 +16,21 @@ public struct ResourceEstimate: Sendable {
                 householdMaxIterations: Int = 500) {
         let a = Double(na), s = Double(np) * Double(ni), mm = Double(m)
         let states = a * s, all = states * mm
-        // HouseholdSolver: c, c^−γ, v double-buffered, softmax, a′, lottery weight, π (10 doubles per state and
-        // variety), the lottery index (4 bytes), 9 [shock][asset] scratch rows, 2 [asset] rows. Distribution:
-        // three [shock][asset] arrays, band indices (3 × 4 bytes), and at most 2 band weights (8 bytes) and
-        // sparse targets (4 bytes) per state and variety, with the array's growth slack (× 1.5).
-        bytesPerCountry = all * (10 * 8 + 4) + states * (9 * 8 + 3 * 8 + 3 * 4) + 1.5 * 2 * all * 12 + 2 * a * 8
+        // HouseholdSolver: c, v, a′, π kept per country (4 doubles per state and variety), 9 [shock][asset]
+        // scratch rows, 2 [asset] rows. Distribution: three [shock][asset] arrays, band indices (3 × 4 bytes),
+        // and at most 2 band weights (8 bytes) and sparse targets (4 bytes) per state and variety, with the
+        // array's growth slack (× 1.5). Once per rank, the shared HouseholdScratch: the spare c and v, both
+        // c^−γ, the lottery weight (5 doubles) and index (4 bytes).
+        bytesPerCountry = all * (4 * 8) + states * (9 * 8 + 3 * 8 + 3 * 4) + 1.5 * 2 * all * 12 + 2 * a * 8
+        let scratch = all * (5 * 8 + 4)
         countriesPerRank = (m + max(ranks, 1) - 1) / max(ranks, 1)
         // Income process: the Rouwenhorst recursion (two n_P² tables), the S² transition and its copies in the
-        // chain and the LAPACK solve. Output: the household arrays of the owned countries are copied twice
-        // while written. Plus the runtime, MPI and HDF5 (about 64 MiB measured).
+        // chain and the LAPACK solve. Output: one country's household array is copied twice while written
+        // (a moved country's arrays, gathered once when the layout is rebuilt, are four). Plus the runtime,
+        // MPI and HDF5 (about 64 MiB measured).
         let income = 2 * Double(np) * Double(np) * 8 + 4 * s * s * 8
-        let outputCopies = 2 * Double(countriesPerRank) * all * 8
-        bytesPerRank = Double(countriesPerRank) * bytesPerCountry + income + outputCopies + 64 * 1024 * 1024
+        let outputCopies = 5 * all * 8
+        bytesPerRank = Double(countriesPerRank) * bytesPerCountry + scratch + income + outputCopies + 64 * 1024 * 1024
         // One Coleman step: about 60 flops per state and variety plus two S × S × N_a GEMMs; the distribution
         // is cheaper. The income process: Rouwenhorst n_P³ and the stationary solve S³.
         let step = 60 * all + 4 * s * s * a

@@ -129,6 +129,8 @@ public final class WorldEvaluator {
 
     public private(set) var households: [Int: HouseholdSolver] = [:]
     public private(set) var distributions: [Int: StationaryDistribution] = [:]
+    /// The buffers the household solves of this rank share (see `HouseholdScratch`).
+    private var scratch: HouseholdScratch?
     /// Row exchanges of the split countries this rank holds a block of.
     private var exchanges: [Int: CommunicatorBlocks] = [:]
     /// Evaluations performed so far.
@@ -171,12 +173,22 @@ public final class WorldEvaluator {
         return .countries(costs: costs, shocks: shocks, ranks: ranks)
     }
 
-    private func buildWorkspaces() throws {
+    /// Workspaces for this rank's pieces: `reuse` keeps existing ones (same country, same rows), the others
+    /// are new and share one scratch (rebuilt when the sizes changed).
+    private func buildWorkspaces(reuse: [Int: (HouseholdSolver, StationaryDistribution)] = [:]) throws {
+        let na = model.assetPoints, nS = income.count, nJ = world.count
+        if scratch == nil || scratch!.assetCount != na || scratch!.shockCount != nS || scratch!.varietyCount != nJ {
+            scratch = HouseholdScratch(assets: na, shocks: nS, varieties: nJ)
+        }
         households = [:]
         distributions = [:]
         for piece in pieces {
-            households[piece.country] = HouseholdSolver(assets: model.assetPoints, shocks: income.count, varieties: world.count)
-            distributions[piece.country] = StationaryDistribution(assets: model.assetPoints, shocks: income.count)
+            if let (hh, dist) = reuse[piece.country] {
+                households[piece.country] = hh; distributions[piece.country] = dist
+            } else {
+                households[piece.country] = HouseholdSolver(assets: na, shocks: nS, varieties: nJ, scratch: scratch)
+                distributions[piece.country] = StationaryDistribution(assets: na, shocks: nS)
+            }
         }
         try buildExchanges()
         workspaceBuilds += 1
@@ -312,26 +324,30 @@ public final class WorldEvaluator {
         let proposed = Self.layout(costs: costs, shocks: income.count, ranks: communicator.size, mode: gridBlocks)
         guard proposed != layout, proposed.imbalance(costs: costs) < layout.imbalance(costs: costs) - 0.02 else { return }
         // One country at a time, so that no rank ever holds more than one extra country's arrays.
-        var moved: [Int: CountryArrays] = [:]
+        var moved: [Int: CountrySolution] = [:]
         for i in 0..<world.count {
             let before = layout.pieces.map { $0.first { $0.country == i } }
             let after = proposed.pieces.map { $0.first { $0.country == i } }
             guard before != after else { continue }
-            if let arrays = try gatherCountry(i), after[communicator.rank] != nil { moved[i] = arrays }
+            if let arrays = try gatherCountry(i), after[communicator.rank] != nil {
+                moved[i] = CountrySolution(policy: HouseholdPolicy(consumption: arrays.consumption, values: arrays.values),
+                                           masses: arrays.masses)
+            }
         }
-        let kept = (households, distributions)
-        let old = layout
+        // Pieces that stay on this rank with the same rows keep their workspaces; the others are new and load
+        // the gathered arrays (old workspaces are released before new ones are allocated where possible).
+        let mine = layout.pieces[communicator.rank]
+        var reuse: [Int: (HouseholdSolver, StationaryDistribution)] = [:]
+        for piece in proposed.pieces[communicator.rank] where mine.contains(piece) {
+            reuse[piece.country] = (households[piece.country]!, distributions[piece.country]!)
+        }
+        households = [:]; distributions = [:]
         layout = proposed
         relaidOut = true
-        try buildWorkspaces()
-        for piece in pieces {
-            let i = piece.country
-            if let arrays = moved[i] {
-                households[i]!.load(HouseholdPolicy(consumption: arrays.consumption, values: arrays.values), gamma: model.gamma)
-                distributions[i]!.load(masses: arrays.masses)
-            } else if old.pieces[communicator.rank].contains(piece) {
-                households[i] = kept.0[i]; distributions[i] = kept.1[i]
-            }
+        try buildWorkspaces(reuse: reuse)
+        for (i, solution) in moved where reuse[i] == nil {
+            households[i]!.load(solution.policy, gamma: model.gamma)
+            distributions[i]!.load(masses: solution.masses)
         }
     }
 

@@ -12,9 +12,13 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark the household kernel, a 19-country world evaluation and the two-country equilibrium.",
         discussion: """
-        Cases: a cold and a warm household solve of a 19-variety problem (N_a 100, S 10, tolerance 1e-10);
-        one world evaluation of a synthetic 19-country world (partitioned over the ranks; run under mpirun
-        to measure scaling); the two-country equilibrium of configs/two-country.toml. Medians over repetitions.
+        Cases: a cold and a warm household solve of a 19-variety problem (N_a 100, S 10, tolerance 1e-10) and its
+        distribution; household_steady_state_1_variety, the one-variety problem other toolkits solve (N_a 100 on
+        [-0.5, 8], S 5x2, beta 0.93, gamma 1.45, R 1.01, w = p = 1, tolerances 1e-10: policy plus distribution);
+        one world evaluation of a synthetic 19-country world over the ranks, by whole countries and with grid
+        blocks (run under mpirun to measure scaling); the two-country equilibrium of configs/two-country.toml.
+        --large adds the same household solve and world evaluation on the large grid (N_a 1000, S 10x5).
+        Medians over repetitions.
         """)
 
     @Option(help: "Repetitions per case (the median is reported), 1 to 1000.")
@@ -25,6 +29,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Also time this configuration's equilibrium from its initial guess and from that guess with every wage perturbed by ±5 % (alternating signs), e.g. configs/ek19-baseline.toml.")
     var equilibrium: String?
+
+    @Flag(help: "Also time the large grid (N_a 1000, S 50): a cold 19-variety household solve and a world evaluation.")
+    var large = false
 
     @OptionGroup var overrides: OverrideOptions
 
@@ -72,6 +79,30 @@ struct Bench: ParsableCommand {
                 distIterations = try dist.solve(household: hh, transition: income.transition, tolerance: 1e-10).iterations
             }
             rows.append(("distribution_19_varieties", d, "\(distIterations) iterations"))
+
+            // The one-variety steady state of sequence-space toolkits: policy plus stationary distribution.
+            let one = HouseholdProblem(assets: assetGrid(points: 100, borrowingLimit: 0.5, top: 8, tfp: 1), income: income,
+                                       gamma: 1.45, beta: 0.93, sigma: 1, home: 0, homeQuality: [Double](repeating: 0, count: income.count),
+                                       prices: [1], wage: 1, rate: 1.01)
+            let oneSolver = HouseholdSolver(assets: 100, shocks: income.count, varieties: 1)
+            let oneDist = StationaryDistribution(assets: 100, shocks: income.count)
+            var steps = 0, pushes = 0
+            let steady = try timings(repetitions) {
+                steps = try oneSolver.solve(one, tolerance: 1e-10).iterations
+                pushes = try oneDist.solve(household: oneSolver, transition: income.transition, tolerance: 1e-10).iterations
+            }
+            rows.append(("household_steady_state_1_variety", steady, "\(steps) Coleman steps + \(pushes) distribution iterations"))
+
+            if large {
+                let bigModel = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, phi: 0.5, amax: 8,
+                                               assetPoints: 1000, income: largeIncome)
+                let bigIncome = IncomeProcess(bigModel.income)
+                let bigProblem = world.householdProblem(country: 18, model: bigModel, income: bigIncome, prices: prices)
+                let big = HouseholdSolver(assets: 1000, shocks: bigIncome.count, varieties: 19)
+                var bigIterations = 0
+                let t = try timings(max(1, repetitions / 3)) { bigIterations = try big.solve(bigProblem, tolerance: 1e-10).iterations }
+                rows.append(("household_cold_19_varieties_large", t, "N_a 1000, S 50, \(bigIterations) Coleman steps"))
+            }
         }
 
         // One world evaluation (collective), household tolerance 1e-10.
@@ -86,6 +117,37 @@ struct Bench: ParsableCommand {
             samples.append(Date().timeIntervalSince(t0))
         }
         rows.append(("world_evaluation_19_countries", samples, "\(comm.size) rank(s), household tolerance 1e-10"))
+
+        // The same evaluation with grid blocks: the 19 × S rows cut into equal pieces, one per rank.
+        let blocked = try WorldEvaluator(world: world, model: model, communicator: comm, gridBlocks: .on)
+        var blockSamples: [Double] = []
+        for _ in 0..<max(3, repetitions / 3) {
+            try comm.barrier()
+            let t0 = Date()
+            _ = try blocked.evaluate(prices: prices, options: options)
+            try comm.barrier()
+            blockSamples.append(Date().timeIntervalSince(t0))
+        }
+        rows.append(("world_evaluation_19_countries_blocks", blockSamples,
+                     "\(comm.size) rank(s), grid blocks: " + blocked.layoutDescription()))
+
+        if large {
+            let bigModel = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, phi: 0.5, amax: 8,
+                                           assetPoints: 1000, income: largeIncome)
+            let bigEvaluator = try WorldEvaluator(world: world, model: bigModel, communicator: comm, gridBlocks: .on)
+            var bigSamples: [Double] = []
+            for _ in 0..<max(1, repetitions / 9) {
+                try comm.barrier()
+                let t0 = Date()
+                _ = try bigEvaluator.evaluate(prices: prices, options: options)
+                try comm.barrier()
+                bigSamples.append(Date().timeIntervalSince(t0))
+            }
+            let memory = try comm.allGatherV([peakResidentMemoryMiB()])
+            rows.append(("world_evaluation_19_countries_large", bigSamples,
+                         "\(comm.size) rank(s), N_a 1000, S 50, grid blocks; peak memory per rank (MiB) "
+                         + memory.map { String(format: "%.0f", $0) }.joined(separator: " ")))
+        }
 
         // Two-country equilibrium of configs/two-country.toml (collective).
         let two = World(names: ["HOME", "FOREIGN"], tfp: [1, 1], labor: [1, 1], tradeCosts: [1, 1.745, 1.745, 1])
@@ -154,6 +216,13 @@ struct Bench: ParsableCommand {
         print("wrote \(json)")
     }
 }
+
+/// The large grid's income process: the baseline's with 10 × 5 states (configs/ek19-large.toml).
+let largeIncome: IncomeProcess.Parameters = {
+    var p = IncomeProcess.Parameters.baseline
+    p.persistentStates = 10; p.transitoryStates = 5
+    return p
+}()
 
 /// A synthetic M-country world: TFP and labour spread around one, trade costs growing with |i − j|.
 func syntheticWorld(countries m: Int) -> World {

@@ -17,7 +17,7 @@ final class KeysCommandTests: XCTestCase {
         XCTAssertTrue(rate.contains("1.02"), rate)
         // Grouped by section, in the order of the documentation.
         let headers = lines.filter { $0.hasPrefix("[") }.map { String($0.prefix { $0 != "]" }.dropFirst()) }
-        XCTAssertEqual(headers, ["model", "grid", "income", "world", "equilibrium", "calibration", "analysis", "output"])
+        XCTAssertEqual(headers, ["model", "grid", "income", "world", "equilibrium", "calibration", "analysis", "parallel", "output"])
         for key in ["grid.assets", "income.rho", "world.trade_costs", "world.data_dir", "equilibrium.jacobian_step", "calibration.keep_checkpoints", "output.dir"] {
             XCTAssertTrue(lines.contains { $0.hasPrefix("  \(key) ") }, "hat keys lacks \(key)")
         }

@@ -1,0 +1,69 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Grid blocks end to end: countries split into blocks of income states over groups of ranks give the
+/// 1-rank numbers bit for bit, in summary.json and in every dataset of solution.h5 (README "Grid blocks").
+final class GridBlockTests: XCTestCase {
+    /// Every household dataset and the distribution, printed with every digit.
+    func dump(_ path: String) throws -> String {
+        var arguments = ["-m", "%.17g"]
+        for d in ["/household/c", "/household/a_next", "/household/pi", "/household/v", "/distribution",
+                  "/aggregates/trade_flows", "/aggregates/bond_demand", "/prices/wages", "/prices/R"] { arguments += ["-d", d] }
+        let r = try runProcess("/usr/bin/h5dump", arguments + [path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.replacingOccurrences(of: path, with: "FILE")
+    }
+
+    func solve(_ config: String, ranks: Int, _ extra: [String] = []) throws -> (summary: String, h5: String, json: [String: Any], log: String) {
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try mpirun(ranks: ranks, ["solve", config, "--out", out] + extra)
+        XCTAssertEqual(r.status, 0, "\(ranks) ranks: \(r.stderr)")
+        return (try summaryTextWithoutRunFields(out + "/summary.json"), try dump(out + "/solution.h5"),
+                try readJSON(out + "/summary.json"), r.stderr + r.stdout)
+    }
+
+    /// The two-country large grid (N_a 1000, S 50) on 4 and 6 ranks (2 and 3 ranks per country, the
+    /// machine oversubscribed) equals 1 rank bit for bit; the layouts really split the countries.
+    func testTwoCountryLargeGridOnFourAndSixRanksEqualsOneRank() throws {
+        let config = configPath("two-country-large.toml")
+        let one = try solve(config, ranks: 1)
+        XCTAssertEqual(one.json["status"] as? String, "converged")
+        for ranks in [4, 6] {
+            let run = try solve(config, ranks: ranks)
+            let layout = run.json["layout"] as? String ?? ""
+            XCTAssertTrue(layout.contains("HOME[s1–"), "\(ranks) ranks: \(layout)")
+            XCTAssertFalse(layout.contains("idle"), layout)
+            XCTAssertEqual(run.summary, one.summary, "summary.json, 1 vs \(ranks) ranks")
+            XCTAssertEqual(run.h5, one.h5, "solution.h5, 1 vs \(ranks) ranks")
+            XCTAssertEqual(run.json["grid_blocks"] as? String, "auto")
+            XCTAssertEqual((run.json["rank_loads"] as? [Double])?.count, ranks)
+            XCTAssertLessThan(run.json["load_imbalance"] as? Double ?? 1, 0.2)
+        }
+    }
+
+    /// The 19-country baseline on 3 ranks with grid blocks forced on (one or two countries split between
+    /// neighbouring ranks, the layout rebuilt from measured costs and the workspaces moved) equals 1 rank
+    /// bit for bit; so does switching the load balancing off.
+    func testEK19ThreeRanksWithGridBlocksEqualsOneRank() throws {
+        let config = configPath("ek19-baseline.toml")
+        for extra in [["--set", "parallel.grid_blocks=\"on\""],
+                      ["--set", "parallel.grid_blocks=\"on\"", "--set", "parallel.load_balance=false"]] {
+            // The same arguments on 1 rank (summary.json records the --set arguments and the mode).
+            let one = try solve(config, ranks: 1, extra)
+            let three = try solve(config, ranks: 3, extra)
+            let layout = three.json["layout"] as? String ?? ""
+            XCTAssertTrue(layout.contains("[s"), "a country is split: \(layout)")
+            XCTAssertEqual(three.summary, one.summary, "summary.json \(extra)")
+            XCTAssertEqual(three.h5, one.h5, "solution.h5 \(extra)")
+            XCTAssertTrue(three.log.contains("load imbalance"), three.log)
+        }
+        // A bad mode is a configuration error naming the key.
+        let out = temporaryDirectory()
+        let bad = try hat(["solve", config, "--out", out, "--set", "parallel.grid_blocks=\"sometimes\""])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("parallel.grid_blocks"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/summary.json"))
+    }
+}
