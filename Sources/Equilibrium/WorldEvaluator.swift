@@ -302,11 +302,16 @@ public final class WorldEvaluator {
     public func evaluate(prices: Prices, options: EvaluationOptions) throws -> WorldOutcome {
         evaluations += 1
         let rank = communicator.rank
-        var local: [CountryOutcome] = []
-        for piece in pieces {
+        // Split countries first (in country order, so the group collectives cannot wait in a cycle), then the
+        // whole ones: the ranks sharing a country meet at its blocks at the start instead of one waiting for
+        // the other to finish its whole countries.
+        let split = pieces.filter { exchanges[$0.country] != nil }, whole = pieces.filter { exchanges[$0.country] == nil }
+        var reported: [Int: CountryOutcome] = [:]
+        for piece in split + whole {
             let outcome = solveCountry(piece.country, prices: prices, options: options)
-            if layout.lead(of: piece.country) == rank { local.append(outcome) }
+            if layout.lead(of: piece.country) == rank { reported[piece.country] = outcome }
         }
+        let local = owned.map { reported[$0]! }
         let countries = try communicator.allGather(local)
         precondition(countries.count == world.count)
         let cells = Double(model.assetPoints * income.count * world.count)

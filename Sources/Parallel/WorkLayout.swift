@@ -3,8 +3,8 @@
 /// The work is the sequence of (country, income state) rows in country order. Each rank gets a contiguous
 /// piece of that sequence, so a rank holds whole countries and/or a block of income states of a country, and
 /// the ranks holding a country (its group) are contiguous; the first is the country's lead, which reports
-/// the country's aggregates. Ranks visit their countries in increasing order, so the collectives of
-/// different countries' groups cannot wait on each other in a cycle.
+/// the country's aggregates. Ranks visit their split countries in increasing order (before their whole
+/// ones), so the collectives of different countries' groups cannot wait on each other in a cycle.
 public struct WorkLayout: Equatable, Sendable {
     /// A block of one country's income states.
     public struct Piece: Equatable, Sendable {
