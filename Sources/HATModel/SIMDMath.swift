@@ -17,6 +17,16 @@ public func vexp(_ x: Vec) -> Vec {
     xc.replace(with: Vec(repeating: 709.78), where: x .> 709.78)
     xc.replace(with: Vec(repeating: -708.0), where: x .< -708.0)
     xc.replace(with: 0, where: x .!= x)
+    var out = vexpInRange(xc)
+    out.replace(with: 0, where: x .< -708.0)
+    out.replace(with: .infinity, where: x .> 709.78)
+    out.replace(with: x, where: x .!= x)
+    return out
+}
+
+/// exp(x) for x in [−708, 709.78] (no special cases).
+@_transparent
+public func vexpInRange(_ xc: Vec) -> Vec {
     // Round to nearest with the 1.5·2⁵² trick: the integer n sits in the low mantissa bits of `shifted`.
     // (Generic SIMD Double↔Int conversions are not lowered to vector instructions.)
     let magic = 6755399441055744.0
@@ -33,17 +43,22 @@ public func vexp(_ x: Vec) -> Vec {
     let t0 = fma(s1, r4, s0), t1 = fma(q6, r4, s2)
     let p = fma(t1, r8, t0)
     let nInt = unsafeBitCast(shifted, to: SIMD8<Int64>.self) &- unsafeBitCast(Vec(repeating: magic), to: SIMD8<Int64>.self)
-    var out = p * unsafeBitCast((nInt &+ 1023) &<< 52, to: Vec.self)
-    out.replace(with: 0, where: x .< -708.0)
-    out.replace(with: .infinity, where: x .> 709.78)
-    out.replace(with: x, where: x .!= x)
-    return out
+    return p * unsafeBitCast((nInt &+ 1023) &<< 52, to: Vec.self)
 }
 
 /// log(x) for positive normal x: x = m 2ᵉ with m in [√½, √2), log m = 2 atanh(s), s = (m−1)/(m+1),
 /// series to s²³ (|s| ≤ 0.1716, truncation < 1e-17). Non-positive x gives NaN.
 @_transparent
 public func vlog(_ x: Vec) -> Vec {
+    var out = vlogPositive(x)
+    out.replace(with: .nan, where: .!(x .> 0))
+    out.replace(with: .infinity, where: x .== .infinity)
+    return out
+}
+
+/// log(x) for positive finite normal x (no special cases).
+@_transparent
+public func vlogPositive(_ x: Vec) -> Vec {
     let bits = unsafeBitCast(x, to: SIMD8<UInt64>.self)
     // Biased exponent as a double, exactly: 2⁵² + e has e in its low mantissa bits.
     let two52 = 4503599627370496.0
@@ -62,10 +77,7 @@ public func vlog(_ x: Vec) -> Vec {
     let s0 = fma(q1, z2, q0), s1 = fma(q3, z2, q2), s2 = fma(q5, z2, q4)
     let t0 = fma(s1, z4, s0)
     let p = fma(s2, z8, t0)
-    var out = fma(e, Vec(repeating: 6.93147180369123816490e-01), fma(s, p, e * 1.90821492927058770002e-10))
-    out.replace(with: .nan, where: .!(x .> 0))
-    out.replace(with: .infinity, where: x .== .infinity)
-    return out
+    return fma(e, Vec(repeating: 6.93147180369123816490e-01), fma(s, p, e * 1.90821492927058770002e-10))
 }
 
 /// c^−γ = exp(−γ log c) for the kernel's consumption, where non-positive or NaN c is rejected by the caller
@@ -73,43 +85,11 @@ public func vlog(_ x: Vec) -> Vec {
 /// out, the overflow clamps kept. For positive finite c the result is bitwise vexp(power · vlog(c)).
 @_transparent
 public func vpowPositive(_ c: Vec, _ power: Vec) -> Vec {
-    // vlog without its special cases.
-    let bits = unsafeBitCast(c, to: SIMD8<UInt64>.self)
-    let two52 = 4503599627370496.0
-    var e = unsafeBitCast((bits &>> 52) | unsafeBitCast(Vec(repeating: two52), to: SIMD8<UInt64>.self), to: Vec.self)
-        - (two52 + 1023)
-    var m = unsafeBitCast((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000, to: Vec.self)
-    let big = m .> 1.4142135623730951
-    m.replace(with: m * 0.5, where: big)
-    e.replace(with: e + 1, where: big)
-    let s = (m - 1) / (m + 1)
-    let z = s * s, z2 = z * z, z4 = z2 * z2, z8 = z4 * z4
-    let q0 = fma(z, Vec(repeating: 2.0 / 3), 2), q1 = fma(z, Vec(repeating: 2.0 / 7), 2.0 / 5)
-    let q2 = fma(z, Vec(repeating: 2.0 / 11), 2.0 / 9), q3 = fma(z, Vec(repeating: 2.0 / 15), 2.0 / 13)
-    let q4 = fma(z, Vec(repeating: 2.0 / 19), 2.0 / 17), q5 = fma(z, Vec(repeating: 2.0 / 23), 2.0 / 21)
-    let s0 = fma(q1, z2, q0), s1 = fma(q3, z2, q2), s2 = fma(q5, z2, q4)
-    let t0 = fma(s1, z4, s0)
-    let p = fma(s2, z8, t0)
-    let logC = fma(e, Vec(repeating: 6.93147180369123816490e-01), fma(s, p, e * 1.90821492927058770002e-10))
-    // vexp without the NaN branches.
-    let x = power * logC
+    let x = power * vlogPositive(c)
     var xc = x
     xc.replace(with: Vec(repeating: 709.78), where: x .> 709.78)
     xc.replace(with: Vec(repeating: -708.0), where: x .< -708.0)
-    let magic = 6755399441055744.0
-    let shifted = fma(xc, Vec(repeating: 1.44269504088896338700), magic)
-    let n = shifted - magic
-    let r = fma(n, Vec(repeating: -1.90821492927058770002e-10), fma(n, Vec(repeating: -6.93147180369123816490e-01), xc))
-    let r2 = r * r, r4 = r2 * r2, r8 = r4 * r4
-    let p0 = fma(r, Vec(repeating: 1), 1), p1 = fma(r, Vec(repeating: 1.0 / 6), 0.5)
-    let p2 = fma(r, Vec(repeating: 1.0 / 120), 1.0 / 24), p3 = fma(r, Vec(repeating: 1.0 / 5040), 1.0 / 720)
-    let p4 = fma(r, Vec(repeating: 1.0 / 362880), 1.0 / 40320), p5 = fma(r, Vec(repeating: 1.0 / 39916800), 1.0 / 3628800)
-    let p6 = fma(r, Vec(repeating: 1.0 / 6227020800), 1.0 / 479001600)
-    let u0 = fma(p1, r2, p0), u1 = fma(p3, r2, p2), u2 = fma(p5, r2, p4)
-    let w0 = fma(u1, r4, u0), w1 = fma(p6, r4, u2)
-    let poly = fma(w1, r8, w0)
-    let nInt = unsafeBitCast(shifted, to: SIMD8<Int64>.self) &- unsafeBitCast(Vec(repeating: magic), to: SIMD8<Int64>.self)
-    var out = poly * unsafeBitCast((nInt &+ 1023) &<< 52, to: Vec.self)
+    var out = vexpInRange(xc)
     out.replace(with: 0, where: x .< -708.0)
     out.replace(with: .infinity, where: x .> 709.78)
     return out

@@ -108,26 +108,12 @@ struct Bench: ParsableCommand {
         // One world evaluation (collective), household tolerance 1e-10.
         let evaluator = try WorldEvaluator(world: world, model: model, communicator: comm)
         let options = EvaluationOptions(householdTolerance: 1e-10, distributionTolerance: 1e-10)
-        var samples: [Double] = []
-        for _ in 0..<max(3, repetitions / 3) {
-            try comm.barrier()
-            let t0 = Date()
-            _ = try evaluator.evaluate(prices: prices, options: options)
-            try comm.barrier()
-            samples.append(Date().timeIntervalSince(t0))
-        }
+        let samples = try timeEvaluations(evaluator, prices: prices, options: options, count: max(3, repetitions / 3))
         rows.append(("world_evaluation_19_countries", samples, "\(comm.size) rank(s), household tolerance 1e-10"))
 
         // The same evaluation with grid blocks: the 19 × S rows cut into equal pieces, one per rank.
         let blocked = try WorldEvaluator(world: world, model: model, communicator: comm, gridBlocks: .on)
-        var blockSamples: [Double] = []
-        for _ in 0..<max(3, repetitions / 3) {
-            try comm.barrier()
-            let t0 = Date()
-            _ = try blocked.evaluate(prices: prices, options: options)
-            try comm.barrier()
-            blockSamples.append(Date().timeIntervalSince(t0))
-        }
+        let blockSamples = try timeEvaluations(blocked, prices: prices, options: options, count: max(3, repetitions / 3))
         rows.append(("world_evaluation_19_countries_blocks", blockSamples,
                      "\(comm.size) rank(s), grid blocks: " + blocked.layoutDescription()))
 
@@ -135,14 +121,7 @@ struct Bench: ParsableCommand {
             let bigModel = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, phi: 0.5, amax: 8,
                                            assetPoints: 1000, income: largeIncome)
             let bigEvaluator = try WorldEvaluator(world: world, model: bigModel, communicator: comm, gridBlocks: .on)
-            var bigSamples: [Double] = []
-            for _ in 0..<max(1, repetitions / 9) {
-                try comm.barrier()
-                let t0 = Date()
-                _ = try bigEvaluator.evaluate(prices: prices, options: options)
-                try comm.barrier()
-                bigSamples.append(Date().timeIntervalSince(t0))
-            }
+            let bigSamples = try timeEvaluations(bigEvaluator, prices: prices, options: options, count: max(1, repetitions / 9))
             let memory = try comm.allGatherV([peakResidentMemoryMiB()])
             rows.append(("world_evaluation_19_countries_large", bigSamples,
                          "\(comm.size) rank(s), N_a 1000, S 50, grid blocks; peak memory per rank (MiB) "
@@ -231,6 +210,19 @@ func syntheticWorld(countries m: Int) -> World {
     var d = [Double](repeating: 1, count: m * m)
     for i in 0..<m { for j in 0..<m where i != j { d[i * m + j] = 1.5 + 0.05 * Double(abs(i - j)) } }
     return World(names: (1...m).map { "C\($0)" }, tfp: tfp, labor: labor, tradeCosts: d)
+}
+
+/// Wall times of `count` world evaluations (collective; barriers around each).
+func timeEvaluations(_ evaluator: WorldEvaluator, prices: Prices, options: EvaluationOptions, count: Int) throws -> [Double] {
+    var samples: [Double] = []
+    for _ in 0..<count {
+        try evaluator.communicator.barrier()
+        let t0 = Date()
+        _ = try evaluator.evaluate(prices: prices, options: options)
+        try evaluator.communicator.barrier()
+        samples.append(Date().timeIntervalSince(t0))
+    }
+    return samples
 }
 
 func timings(_ n: Int, setup: () throws -> Void = {}, _ body: () throws -> Void) throws -> [Double] {
