@@ -23,14 +23,20 @@ public struct ResourceEstimate: Sendable {
         // c^−γ, the lottery weight (5 doubles) and index (4 bytes).
         bytesPerCountry = all * (4 * 8) + states * (9 * 8 + 3 * 8 + 3 * 4) + 1.5 * 2 * all * 12 + 2 * a * 8
         let scratch = all * (5 * 8 + 4)
-        countriesPerRank = (m + max(ranks, 1) - 1) / max(ranks, 1)
+        // Whole countries give ⌈M/P⌉ per rank; a cost-weighted packing or grid blocks can add one (a block of
+        // a country shared with a neighbour, or an uneven packing).
+        countriesPerRank = min(m, (m + max(ranks, 1) - 1) / max(ranks, 1) + (ranks > 1 ? 1 : 0))
         // Income process: the Rouwenhorst recursion (two n_P² tables), the S² transition and its copies in the
-        // chain and the LAPACK solve. Output: one country's household array is copied twice while written
-        // (a moved country's arrays, gathered once when the layout is rebuilt, are four). Plus the runtime,
+        // chain and the LAPACK solve. Output: the household arrays of a run of whole countries are copied
+        // while written. Plus the runtime,
         // MPI and HDF5 (about 64 MiB measured).
         let income = 2 * Double(np) * Double(np) * 8 + 4 * s * s * 8
-        let outputCopies = 5 * all * 8
-        bytesPerRank = Double(countriesPerRank) * bytesPerCountry + scratch + income + outputCopies + 64 * 1024 * 1024
+        let outputCopies = Double(countriesPerRank + 1) * all * 8
+        // Moving a country to another rank after the first evaluation: its four arrays gathered and
+        // assembled on every rank, and its c, v and λ held by the receiver.
+        let migration = 10 * all * 8
+        bytesPerRank = Double(countriesPerRank) * bytesPerCountry + scratch + income + max(outputCopies, migration)
+            + 64 * 1024 * 1024
         // One Coleman step: about 60 flops per state and variety plus two S × S × N_a GEMMs; the distribution
         // is cheaper. The income process: Rouwenhorst n_P³ and the stationary solve S³.
         let step = 60 * all + 4 * s * s * a

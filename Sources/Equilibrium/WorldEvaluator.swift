@@ -111,8 +111,9 @@ public enum GridBlockMode: String, Sendable, CaseIterable {
 /// Each piece keeps a workspace (household policies and values, distribution) between evaluations, and
 /// across `update(world:model:)`: an outer loop that changes trade costs, TFP or model parameters
 /// (calibration, counterfactuals, sweeps) keeps its warm starts as long as the sizes (N_a, S, M) stay the
-/// same. With `balancing`, the layout is rebuilt once from the first evaluation's measured costs (household
-/// iterations × grid size) and the workspaces move with their countries, so warm starts continue exactly.
+/// same. With `balancing`, the layout is rebuilt once from the first successful evaluation's measured costs
+/// (household iterations × grid size), at the start of the next evaluation, and the workspaces move with
+/// their countries, so warm starts continue exactly.
 public final class WorldEvaluator {
     public private(set) var world: World
     public private(set) var model: ModelParameters
@@ -226,7 +227,7 @@ public final class WorldEvaluator {
         self.model = model
         if sizesChanged {
             costs = [Double](repeating: 1, count: world.count)
-            rebalanced = false; relaidOut = false
+            rebalanced = false; relaidOut = false; pendingLayout = nil
             layout = Self.layout(costs: costs, shocks: self.income.count, ranks: communicator.size, mode: gridBlocks)
             try buildWorkspaces()
         }
@@ -301,6 +302,10 @@ public final class WorldEvaluator {
     /// Evaluate the whole world (collective over the communicator).
     public func evaluate(prices: Prices, options: EvaluationOptions) throws -> WorldOutcome {
         evaluations += 1
+        if let next = pendingLayout {
+            pendingLayout = nil
+            try relayOut(to: next)
+        }
         let rank = communicator.rank
         // Split countries first (in country order, so the group collectives cannot wait in a cycle), then the
         // whole ones: the ranks sharing a country meet at its blocks at the start instead of one waiting for
@@ -317,18 +322,29 @@ public final class WorldEvaluator {
         let cells = Double(model.assetPoints * income.count * world.count)
         if !countries.contains(where: { $0.failed }) {
             costs = countries.map { Double($0.household.iterations + 1) * cells }
-            if balancing && !rebalanced { try rebalance() }
+            if balancing && !rebalanced { planRebalance() }
         }
         return WorldOutcome(prices: prices, countries: countries)
     }
 
-    /// Rebuild the layout from the measured costs and move every piece's workspace to its new rank(s)
-    /// (collective). Kept only when it lowers the imbalance by more than two points.
-    private func rebalance() throws {
+    /// A better layout found from the measured costs, applied at the start of the next evaluation (so the
+    /// workspaces that produced the last outcome stay where they are, whole, until they are solved again).
+    private var pendingLayout: WorkLayout?
+
+    /// Propose the layout for the measured costs; kept only when it lowers the imbalance by more than two
+    /// points. Every rank decides the same from the gathered costs.
+    private func planRebalance() {
         rebalanced = true
         let proposed = Self.layout(costs: costs, shocks: income.count, ranks: communicator.size, mode: gridBlocks)
-        guard proposed != layout, proposed.imbalance(costs: costs) < layout.imbalance(costs: costs) - 0.02 else { return }
-        // One country at a time, so that no rank ever holds more than one extra country's arrays.
+        if proposed != layout, proposed.imbalance(costs: costs) < layout.imbalance(costs: costs) - 0.02 {
+            pendingLayout = proposed
+        }
+    }
+
+    /// Move to `proposed` (collective): each moved country is gathered from its old ranks (c, v and λ are
+    /// all a warm start needs; the next solve recomputes a′, π and the lotteries) and loaded on its new ones.
+    /// The gathered solutions of the countries arriving on a rank are held until the new workspaces exist.
+    private func relayOut(to proposed: WorkLayout) throws {
         var moved: [Int: CountrySolution] = [:]
         for i in 0..<world.count {
             let before = layout.pieces.map { $0.first { $0.country == i } }
@@ -432,6 +448,12 @@ final class CommunicatorBlocks: GridBlockExchange {
 
     /// Max over the group; NaN if any member's value is NaN. Non-negative doubles order like their bit
     /// patterns, so the maximum is an exact integer reduction.
+    func first(_ key: [Double]) throws -> [Double] {
+        let all = try communicator.allGatherV(key)
+        return stride(from: 0, to: all.count, by: key.count).map { Array(all[$0..<($0 + key.count)]) }
+            .min { $0.lexicographicallyPrecedes($1) }!
+    }
+
     func maximum(_ value: Double) throws -> Double {
         let bits = value.isNaN ? Int64.max : Int64(bitPattern: abs(value).bitPattern)
         let out = try communicator.allReduce([bits])[0]

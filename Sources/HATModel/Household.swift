@@ -57,6 +57,25 @@ public enum HouseholdError: Error, CustomStringConvertible {
     /// Another block of a split grid failed in this step (it reports where).
     case failedInAnotherBlock(iteration: Int)
 
+    /// A failure as numbers that order like an unsplit solve's loops: (kind, j, s, a, value), kind 0 for a
+    /// non-monotone grid (found first, row by row), 1 for a non-positive consumption; no failure sorts last.
+    static func key(_ error: HouseholdError?, iteration: Int) -> [Double] {
+        switch error {
+        case let .nonMonotoneGrid(s, j, _)?: return [0, Double(j), Double(s), 0, 0]
+        case let .nonPositiveConsumption(a, s, j, _, c)?: return [1, Double(j), Double(s), Double(a), c]
+        default: return [.infinity, 0, 0, 0, 0]
+        }
+    }
+
+    init(key: [Double], iteration: Int) {
+        switch key[0] {
+        case 0: self = .nonMonotoneGrid(shock: Int(key[2]), variety: Int(key[1]), iteration: iteration)
+        case 1: self = .nonPositiveConsumption(state: Int(key[3]), shock: Int(key[2]), variety: Int(key[1]),
+                                               iteration: iteration, value: key[4])
+        default: self = .failedInAnotherBlock(iteration: iteration)
+        }
+    }
+
     public var description: String {
         switch self {
         case let .nonPositiveConsumption(a, s, j, it, c):
@@ -404,49 +423,53 @@ public final class HouseholdSolver {
             local = .nan
         }
         let change = try blocks.maximum(local)
-        if let failure { throw failure }
-        if change.isNaN { throw HouseholdError.failedInAnotherBlock(iteration: iteration) }
-        return change
+        guard change.isNaN else { return change }
+        // Some block failed: every block throws the failure an unsplit solve would have thrown, the first in
+        // its loop order (a non-monotone grid in (j, s) order before any consumption check, then the first
+        // non-positive consumption in (j, s, a) order), whichever block found it.
+        let agreed = try blocks.first(HouseholdError.key(failure as? HouseholdError, iteration: iteration))
+        throw HouseholdError(key: agreed, iteration: iteration)
     }
 
-    /// Phase 1: m and Φ on the rows `shocks` of the `[shock][asset]` scratch buffers. One pass per income
-    /// state: the max over varieties, then for each variety a fused vector loop (exponent, softmax numerator,
-    /// its sum and the weighted marginal utility), so each row of v and c^−γ is read once while in L1.
+    /// Phase 1: m and Φ on the rows `shocks` of the `[shock][asset]` scratch buffers: per income state and
+    /// 8 assets at a time, the max over varieties and then the softmax numerators, their sum and the weighted
+    /// marginal utility, all in registers.
     private func expectationPhase(_ pr: HouseholdProblem, cpow cp0: UnsafeMutablePointer<Double>,
                                   v v0: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
         let na = assetCount, nS = shockCount, sigma = pr.sigma
         let invSigma = Vec(repeating: 1 / pr.sigma)
         let rows = (shocks.lowerBound * na)..<(shocks.upperBound * na)
+        // Register blocking over varieties: for each income state and 8 assets, the max over j, then the
+        // exponent, Σ e and Σ e·c^−γ/p accumulate in registers (19 loads of v and of c^−γ, one store each).
+        // A row shorter than a vector, or its last partial vector, is handled by overlapping the previous
+        // one (each output depends on its own inputs only, so recomputing a few is harmless).
+        let home = pr.home
         for s in shocks {
             let rs = s * na
-            let mrow = mx + rs, srow = sumExp + rs, arow = acc + rs
-            for a in 0..<na { mrow[a] = -Double.infinity }
-            for j in 0..<varietyCount {
-                let psi = j == pr.home ? pr.homeQuality[s] : 0
-                let vj = v0 + (j * nS + s) * na
-                for a in 0..<na { mrow[a] = max(mrow[a], psi + vj[a]) }
-            }
-            for j in 0..<varietyCount {
-                let psi = Vec(repeating: j == pr.home ? pr.homeQuality[s] : 0)
-                let invP = Vec(repeating: 1 / pr.prices[j])
-                let base = (j * nS + s) * na
-                let vj = v0 + base, cj = cp0 + base
-                var a = 0
-                if j == 0 {
-                    while a < na {
-                        let e = vexp((psi + VectorMath.load(vj, a, na) - VectorMath.load(mrow, a, na)) * invSigma)
-                        VectorMath.store(e, srow, a, na)
-                        VectorMath.store(e * VectorMath.load(cj, a, na) * invP, arow, a, na)
-                        a += 8
-                    }
-                } else {
-                    while a < na {
-                        let e = vexp((psi + VectorMath.load(vj, a, na) - VectorMath.load(mrow, a, na)) * invSigma)
-                        VectorMath.store(VectorMath.load(srow, a, na) + e, srow, a, na)
-                        VectorMath.store(VectorMath.load(arow, a, na) + e * VectorMath.load(cj, a, na) * invP, arow, a, na)
-                        a += 8
-                    }
+            let psiHome = Vec(repeating: pr.homeQuality[s])
+            var start = 0
+            while start < na {
+                let a = na >= 8 ? min(start, na - 8) : start
+                let full = na >= 8
+                var mxv = Vec(repeating: -Double.infinity)
+                for j in 0..<varietyCount {
+                    let x = VectorMath.load(v0 + (j * nS + s) * na, a, na, full: full)
+                    let candidate = j == home ? psiHome + x : Vec(repeating: 0) + x
+                    mxv.replace(with: candidate, where: candidate .>= mxv)     // Swift.max(mx, candidate)
                 }
+                var sum = Vec(repeating: 0), weighted = Vec(repeating: 0)
+                for j in 0..<varietyCount {
+                    let base = (j * nS + s) * na
+                    let x = VectorMath.load(v0 + base, a, na, full: full)
+                    let shifted = j == home ? psiHome + x - mxv : Vec(repeating: 0) + x - mxv
+                    let e = vexp(shifted * invSigma)
+                    sum = sum + e
+                    weighted = weighted + e * VectorMath.load(cp0 + base, a, na, full: full) * Vec(repeating: 1 / pr.prices[j])
+                }
+                VectorMath.store(mxv, mx + rs, a, na, full: full)
+                VectorMath.store(sum, sumExp + rs, a, na, full: full)
+                VectorMath.store(weighted, acc + rs, a, na, full: full)
+                start += 8
             }
         }
         for k in rows { m[k] = acc[k] / sumExp[k]; phi[k] = sumExp[k] }
@@ -657,4 +680,6 @@ public protocol GridBlockExchange: AnyObject {
     func shareRows(_ buffers: [UnsafeMutablePointer<Double>], rowLength: Int) throws
     /// The maximum of `value` over all blocks; NaN if any block's value is NaN.
     func maximum(_ value: Double) throws -> Double
+    /// The lexicographically smallest of the blocks' `key`s (all of one length), on every block.
+    func first(_ key: [Double]) throws -> [Double]
 }

@@ -123,13 +123,20 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     for (name, description, extract) in arrays {
         try f.createDataset(name, shape: [m, m, nS, na], attributes: ["description": description,
                                                                      "dimensions": "country, variety, income_state, asset"])
-        let blocks = evaluator.pieces.map { piece -> (start: [Int], count: [Int], values: [Double]) in
+        // One hyperslab per run of whole countries, one per block of a split country.
+        var blocks: [(start: [Int], count: [Int], values: [Double])] = []
+        for piece in evaluator.pieces {
             let all = extract(evaluator.households[piece.country]!)
+            if piece.shocks.count == nS, let last = blocks.last, last.count[2] == nS, last.start[0] + last.count[0] == piece.country {
+                blocks[blocks.count - 1].count[0] += 1
+                blocks[blocks.count - 1].values += all
+                continue
+            }
             let rows = (0..<m).flatMap { j -> ArraySlice<Double> in
                 let start = (j * nS + piece.shocks.lowerBound) * na
                 return all[start..<(start + piece.shocks.count * na)]
             }
-            return ([piece.country, 0, piece.shocks.lowerBound, 0], [1, m, piece.shocks.count, na], rows)
+            blocks.append(([piece.country, 0, piece.shocks.lowerBound, 0], [1, m, piece.shocks.count, na], rows))
         }
         try f.write(name, blocks: blocks)
     }

@@ -66,4 +66,29 @@ final class GridBlockTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("parallel.grid_blocks"), bad.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/summary.json"))
     }
+
+    /// Infeasible trial points (a start far from the root) are reported identically whichever block found
+    /// the failure: every block throws the failure an unsplit solve would have thrown.
+    func testFailuresAreReportedAsByAnUnsplitSolve() throws {
+        let config = configPath("three-country.toml")
+        var reports: [[String]] = [], summaries: [String] = [], statuses: [Int32] = []
+        for ranks in [1, 4] {
+            let out = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let r = try mpirun(ranks: ranks, ["solve", config, "--out", out, "--set", "equilibrium.rate=1.12",
+                                              "--set", "parallel.grid_blocks=\"on\""])
+            // From this start the root finder may give up (exit 3, the last iterate saved): the same on every layout.
+            XCTAssertTrue(r.status == 0 || r.status == 3, r.stderr)
+            statuses.append(r.status)
+            let lines = (r.stderr + r.stdout).split(separator: "\n").map(String.init).filter { $0.contains("infeasible") }
+            reports.append(lines)
+            summaries.append(try summaryTextWithoutRunFields(out + "/summary.json"))
+        }
+        XCTAssertFalse(reports[0].isEmpty, "the start must produce infeasible trial points")
+        XCTAssertTrue(reports[0].joined().contains("not increasing"), reports[0].joined(separator: "\n"))
+        XCTAssertEqual(reports[0], reports[1])
+        XCTAssertFalse(reports[1].joined().contains("another block"))
+        XCTAssertEqual(statuses[0], statuses[1])
+        XCTAssertEqual(summaries[0], summaries[1])
+    }
 }

@@ -344,10 +344,12 @@ final class ThreadGrid: @unchecked Sendable {
     var barrier = pthread_barrier_t()
     var rows: [UnsafeMutablePointer<Double>] = []
     var maxima: [Double]
+    var keys: [[Double]]
 
     init(blocks: Int, states: Int) {
         self.blocks = blocks; self.states = states
         maxima = [Double](repeating: 0, count: blocks)
+        keys = [[Double]](repeating: [], count: blocks)
         pthread_barrier_init(&barrier, nil, UInt32(blocks))
     }
 
@@ -386,6 +388,14 @@ final class ThreadBlock: GridBlockExchange {
             for i in 0..<(grid.states) where !owned.contains(i) { b[i] = grid.rows[k][i] }
         }
         grid.wait()
+    }
+
+    func first(_ key: [Double]) throws -> [Double] {
+        grid.keys[index] = key
+        grid.wait()
+        let result = grid.keys.min { $0.lexicographicallyPrecedes($1) }!
+        grid.wait()
+        return result
     }
 
     func maximum(_ value: Double) throws -> Double {
