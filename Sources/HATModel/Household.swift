@@ -613,36 +613,86 @@ public final class HouseholdSolver {
     private func utilityAndChange(c0: UnsafeMutablePointer<Double>, c1: UnsafeMutablePointer<Double>,
                                   cp1: UnsafeMutablePointer<Double>, v1: UnsafeMutablePointer<Double>,
                                   count n: Int, gamma: Double, logUtility: Bool) -> (UInt64, Int) {
+        // The main loops are written out with raw vector loads: a closure over the accumulators, and then a
+        // per-vector function, were not inlined (a call per 8 states, accumulators in memory: 7 % of a solve).
+        // The one partial vector at the end goes through the same arithmetic in `…UtilityVector`.
         var maxBits = SIMD8<UInt64>(repeating: 0)
         var bad = SIMD8<Int64>(repeating: 0)
-        let zero = Vec(repeating: 0), one = Vec(repeating: 1)
         let k = Vec(repeating: 1 / (1 - gamma)), power = Vec(repeating: -gamma)
-        // Tail lanes load c = old = 1: a zero change and a feasible state.
-        @inline(__always) func account(_ c: Vec, _ old: Vec) {
-            maxBits = pointwiseMaxBits(maxBits, unsafeBitCast(c - old, to: SIMD8<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF)
-            var infeasibleLanes = SIMD8<Int64>(repeating: 0)
-            infeasibleLanes.replace(with: 1, where: .!(c .> zero))
-            bad &+= infeasibleLanes
-        }
+        var i = 0
         if logUtility {
-            VectorMath.forEachVector(count: n) { i, full in
-                let c = VectorMath.load(c1, i, n, full: full), old = VectorMath.load(c0, i, n, full: full)
-                let cont = VectorMath.load(v1, i, n, full: full)
-                VectorMath.store(one / c, cp1, i, n, full: full)
-                VectorMath.store(vlog(c) + cont, v1, i, n, full: full)
-                account(c, old)
+            let zero = Vec(repeating: 0), one = Vec(repeating: 1)
+            while i + 8 <= n {
+                let c = UnsafeRawPointer(c1 + i).loadUnaligned(as: Vec.self)
+                let old = UnsafeRawPointer(c0 + i).loadUnaligned(as: Vec.self)
+                let cont = UnsafeRawPointer(v1 + i).loadUnaligned(as: Vec.self)
+                UnsafeMutableRawPointer(cp1 + i).storeBytes(of: one / c, as: Vec.self)
+                UnsafeMutableRawPointer(v1 + i).storeBytes(of: vlog(c) + cont, as: Vec.self)
+                maxBits = pointwiseMaxBits(maxBits, unsafeBitCast(c - old, to: SIMD8<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF)
+                var infeasibleLanes = SIMD8<Int64>(repeating: 0)
+                infeasibleLanes.replace(with: 1, where: .!(c .> zero))
+                bad &+= infeasibleLanes
+                i += 8
             }
+            if i < n { Self.logUtilityVector(c0, c1, cp1, v1, i, n, false, &maxBits, &bad) }
         } else {
-            VectorMath.forEachVector(count: n) { i, full in
-                let c = VectorMath.load(c1, i, n, full: full), old = VectorMath.load(c0, i, n, full: full)
-                let cont = VectorMath.load(v1, i, n, full: full)
+            // The main loop written out: the compiler would not inline the per-vector function here.
+            let zero = Vec(repeating: 0)
+            while i + 8 <= n {
+                let c = UnsafeRawPointer(c1 + i).loadUnaligned(as: Vec.self)
+                let old = UnsafeRawPointer(c0 + i).loadUnaligned(as: Vec.self)
+                let cont = UnsafeRawPointer(v1 + i).loadUnaligned(as: Vec.self)
                 let cp = vpowPositive(c, power)
-                VectorMath.store(cp, cp1, i, n, full: full)
-                VectorMath.store(c * cp * k + cont, v1, i, n, full: full)
-                account(c, old)
+                UnsafeMutableRawPointer(cp1 + i).storeBytes(of: cp, as: Vec.self)
+                UnsafeMutableRawPointer(v1 + i).storeBytes(of: c * cp * k + cont, as: Vec.self)
+                maxBits = pointwiseMaxBits(maxBits, unsafeBitCast(c - old, to: SIMD8<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF)
+                var infeasibleLanes = SIMD8<Int64>(repeating: 0)
+                infeasibleLanes.replace(with: 1, where: .!(c .> zero))
+                bad &+= infeasibleLanes
+                i += 8
             }
+            if i < n { Self.powerUtilityVector(c0, c1, cp1, v1, i, n, false, power, k, &maxBits, &bad) }
         }
         return (maxBits.max(), Int(bad.wrappedSum()))
+    }
+}
+
+extension HouseholdSolver {
+    /// One vector of `utilityAndChange` for log utility: c^−1, v′ = log c′ + continuation.
+    @inline(__always)
+    static func logUtilityVector(_ c0: UnsafeMutablePointer<Double>, _ c1: UnsafeMutablePointer<Double>,
+                                 _ cp1: UnsafeMutablePointer<Double>, _ v1: UnsafeMutablePointer<Double>,
+                                 _ i: Int, _ n: Int, _ full: Bool,
+                                 _ maxBits: inout SIMD8<UInt64>, _ bad: inout SIMD8<Int64>) {
+        let c = VectorMath.load(c1, i, n, full: full), old = VectorMath.load(c0, i, n, full: full)
+        let cont = VectorMath.load(v1, i, n, full: full)
+        VectorMath.store(Vec(repeating: 1) / c, cp1, i, n, full: full)
+        VectorMath.store(vlog(c) + cont, v1, i, n, full: full)
+        account(c, old, &maxBits, &bad)
+    }
+
+    /// One vector of `utilityAndChange` for CRRA utility: c^−γ, v′ = c·c^−γ/(1−γ) + continuation.
+    @inline(__always)
+    static func powerUtilityVector(_ c0: UnsafeMutablePointer<Double>, _ c1: UnsafeMutablePointer<Double>,
+                                   _ cp1: UnsafeMutablePointer<Double>, _ v1: UnsafeMutablePointer<Double>,
+                                   _ i: Int, _ n: Int, _ full: Bool, _ power: Vec, _ k: Vec,
+                                   _ maxBits: inout SIMD8<UInt64>, _ bad: inout SIMD8<Int64>) {
+        let c = VectorMath.load(c1, i, n, full: full), old = VectorMath.load(c0, i, n, full: full)
+        let cont = VectorMath.load(v1, i, n, full: full)
+        let cp = vpowPositive(c, power)
+        VectorMath.store(cp, cp1, i, n, full: full)
+        VectorMath.store(c * cp * k + cont, v1, i, n, full: full)
+        account(c, old, &maxBits, &bad)
+    }
+
+    /// max |c′ − c| on bit patterns and the count of non-positive (or NaN) c′. Tail lanes load c = old = 1:
+    /// a zero change and a feasible state.
+    @inline(__always)
+    static func account(_ c: Vec, _ old: Vec, _ maxBits: inout SIMD8<UInt64>, _ bad: inout SIMD8<Int64>) {
+        maxBits = pointwiseMaxBits(maxBits, unsafeBitCast(c - old, to: SIMD8<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF)
+        var infeasibleLanes = SIMD8<Int64>(repeating: 0)
+        infeasibleLanes.replace(with: 1, where: .!(c .> Vec(repeating: 0)))
+        bad &+= infeasibleLanes
     }
 }
 

@@ -98,14 +98,6 @@ public func vpowPositive(_ c: Vec, _ power: Vec) -> Vec {
 /// In-place element-wise kernels over n contiguous doubles, eight at a time; the tail goes through the
 /// same vector code so every element gets identical arithmetic wherever it sits.
 public enum VectorMath {
-    /// Call `body(i, full)` for i = 0, 8, 16, … < n: `full` is true while a whole vector fits (the loop the
-    /// compiler specialises without tail checks) and false for the one partial vector at the end.
-    @inline(__always) static func forEachVector(count n: Int, _ body: (_ i: Int, _ full: Bool) -> Void) {
-        var i = 0
-        while i + 8 <= n { body(i, true); i += 8 }
-        if i < n { body(i, false) }
-    }
-
     /// Load the vector at i: unaligned when `full`, else the n − i remaining elements padded with ones.
     @inline(__always) static func load(_ p: UnsafePointer<Double>, _ i: Int, _ n: Int, full: Bool) -> Vec {
         if full { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec.self) }
