@@ -160,9 +160,11 @@ public final class HouseholdSolver {
     /// Converged choice probabilities π*.
     let piPtr: UnsafeMutablePointer<Double>
     // [shock][asset] scratch
-    private let mx, sumExp, acc, m, expect, einv, phi, phiBar, cash: UnsafeMutablePointer<Double>
+    private let mx, sumExp, acc, m, expect, einv, phi, phiBar, cash, barBase, barStep: UnsafeMutablePointer<Double>
     // [asset] scratch
-    private let aTilde, invDiff: UnsafeMutablePointer<Double>
+    private let aTilde, invDiff, gridStep: UnsafeMutablePointer<Double>
+    /// [variety] scratch: 1/p_j of the step's prices (a division hoisted out of the expectation's inner loop).
+    private let invPrice: UnsafeMutablePointer<Double>
 
     public private(set) var hasSolution = false
 
@@ -181,13 +183,14 @@ public final class HouseholdSolver {
         aNextPtr = alloc(nAll); piPtr = alloc(nAll)
         mx = alloc(nState); sumExp = alloc(nState); acc = alloc(nState); m = alloc(nState)
         expect = alloc(nState); einv = alloc(nState); phi = alloc(nState); phiBar = alloc(nState)
-        cash = alloc(nState)
-        aTilde = alloc(assets); invDiff = alloc(assets)
+        cash = alloc(nState); barBase = alloc(nState); barStep = alloc(nState)
+        aTilde = alloc(assets); invDiff = alloc(assets); gridStep = alloc(assets)
+        invPrice = alloc(varieties)
     }
 
     deinit {
-        for p in [cBuf[0], vBuf[0], aNextPtr, piPtr, mx, sumExp, acc, m, expect, einv, phi, phiBar, cash,
-                  aTilde, invDiff] { p.deallocate() }
+        for p in [cBuf[0], vBuf[0], aNextPtr, piPtr, mx, sumExp, acc, m, expect, einv, phi, phiBar, cash, barBase, barStep,
+                  aTilde, invDiff, gridStep, invPrice] { p.deallocate() }
     }
 
     /// Bind the scratch's current spare buffers as slot 1.
@@ -444,6 +447,7 @@ public final class HouseholdSolver {
         // A row shorter than a vector, or its last partial vector, is handled by overlapping the previous
         // one (each output depends on its own inputs only, so recomputing a few is harmless).
         let home = pr.home
+        for j in 0..<varietyCount { invPrice[j] = 1 / pr.prices[j] }
         for s in shocks {
             let rs = s * na
             let psiHome = Vec(repeating: pr.homeQuality[s])
@@ -464,7 +468,7 @@ public final class HouseholdSolver {
                     let shifted = j == home ? psiHome + x - mxv : Vec(repeating: 0) + x - mxv
                     let e = vexp(shifted * invSigma)
                     sum = sum + e
-                    weighted = weighted + e * VectorMath.load(cp0 + base, a, na, full: full) * Vec(repeating: 1 / pr.prices[j])
+                    weighted = weighted + e * VectorMath.load(cp0 + base, a, na, full: full) * Vec(repeating: invPrice[j])
                 }
                 VectorMath.store(mxv, mx + rs, a, na, full: full)
                 VectorMath.store(sum, sumExp + rs, a, na, full: full)
@@ -499,10 +503,16 @@ public final class HouseholdSolver {
         VectorMath.pow(einv + rows.lowerBound, count: rows.count, power: -invGamma)
         // Period resources λ(R a + w z_s) + τ on the grid.
         let z = pr.income.z
+        // The merge interpolates with t ∈ [0, 1] on each interval: a′ = a_i + t (a_{i+1} − a_i) and the
+        // continuation β Φ̄_i + t β (Φ̄_{i+1} − Φ̄_i); the interval differences are taken once per step.
         pr.assets.withUnsafeBufferPointer { grid in
+            for a in 0..<(na - 1) { gridStep[a] = grid[a + 1] - grid[a] }
             for s in shocks {
                 let income = lam * pr.wage * z[s] + pr.transfer
                 for a in 0..<na { cash[s * na + a] = lam * pr.rate * grid[a] + income }
+                let bar = phiBar + s * na, base = barBase + s * na, step = barStep + s * na
+                for a in 0..<na { base[a] = beta * bar[a] }
+                for a in 0..<(na - 1) { step[a] = beta * (bar[a + 1] - bar[a]) }
             }
         }
 
@@ -531,35 +541,35 @@ public final class HouseholdSolver {
                     // the continuation value β (ω Φ̄[l] + (1−ω) Φ̄[l+1]), stored in v′ until u(c′) is added.
                     let lo = aTilde[0], hi = aTilde[na - 1]
                     let aOut = aNextPtr + base, lowOut = lotteryLow + base, weightOut = lotteryWeight + base
-                    let vOut = v1 + base, bar = phiBar + rs, cOut = c1 + base, cashRow = cash + rs
+                    let vOut = v1 + base, cOut = c1 + base, cashRow = cash + rs
                     var a = 0
                     while a < na && grid[a] <= lo { a += 1 }            // constrained: a′ = a_1
                     let constrained = a
                     if constrained > 0 {
-                        let cont = beta * (bar[0] + 0 * bar[1])          // ω = 1 on a_1
+                        let cont = barBase[rs]                            // ω = 1 on a_1: β Φ̄_1
                         for k in 0..<constrained { cOut[k] = (cashRow[k] - aMin) * invP; vOut[k] = cont }
                         if record { for k in 0..<constrained { aOut[k] = aMin; lowOut[k] = 0; weightOut[k] = 1 } }
                     }
                     var end = na
                     while end > a && grid[end - 1] >= hi { end -= 1 }    // capped: a′ = a_N
                     if end < na {
-                        let cont = beta * (0 * bar[na - 2] + bar[na - 1]) // ω = 0 on a_{N−1}
+                        let cont = barBase[rs + na - 1]                   // ω = 0 on a_{N−1}: β Φ̄_N
                         for k in end..<na { cOut[k] = (cashRow[k] - aMax) * invP; vOut[k] = cont }
                         if record { for k in end..<na { aOut[k] = aMax; lowOut[k] = Int32(na - 2); weightOut[k] = 0 } }
                     }
                     // The budget gives c′ = (R a + w z − a′)/p_j. Inside the loop only c′ and the continuation
                     // are stored; a′ and its lottery only when recorded (the final step), for the distribution.
                     var i = 0
+                    let contBase = barBase + rs, contStep = barStep + rs
                     if record {
                         while a < end {
                             let x = grid[a]
                             while aTilde[i + 1] < x { i += 1 }
                             let t = (x - aTilde[i]) * invDiff[i]
-                            let w = 1 - t
-                            let next = grid[i] + t * (grid[i + 1] - grid[i])
+                            let next = grid[i] + t * gridStep[i]
                             cOut[a] = (cashRow[a] - next) * invP
-                            vOut[a] = beta * (w * bar[i] + (1 - w) * bar[i + 1])
-                            aOut[a] = next; lowOut[a] = Int32(i); weightOut[a] = w
+                            vOut[a] = contBase[i] + t * contStep[i]
+                            aOut[a] = next; lowOut[a] = Int32(i); weightOut[a] = 1 - t
                             a += 1
                         }
                     } else {
@@ -567,9 +577,8 @@ public final class HouseholdSolver {
                             let x = grid[a]
                             while aTilde[i + 1] < x { i += 1 }
                             let t = (x - aTilde[i]) * invDiff[i]
-                            let w = 1 - t
-                            cOut[a] = (cashRow[a] - (grid[i] + t * (grid[i + 1] - grid[i]))) * invP
-                            vOut[a] = beta * (w * bar[i] + (1 - w) * bar[i + 1])
+                            cOut[a] = (cashRow[a] - (grid[i] + t * gridStep[i])) * invP
+                            vOut[a] = contBase[i] + t * contStep[i]
                             a += 1
                         }
                     }
