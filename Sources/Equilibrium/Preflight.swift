@@ -12,8 +12,10 @@ public struct ResourceEstimate: Sendable {
     public var countriesPerRank: Int
 
     /// Sizes: N_a asset points, S income states, M countries (= varieties), split over `ranks`.
+    /// `piecesPerRank`: the most countries or blocks of countries one rank holds in the layout (each holds a
+    /// whole country's arrays); by default ⌈M/P⌉, the whole-country layout.
     public init(assets na: Int, persistentStates np: Int, transitoryStates ni: Int, countries m: Int, ranks: Int,
-                householdMaxIterations: Int = 500) {
+                householdMaxIterations: Int = 500, piecesPerRank: Int? = nil) {
         let a = Double(na), s = Double(np) * Double(ni), mm = Double(m)
         let states = a * s, all = states * mm
         // HouseholdSolver: c, v, a′, π kept per country (4 doubles per state and variety), 9 [shock][asset]
@@ -23,9 +25,8 @@ public struct ResourceEstimate: Sendable {
         // c^−γ, the lottery weight (5 doubles) and index (4 bytes).
         bytesPerCountry = all * (4 * 8) + states * (9 * 8 + 3 * 8 + 3 * 4) + 1.5 * 2 * all * 12 + 2 * a * 8
         let scratch = all * (5 * 8 + 4)
-        // Whole countries give ⌈M/P⌉ per rank; a cost-weighted packing or grid blocks can add one (a block of
-        // a country shared with a neighbour, or an uneven packing).
-        countriesPerRank = min(m, (m + max(ranks, 1) - 1) / max(ranks, 1) + (ranks > 1 ? 1 : 0))
+        // The layout's pieces per rank (a later rebalancing never adds one).
+        countriesPerRank = max(1, piecesPerRank ?? (m + max(ranks, 1) - 1) / max(ranks, 1))
         // Income process: the Rouwenhorst recursion (two n_P² tables), the S² transition and its copies in the
         // chain and the LAPACK solve. Output: the household arrays of a run of whole countries are copied
         // while written. Plus the runtime,

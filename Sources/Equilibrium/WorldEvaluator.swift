@@ -160,8 +160,9 @@ public final class WorldEvaluator {
         try buildWorkspaces()
     }
 
-    /// The layout for given per-country costs. Equal costs give whole countries in `Partition`'s blocks.
-    static func layout(costs: [Double], shocks: Int, ranks: Int, mode: GridBlockMode) -> WorkLayout {
+    /// The layout for given per-country costs. Equal costs give whole countries in `Partition`'s blocks (the
+    /// layout an evaluator starts with).
+    public static func layout(costs: [Double], shocks: Int, ranks: Int, mode: GridBlockMode) -> WorkLayout {
         let m = costs.count
         let split = mode == .on || (mode == .auto && ranks > m)
         if split { return .blocks(costs: costs, shocks: shocks, ranks: ranks) }
@@ -336,7 +337,10 @@ public final class WorldEvaluator {
     private func planRebalance() {
         rebalanced = true
         let proposed = Self.layout(costs: costs, shocks: income.count, ranks: communicator.size, mode: gridBlocks)
-        if proposed != layout, proposed.imbalance(costs: costs) < layout.imbalance(costs: costs) - 0.02 {
+        // Never more pieces on a rank than at the start: each piece holds a whole country's arrays, and the
+        // memory estimate checked before the run counts the starting layout's pieces.
+        if proposed != layout, proposed.maxPieces <= layout.maxPieces,
+           proposed.imbalance(costs: costs) < layout.imbalance(costs: costs) - 0.02 {
             pendingLayout = proposed
         }
     }

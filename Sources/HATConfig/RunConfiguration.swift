@@ -94,6 +94,11 @@ public enum ConfigurationLoader {
             throw ConfigError(file: path, key: "", problem: "configuration file is not UTF-8 text")
         }
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }     // a byte-order mark is not TOML
+        // A NUL written as a TOML escape would end the string where the parser hands it over (C strings):
+        // "off\u0000x" would silently read as "off".
+        if let line = nulEscapeLine(text) {
+            throw ConfigError(file: path, key: "", problem: "line \(line) escapes a NUL character (\\u0000), which no value may contain")
+        }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError(file: path, key: "", problem: "TOML syntax error at line \(e.source.begin.line): \(e.description)")
@@ -108,6 +113,15 @@ public enum ConfigurationLoader {
         config.overrides = overrides
         return config
     }
+}
+
+/// The 1-based line of the first TOML escape of NUL (\u0000 or \U00000000) in `text`, if any.
+func nulEscapeLine(_ text: String) -> Int? {
+    for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+    where line.contains("\\u0000") || line.contains("\\U00000000") {
+        return n + 1
+    }
+    return nil
 }
 
 /// Walks the TOML table, tracking which keys were used so unknown keys can be reported.
@@ -147,6 +161,9 @@ struct Reader {
             throw ConfigError(file: "--set", key: key, problem: "the value must be one line without control characters")
         }
         guard !value.isEmpty else { throw ConfigError(file: "--set", key: key, problem: "expected KEY=VALUE with a value") }
+        if nulEscapeLine(value) != nil {
+            throw ConfigError(file: "--set", key: key, problem: "the value escapes a NUL character (\\u0000), which no value may contain")
+        }
         let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)   // "model..gamma" is 3 parts: unknown
         guard parts.count == 2, ConfigurationKeys.section(named: parts[0])?.key(parts[1]) != nil else {
             throw ConfigError(file: "--set", key: key, problem: "unknown configuration key")
@@ -572,6 +589,10 @@ struct Reader {
         guard let namesArray = namesValue.array else { throw fail("world.countries", "must be an array of strings") }
         let names = try namesArray.enumerated().map { i, v -> String in
             guard let s = v.string, !s.isEmpty else { throw fail("world.countries", "entry \(i + 1) must be a non-empty string") }
+            // Names go into one-line logs, the layout description and CSV headers.
+            guard !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || ";,\"".unicodeScalars.contains($0) }) else {
+                throw fail("world.countries", "entry \(i + 1) must not contain control characters, quotes, commas or semicolons")
+            }
             return s
         }
         let m = names.count

@@ -44,6 +44,9 @@ public struct WorkLayout: Equatable, Sendable {
         return first..<(last + 1)
     }
 
+    /// The most pieces any rank holds (each piece keeps a whole country's workspace arrays).
+    public var maxPieces: Int { pieces.map(\.count).max() ?? 0 }
+
     /// Whether some country is split over more than one rank.
     public var hasBlocks: Bool { (0..<countries).contains { group(of: $0).count > 1 } }
 

@@ -101,6 +101,14 @@ struct Solve: ParsableCommand {
         if result.report.failed {
             log("the reporting evaluation failed: " + result.report.failureSummary(names: cfg.world.names))
         }
+        // The market residuals can meet their tolerance while an inner solve hit its iteration cap (e.g. a
+        // tolerance below what doubles resolve): say so (summary.json has household_converged per country).
+        let unconverged = zip(cfg.world.names, result.report.countries)
+            .filter { !$0.1.failed && (!$0.1.household.converged || !$0.1.distribution.converged) }.map(\.0)
+        if !unconverged.isEmpty {
+            log("warning: in the reporting evaluation the household or distribution iteration of " + unconverged.joined(separator: ", ")
+                + " stopped at its iteration limit before its tolerance (see household_converged, distribution_converged)")
+        }
         // Gravity moments of the model next to the data's (computed identically on every rank).
         var gravity: GravityComparison?
         if !result.report.failed {
@@ -244,9 +252,13 @@ struct Solve: ParsableCommand {
     /// estimate for the log.
     static func checkResources(_ cfg: RunConfiguration, comm: Communicator) throws -> (refusal: String, estimate: String) {
         let m = cfg.model, inc = m.income
+        let layout = WorldEvaluator.layout(costs: [Double](repeating: 1, count: cfg.world.count),
+                                           shocks: inc.persistentStates * inc.transitoryStates, ranks: comm.size,
+                                           mode: cfg.gridBlocks)
         let estimate = ResourceEstimate(assets: m.assetPoints, persistentStates: inc.persistentStates,
                                         transitoryStates: inc.transitoryStates, countries: cfg.world.count,
-                                        ranks: comm.size, householdMaxIterations: cfg.equilibrium.evaluation.householdMaxIterations)
+                                        ranks: comm.size, householdMaxIterations: cfg.equilibrium.evaluation.householdMaxIterations,
+                                        piecesPerRank: layout.maxPieces)
         let node = try comm.nodeLocal()
         let nodeBytes = estimate.bytesPerRank * Double(node.size)
         let available = availableMemoryBytes() ?? .infinity
@@ -270,7 +282,7 @@ struct Solve: ParsableCommand {
                 format: "one world evaluation needs up to %.1e flop per rank (%@), more than a week at 1 Gflop/s; reduce grid.assets or the income states",
                 estimate.flopsPerEvaluation, sizes)).description, "")
         }
-        return ("", String(format: "estimated memory %.2f GiB per rank (%d countries each), %.2f GiB on this node; at most %.2g flop per world evaluation",
+        return ("", String(format: "estimated memory %.2f GiB per rank (%d countries or blocks on the busiest rank), %.2f GiB on this node; at most %.2g flop per world evaluation",
                            estimate.bytesPerRank / gib, estimate.countriesPerRank, nodeBytes / gib, estimate.flopsPerEvaluation))
     }
 

@@ -194,6 +194,25 @@ final class HostileInputTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    /// Issue 11's hostile run: a NUL written as a TOML escape cut the string where the parser handed it over
+    /// ("off\u0000x" ran as "off"); country names carrying control characters or separators broke the
+    /// one-line log and the layout description.
+    func test11bEscapedNULAndUnprintableNamesAreRejected() throws {
+        let dir = temporaryDirectory()
+        let set = try hat(["solve", threeCountry, "--out", dir + "/a", "--set", "parallel.grid_blocks=\"off\\u0000x\""])
+        assertRefused(set, naming: ["--set", "parallel.grid_blocks", "NUL"], outputs: dir + "/a", "escaped NUL in --set")
+        var text = try String(contentsOfFile: threeCountry, encoding: .utf8)
+        text += "\n[parallel]\ngrid_blocks = \"on\\u0000garbage\"\n"
+        try text.write(toFile: dir + "/nul.toml", atomically: true, encoding: .utf8)
+        let file = try hat(["solve", dir + "/nul.toml", "--out", dir + "/b"])
+        assertRefused(file, naming: ["nul.toml", "NUL", "line"], outputs: dir + "/b", "escaped NUL in the file")
+        for name in ["A;rank 9", "B\\n", "C,D", "E\\\"F"] {
+            let r = try hat(["solve", threeCountry, "--out", dir + "/c", "--set", "world.countries=[\"\(name)\", \"Y\", \"Z\"]"])
+            assertRefused(r, naming: ["world.countries", "entry 1"], outputs: dir + "/c", "country name \(name)")
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
     // 12. Degenerate data: exit 2 naming the file and column, never NaN statistics with exit 0.
     func test12DegenerateGravityDataIsRejected() throws {
         let huge = try editedData(["ek-data.csv": { $0[2] = "1e308" + $0[2].drop { $0 != "," } }])
