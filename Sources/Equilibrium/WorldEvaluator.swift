@@ -136,7 +136,8 @@ public final class WorldEvaluator {
     private var exchanges: [Int: CommunicatorBlocks] = [:]
     /// Evaluations performed so far.
     public private(set) var evaluations = 0
-    /// Times the workspaces were (re)built: once at creation, again only when an update changed a size.
+    /// Times the workspaces were (re)built: once at creation, again when an update changed a size or the
+    /// load balancing moved countries.
     public private(set) var workspaceBuilds = 0
     /// Measured cost of every country in the last evaluation: (household iterations + 1) × N_a × S × M.
     public private(set) var costs: [Double]
