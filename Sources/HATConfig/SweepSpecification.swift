@@ -65,6 +65,9 @@ public struct SweepSpecification: Sendable {
             throw fail("", "sweep specification is not UTF-8 text")
         }
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+        if let line = nulEscapeLine(text) {
+            throw fail("", "line \(line) escapes a NUL character (\\u0000), which no value may contain")
+        }
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw fail("", "TOML syntax error at line \(e.source.begin.line): \(e.description)")
