@@ -386,38 +386,29 @@ public final class WorldEvaluator {
         if let piece = holders[communicator.rank], let hh = households[i], let dist = distributions[i] {
             message.append(hh.hasSolution && dist.hasSolution ? 1 : 0)
             for array in [hh.consumption, hh.values, hh.assetPolicy, hh.choiceProbabilities] {
-                for j in 0..<nJ {
-                    let start = hh.index(variety: j, shock: piece.shocks.lowerBound, asset: 0)
-                    message += array[start..<(start + piece.shocks.count * na)]
-                }
+                message += piece.rows(of: array, shockCount: nS, assets: na)
             }
             if layout.lead(of: i) == communicator.rank { message += dist.masses }
         }
         let all = try communicator.allGatherV(message)
-        var arrays = CountryArrays(consumption: .init(repeating: 0, count: nAll), values: .init(repeating: 0, count: nAll),
-                                   assetPolicy: .init(repeating: 0, count: nAll),
-                                   choiceProbabilities: .init(repeating: 0, count: nAll), masses: [])
+        // Consumption, values, a′, π in that order, each assembled from the holders' rows in rank order.
+        var parts = [[Double]](repeating: [Double](repeating: 0, count: nAll), count: 4)
+        var masses: [Double] = []
         var offset = 0
         var solved = true
         for r in 0..<layout.ranks {
             guard let piece = holders[r] else { continue }
             solved = solved && all[offset] == 1
             offset += 1
+            let size = nJ * piece.shocks.count * na
             for k in 0..<4 {
-                for j in 0..<nJ {
-                    let start = (j * nS + piece.shocks.lowerBound) * na, count = piece.shocks.count * na
-                    let rows = all[offset..<(offset + count)]
-                    switch k {
-                    case 0: arrays.consumption.replaceSubrange(start..<(start + count), with: rows)
-                    case 1: arrays.values.replaceSubrange(start..<(start + count), with: rows)
-                    case 2: arrays.assetPolicy.replaceSubrange(start..<(start + count), with: rows)
-                    default: arrays.choiceProbabilities.replaceSubrange(start..<(start + count), with: rows)
-                    }
-                    offset += count
-                }
+                piece.place(all[offset..<(offset + size)], into: &parts[k], shockCount: nS, assets: na)
+                offset += size
             }
-            if r == layout.lead(of: i) { arrays.masses = Array(all[offset..<(offset + na * nS)]); offset += na * nS }
+            if r == layout.lead(of: i) { masses = Array(all[offset..<(offset + na * nS)]); offset += na * nS }
         }
+        let arrays = CountryArrays(consumption: parts[0], values: parts[1], assetPolicy: parts[2],
+                                   choiceProbabilities: parts[3], masses: masses)
         return solved ? arrays : nil
     }
 

@@ -132,10 +132,7 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
                 blocks[blocks.count - 1].values += all
                 continue
             }
-            let rows = (0..<m).flatMap { j -> ArraySlice<Double> in
-                let start = (j * nS + piece.shocks.lowerBound) * na
-                return all[start..<(start + piece.shocks.count * na)]
-            }
+            let rows = piece.rows(of: all, shockCount: nS, assets: na)
             blocks.append(([piece.country, 0, piece.shocks.lowerBound, 0], [1, m, piece.shocks.count, na], rows))
         }
         try f.write(name, blocks: blocks)

@@ -11,6 +11,26 @@ public struct WorkLayout: Equatable, Sendable {
         public let country: Int
         public let shocks: Range<Int>
         public init(country: Int, shocks: Range<Int>) { self.country = country; self.shocks = shocks }
+
+        /// This piece's rows of a `[variety][shock][asset]` array of its country, variety by variety.
+        public func rows(of array: [Double], shockCount: Int, assets: Int) -> [Double] {
+            let varieties = array.count / (shockCount * assets)
+            return (0..<varieties).flatMap { j -> ArraySlice<Double> in
+                let start = (j * shockCount + shocks.lowerBound) * assets
+                return array[start..<(start + shocks.count * assets)]
+            }
+        }
+
+        /// Put `rows` (as `rows(of:…)` gives them) back into their places of `array`.
+        public func place(_ rows: ArraySlice<Double>, into array: inout [Double], shockCount: Int, assets: Int) {
+            let varieties = array.count / (shockCount * assets), run = shocks.count * assets
+            var from = rows.startIndex
+            for j in 0..<varieties {
+                let start = (j * shockCount + shocks.lowerBound) * assets
+                array.replaceSubrange(start..<(start + run), with: rows[from..<(from + run)])
+                from += run
+            }
+        }
     }
 
     public let countries: Int

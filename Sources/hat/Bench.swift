@@ -94,8 +94,7 @@ struct Bench: ParsableCommand {
             rows.append(("household_steady_state_1_variety", steady, "\(steps) Coleman steps + \(pushes) distribution iterations"))
 
             if large {
-                let bigModel = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, phi: 0.5, amax: 8,
-                                               assetPoints: 1000, income: largeIncome)
+                let bigModel = largeModel(model)
                 let bigIncome = IncomeProcess(bigModel.income)
                 let bigProblem = world.householdProblem(country: 18, model: bigModel, income: bigIncome, prices: prices)
                 let big = HouseholdSolver(assets: 1000, shocks: bigIncome.count, varieties: 19)
@@ -118,8 +117,7 @@ struct Bench: ParsableCommand {
                      "\(comm.size) rank(s), grid blocks: " + blocked.layoutDescription()))
 
         if large {
-            let bigModel = ModelParameters(gamma: 1.45, sigmaEps: 0.33, psiSlope: 0.725, phi: 0.5, amax: 8,
-                                           assetPoints: 1000, income: largeIncome)
+            let bigModel = largeModel(model)
             let bigEvaluator = try WorldEvaluator(world: world, model: bigModel, communicator: comm, gridBlocks: .on)
             let bigSamples = try timeEvaluations(bigEvaluator, prices: prices, options: options, count: max(1, repetitions / 9))
             let memory = try comm.allGatherV([peakResidentMemoryMiB()])
@@ -196,12 +194,14 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// The large grid's income process: the baseline's with 10 × 5 states (configs/ek19-large.toml).
-let largeIncome: IncomeProcess.Parameters = {
-    var p = IncomeProcess.Parameters.baseline
-    p.persistentStates = 10; p.transitoryStates = 5
-    return p
-}()
+/// `model` on the large grid of configs/ek19-large.toml: N_a 1000, the baseline income process with 10 × 5
+/// states.
+func largeModel(_ model: ModelParameters) -> ModelParameters {
+    var big = model
+    big.assetPoints = 1000
+    big.income.persistentStates = 10; big.income.transitoryStates = 5
+    return big
+}
 
 /// A synthetic M-country world: TFP and labour spread around one, trade costs growing with |i − j|.
 func syntheticWorld(countries m: Int) -> World {

@@ -91,4 +91,28 @@ final class GridBlockTests: XCTestCase {
         XCTAssertEqual(statuses[0], statuses[1])
         XCTAssertEqual(summaries[0], summaries[1])
     }
+
+    /// The household analysis of a country split over several ranks (its arrays gathered from the blocks)
+    /// equals the 1-rank analysis: summary.json's analysis and solution.h5's analysis group.
+    func testAnalysisOfASplitCountryEqualsOneRank() throws {
+        let config = configPath("three-country.toml")
+        var texts: [String] = [], groups: [String] = []
+        for ranks in [1, 4] {
+            let out = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let r = try mpirun(ranks: ranks, ["solve", config, "--out", out, "--set", "analysis.country=\"south\"",
+                                              "--set", "parallel.grid_blocks=\"on\""])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let json = try readJSON(out + "/summary.json")
+            if ranks == 4 { XCTAssertTrue((json["layout"] as? String ?? "").contains("SOUTH[s"), "SOUTH is split") }
+            XCTAssertNotNil(json["analysis"])
+            texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
+            let d = try runProcess("/usr/bin/h5dump", ["-m", "%.17g", "-g", "/analysis", out + "/solution.h5"])
+            XCTAssertEqual(d.status, 0, d.stderr)
+            groups.append(d.stdout.replacingOccurrences(of: out, with: "OUT"))
+        }
+        XCTAssertEqual(texts[0], texts[1])
+        XCTAssertEqual(groups[0], groups[1])
+        XCTAssertGreaterThan(groups[0].count, 1000)
+    }
 }
