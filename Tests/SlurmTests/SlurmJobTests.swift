@@ -12,6 +12,9 @@ struct ClusterUnavailable: Error, CustomStringConvertible {
 /// the class tearDown, which XCTest runs also when a test fails.
 final class SlurmJobTests: XCTestCase {
     static let clusterDirectory = "/tmp/hat-slurm-tests"
+    /// The partition slurm/local-cluster.sh creates. The job scripts leave the partition to the site's
+    /// default, so every submission names it on the sbatch command line, as a user at a site would.
+    static let partition = "debug"
     nonisolated(unsafe) static var startProblem: String?
     static var environment: [String: String] {
         ["SLURM_CONF": clusterDirectory + "/etc/slurm.conf", "HAT": hatBinary]
@@ -44,9 +47,14 @@ final class SlurmJobTests: XCTestCase {
                        environment: Self.environment.merging(environment) { _, new in new })
     }
 
+    /// `sbatch --partition=debug ARGUMENTS`, with the cluster's configuration.
+    func sbatch(_ arguments: [String], environment: [String: String]) throws -> RunResult {
+        try slurm("sbatch", ["--partition=\(Self.partition)"] + arguments, environment: environment)
+    }
+
     /// `sbatch --wait`: submit and block until the job (every task of an array) ended; its exit status.
     func submitAndWait(_ arguments: [String], environment: [String: String]) throws -> RunResult {
-        try slurm("sbatch", ["--wait"] + arguments, environment: environment)
+        try sbatch(["--wait"] + arguments, environment: environment)
     }
 
     /// `scontrol show job -o ID` as key → value.
@@ -128,10 +136,10 @@ final class SlurmJobTests: XCTestCase {
         let config = configPath("ek19-calibrate.toml")
         // The limit is 1 minute and the warning is asked 50 s before it: SLURM sends it 10-40 s into each run
         // (its time-limit check runs every 30 s), long before the calibration could finish.
-        let id = try slurm("sbatch", ["--parsable", "--ntasks=1", "--time=1", "--signal=B:USR1@50",
-                                      "--output=\(dir)/calibrate.out", "slurm/calibrate.sbatch"],
-                           environment: ["CONFIG": config, "OUT": dir + "/requeued",
-                                         "EXTRA": sets.map { "--set \($0)" }.joined(separator: " ")])
+        let id = try sbatch(["--parsable", "--ntasks=1", "--time=1", "--signal=B:USR1@50",
+                             "--output=\(dir)/calibrate.out", "slurm/calibrate.sbatch"],
+                            environment: ["CONFIG": config, "OUT": dir + "/requeued",
+                                          "EXTRA": sets.map { "--set \($0)" }.joined(separator: " ")])
         XCTAssertEqual(id.status, 0, id.stderr)
         let jobID = id.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         // Meanwhile the uninterrupted reference, outside SLURM.
