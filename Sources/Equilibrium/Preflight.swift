@@ -122,3 +122,24 @@ extension World {
         return nil
     }
 }
+
+extension World {
+    /// The market residuals are sums of per-capita quantities times L_i (HAT-SPEC §4.1), compared with an
+    /// absolute tolerance. Their rounding error is at least one unit in the last place of the largest term,
+    /// about ε L_i w_i; when that exceeds the tolerance by orders of magnitude (labor of 1e300 makes the
+    /// residual overflow outright), no root can satisfy the tolerance: refuse before solving rather than
+    /// stall at a "noise floor" of infinity.
+    public func unresolvableResiduals(prices: Prices, tolerance: Double) -> InfeasibleStart? {
+        let margin = 1e3
+        for i in 0..<count {
+            let scale = labor[i] * max(prices.wages[i], 1)
+            let rounding = Double.ulpOfOne * scale
+            if !scale.isFinite || rounding > margin * tolerance {
+                return InfeasibleStart(key: "world.labor", problem: String(
+                    format: "labor %.3g in %@ puts the market residuals (in units of L w) on a scale where their rounding error, about %.2g, is far above equilibrium.tolerance %.1e (and near 1e308 they overflow): rescale world.labor or loosen the tolerance",
+                    labor[i], names[i], rounding, tolerance))
+            }
+        }
+        return nil
+    }
+}

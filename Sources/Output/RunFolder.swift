@@ -82,9 +82,17 @@ public final class RunFolder {
     /// Take the folder's lock, or throw a `ConfigError` naming the run that holds it.
     public func lock(file: String, key: String) throws {
         while true {
-            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            // Never through a link: a symbolic link planted as the lock would have the run write its process
+            // id into whatever file the link names.
+            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
             guard fd >= 0 else {
-                throw ConfigError(file: file, key: key, problem: "cannot create the lock file \(lockPath): \(String(cString: strerror(errno)))")
+                let reason = errno == ELOOP ? "it is a symbolic link; remove it" : String(cString: strerror(errno))
+                throw ConfigError(file: file, key: key, problem: "cannot use the lock file \(lockPath): \(reason)")
+            }
+            var kind = stat()
+            if fstat(fd, &kind) != 0 || (kind.st_mode & S_IFMT) != S_IFREG {
+                close(fd)
+                throw ConfigError(file: file, key: key, problem: "cannot use the lock file \(lockPath): it is not a regular file; remove it")
             }
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 var buffer = [UInt8](repeating: 0, count: 64)
@@ -96,7 +104,7 @@ public final class RunFolder {
             }
             // The holder before us may have removed the file after we opened it: lock the file that is there.
             var opened = stat(), current = stat()
-            if fstat(fd, &opened) == 0 && stat(lockPath, &current) == 0 && opened.st_ino == current.st_ino
+            if fstat(fd, &opened) == 0 && lstat(lockPath, &current) == 0 && opened.st_ino == current.st_ino
                 && opened.st_dev == current.st_dev {
                 let text = Array("\(getpid())\n".utf8)
                 _ = ftruncate(fd, 0)
@@ -153,7 +161,10 @@ public final class RunFolder {
         if let text = try? String(contentsOfFile: journal, encoding: .utf8) {
             for line in text.split(separator: "\n") {
                 let parts = line.split(separator: "\t").map(String.init)
-                guard parts.count == 2 else { continue }
+                // Only renames of hat's own staged files to plain names inside this folder: a journal edited
+                // to name `../x` must not move files elsewhere.
+                guard parts.count == 2, !parts[0].contains("/"), !parts[1].contains("/"),
+                      parts[1] != "." && parts[1] != "..", parts[0].hasPrefix(".\(parts[1]).tmp-") else { continue }
                 let from = path + "/" + parts[0], to = path + "/" + parts[1]
                 if FileManager.default.fileExists(atPath: from) { rename(from, to) }
             }
@@ -237,8 +248,12 @@ public struct OutputError: Error, CustomStringConvertible {
 }
 
 /// Write `text` to `path` and flush it to disk, or throw an `OutputError` (and leave no partial file).
+///
+/// The file is always a new one: whatever is at `path` as a symbolic link is replaced, not followed (every
+/// caller writes a temporary that is then renamed, so this is what the rename would do anyway).
 public func writeDurably(_ text: String, to path: String) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    replaceLink(at: path)
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
     guard fd >= 0 else { throw OutputError(path: path, problem: "cannot create: \(String(cString: strerror(errno)))") }
     let bytes = Array(text.utf8)
     var written = 0
@@ -272,4 +287,11 @@ public func writeAtomically(_ text: String, to path: String) throws {
         unlink(tmp)
         throw OutputError(path: path, problem: "cannot write: \(reason)")
     }
+}
+
+/// Remove a symbolic link at `path` (not what it points to), so that a file created there is a new file
+/// rather than a write through the link into a file elsewhere.
+public func replaceLink(at path: String) {
+    var info = stat()
+    if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK { unlink(path) }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import Parallel
 
-/// Files to remove if the process is ended by SIGTERM, SIGINT or SIGHUP (a run's temporaries and its lock
-/// file), so a stopped run leaves nothing half-written behind. The handler only calls `unlink` on
+/// Files to remove if the process is ended by SIGTERM, SIGINT, SIGHUP or SIGUSR1 (a run's temporaries and
+/// its lock file), so a stopped run leaves nothing half-written behind. The handler only calls `unlink` on
 /// preallocated C strings (async-signal-safe), then re-raises the signal with its default action so the
-/// exit status still says what ended the process.
+/// exit status still says what ended the process. SIGUSR1 is what SLURM's `--signal` sends before a time
+/// limit: where no polite stop is possible (no checkpoints) it ends the run exactly as SIGTERM does.
 public enum SignalCleanup {
     static let capacity = 32
     static let slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
@@ -12,7 +13,7 @@ public enum SignalCleanup {
         p.initialize(repeating: nil, count: capacity)
         return p
     }()
-    static let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+    static let signals: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
     private static let installed: Bool = {
         _ = slots
         // Signals that `StopSignal` turned into a polite stop stay with it (the run cleans up itself).
@@ -21,6 +22,10 @@ public enum SignalCleanup {
         atexit { removeRegistered() }
         return true
     }()
+
+    /// Take over the termination signals now (every command calls this first, so that a signal that
+    /// arrives before the first file is registered still ends the process as documented).
+    public static func install() { _ = installed }
 
     /// Remove `path` if the process is terminated by a signal before `unregister(path)`.
     public static func register(_ path: String) {
@@ -44,7 +49,7 @@ public enum SignalCleanup {
     public static func holdTermination(_ body: () -> Void) {
         var set = sigset_t(), old = sigset_t()
         sigemptyset(&set)
-        for sig in signals + [SIGUSR1, SIGUSR2, SIGQUIT] { sigaddset(&set, sig) }
+        for sig in signals + [SIGUSR2, SIGQUIT] { sigaddset(&set, sig) }
         pthread_sigmask(SIG_BLOCK, &set, &old)
         body()
         pthread_sigmask(SIG_SETMASK, &old, nil)
@@ -60,6 +65,7 @@ private func removeRegistered() {
 
 private func signalCleanupHandler(_ sig: Int32) {
     removeRegistered()
-    signal(sig, SIG_DFL)
-    raise(sig)
+    let ending = sig == SIGUSR1 ? SIGTERM : sig
+    signal(ending, SIG_DFL)
+    raise(ending)
 }

@@ -49,6 +49,9 @@ public enum SolveCheckpoint {
         let temporary = directory + "/." + name(sequence) + ".tmp-\(getpid())"
         SignalCleanup.register(temporary)
         defer { SignalCleanup.unregister(temporary) }
+        // Whatever fails below (a full disk, a file-size limit) leaves no partial temporary behind.
+        var written = false
+        defer { if !written { unlink(temporary) } }
         let effective = config.effectiveValues.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
         let attributes: [(String, String)] = [
             ("kind", kind), ("hat_version", hatVersion), ("sequence", "\(sequence)"), ("iteration", "\(iteration)"),
@@ -75,10 +78,22 @@ public enum SolveCheckpoint {
         let fd = open(temporary, O_RDONLY)
         if fd >= 0 { fsync(fd); close(fd) }
         guard rename(temporary, final) == 0 else {
-            unlink(temporary)
             throw OutputError(path: final, problem: "rename failed: \(String(cString: strerror(errno)))")
         }
+        written = true
         for old in candidates(directory).dropFirst(keep) { unlink(old) }
+    }
+
+    /// Remove the temporaries of runs that died while writing a checkpoint into `directory`
+    /// (`.solve-NNNNNN.h5.tmp-PID` whose process is gone; a live run's temporary is left alone).
+    public static func removeStaleTemporaries(in directory: String) {
+        for n in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard n.hasPrefix(".solve-"), let marker = n.range(of: ".h5.tmp-"),
+                  let pid = Int32(n[marker.upperBound...]), pid > 0 else { continue }
+            let sequence = n[n.index(n.startIndex, offsetBy: 7)..<marker.lowerBound]
+            guard sequence.count == 6, sequence.allSatisfy(\.isNumber) else { continue }
+            if pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) { unlink(directory + "/" + n) }
+        }
     }
 
     /// Read and verify one checkpoint (throws with the reason when it is not a valid solve checkpoint).

@@ -35,7 +35,7 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     fields.append(("reason", .string(result.reason.message)))
     if !result.reasonDetail.isEmpty { fields.append(("reason_detail", .string(result.reasonDetail))) }
     fields.append(("strategy", .string(result.strategy)))
-    if let noise = result.residualNoise { fields.append(("residual_noise", .number(noise))) }
+    if let noise = result.residualNoise, noise.isFinite { fields.append(("residual_noise", .number(noise))) }
     fields.append(("closure", .string(eq.closure.kind.rawValue)))
     // What was run: a sweep point or a calibration step can be identified from summary.json alone.
     let fixed = eq.closure.parameter

@@ -44,6 +44,10 @@ public enum StopSignal {
         return agreedStop
     }
 
+    /// Ask for a stop from within the process (a checkpoint that cannot be written ends the run at the next
+    /// safe point, as a signal would; the caller says why).
+    public static func request() { flag.pointee = sig_atomic_t(SIGTERM) }
+
     /// For tests within one process: forget a received or agreed stop.
     public static func clear() { flag.pointee = 0; agreedStop = false }
 }

@@ -242,7 +242,7 @@ public struct HybridRootFinder: Sendable {
                         _ = monitor(record(step: 0, accepted: false,
                                            note: String(format: "stalled: measured residual noise %.2e (max-abs residual %.3e, tolerance %.1e)",
                                                         level, normInf(s.f), tolerance)))
-                        if level > 0 && normInf(s.f) <= noiseMultiple * level { return result(s, .noiseFloor) }
+                        if level > 0 && level.isFinite && normInf(s.f) <= noiseMultiple * level { return result(s, .noiseFloor) }
                     }
                     return result(s, .notMakingProgress)
                 }
@@ -327,6 +327,8 @@ public struct HybridRootFinder: Sendable {
                     sum += third * third
                 }
                 let sigma = (sum / 4 / 20).squareRoot()
+                // Differences of huge residuals overflow: an infinite "noise" is no measurement.
+                guard sigma.isFinite else { continue }
                 estimate = max(estimate ?? 0, sigma)
             }
         }

@@ -23,8 +23,12 @@ public func norm2(_ x: [Double]) -> Double { dot(x, x).squareRoot() }
 
 /// max_i |x_i|, NaN if any entry is NaN (Swift's `max()` would skip a NaN that is not first).
 public func normInf(_ x: [Double]) -> Double {
+    // A NaN anywhere makes the norm NaN (`map(abs).max()` would drop it and report a finite residual).
     var m = 0.0
-    for v in x { if !(abs(v) <= m) { m = abs(v) } }   // NaN propagates
+    for v in x {
+        if v.isNaN { return .nan }
+        if abs(v) > m { m = abs(v) }
+    }
     return m
 }
 

@@ -58,6 +58,13 @@ public final class HDF5File {
         let fcpl = H5Pcreate(H5P_FILE_CREATE)
         defer { H5Pclose(fcpl) }
         H5Pset_attr_phase_change(fcpl, 0, 0)
+        // A symbolic link at the path is replaced, not written through (HDF5 would follow it and truncate
+        // the file it names). One rank removes it; the others wait so that none opens the old link.
+        if communicator?.isRoot ?? true {
+            var info = stat()
+            if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK { unlink(path) }
+        }
+        if let communicator { try communicator.barrier() }
         let id = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl)
         guard id >= 0 else { throw HDF5Error(operation: "create", path: path) }
         return HDF5File(path: path, id: id, communicator: communicator)

@@ -6,6 +6,7 @@ import HATConfig
 import HATModel
 import Output
 import Parallel
+import Solvers
 
 struct Counterfactual: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -276,7 +277,8 @@ struct Counterfactual: ParsableCommand {
             fields.append(("ev_max", .number(ev.multipliers.max()!)))
             fields.append(("ev_states", .integer(ev.multipliers.count)))
             fields.append(("ev_unconverged", .integer(ev.unconvergedCount)))
-            fields.append(("ev_max_abs_residual", .number(ev.residuals.map(abs).max()!)))
+            let evResidual = normInf(ev.residuals)
+            if evResidual.isFinite { fields.append(("ev_max_abs_residual", .number(evResidual))) }
             fields.append(("ev_household_solves", .integer(ev.totalSolves)))
             fields.append(("ev_household_steps", .integer(ev.steps)))
             fields.append(("ev_values", .string(evValues)))

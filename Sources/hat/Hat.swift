@@ -67,6 +67,7 @@ enum Main {
         // Past a file-size limit (ulimit -f) a write should fail with EFBIG and become exit code 4 with a
         // message, not end the process by SIGXFSZ with a half-written file.
         signal(SIGXFSZ, SIG_IGN)
+        SignalCleanup.install()
         do {
             var command = try Hat.parseAsRoot()
             try command.run()

@@ -4,6 +4,7 @@ import Foundation
 import HATConfig
 import Output
 import Parallel
+import Solvers
 
 struct Planner: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,8 +28,12 @@ struct Planner: ParsableCommand {
         var code = [Int64(0)]
         var converged = true
         if comm.isRoot {
+            // A refusal or a failed write removes the folders this run created (they hold nothing).
+            var created: RunFolder?
+            defer { if !problem.isEmpty { created?.abandon() } }
             do {
                 let folder = try RunFolder.prepare(cfg.outputDirectory, file: loaded.folderFile, key: loaded.folderKey)
+                created = folder
                 try folder.lock(file: loaded.folderFile, key: loaded.folderKey)
                 defer { folder.unlock() }
                 try folder.checkTargets(["planner.json"], file: loaded.folderFile, key: loaded.folderKey)
@@ -37,8 +42,8 @@ struct Planner: ParsableCommand {
                 converged = plan.converged
                 let m = plan.names.count
                 func rows(_ v: [Double]) -> JSON { .matrix((0..<m).map { Array(v[($0 * m)..<(($0 + 1) * m)]) }) }
-                let residualMax = plan.residuals.map(abs).max() ?? 0
-                let finite = (plan.consumption + plan.tradeShares + plan.elasticities).allSatisfy { $0.isFinite }
+                let residualMax = normInf(plan.residuals)
+                let finite = residualMax.isFinite && (plan.consumption + plan.tradeShares + plan.elasticities).allSatisfy { $0.isFinite }
                 var fields: [(String, JSON)] = [
                     ("status", .string(plan.converged && finite ? "converged" : "not-converged")),
                     ("reason", .string(plan.reason.message)),

@@ -61,7 +61,7 @@ struct Solve: ParsableCommand {
         if let dir = checkpointDir {
             (cfg, refusal, checkpointCounter) = try prepareCheckpoints(cfg, directory: dir, comm: comm, log: log)
             if !refusal.isEmpty {
-                folder?.unlock()
+                folder?.abandon()
                 fail(refusal, code: refusal.hasPrefix("--resume") ? HatExit.io : HatExit.badInput)
             }
         }
@@ -84,10 +84,14 @@ struct Solve: ParsableCommand {
         }
         if result.reason == .interrupted {
             folder?.unlock()
-            var failed = [Int64(checkpointCounter?.lastWriteFailed == true ? 1 : 0)]
-            try comm.broadcast(&failed)
-            if failed[0] == 1 {
-                fail("stopped by SIGTERM/SIGUSR1, but the last checkpoint could not be written into \(checkpointDir ?? "")", code: HatExit.io)
+            var failure = checkpointCounter?.writeFailure ?? ""
+            try comm.broadcast(&failure)
+            if !failure.isEmpty {
+                folder?.abandon()
+                fail(checkpointCounter?.stoppedForFailure == true
+                     ? "checkpoint not written into \(checkpointDir ?? ""): \(failure); the solve stopped and wrote no outputs"
+                     : "stopped by SIGTERM/SIGUSR1, but the last checkpoint could not be written into \(checkpointDir ?? ""): \(failure)",
+                     code: HatExit.io)
             }
             log("stopped by SIGTERM/SIGUSR1 after iteration \(result.iterations): checkpoint in \(checkpointDir ?? ""); continue with --resume")
             MPIEnvironment.finalize()
@@ -163,6 +167,7 @@ struct Solve: ParsableCommand {
                 } else if !isDir.boolValue || access(directory, W_OK) != 0 {
                     throw ConfigError(file: "--checkpoint-dir", key: "", problem: "\(directory) is not a writable folder")
                 }
+                SolveCheckpoint.removeStaleTemporaries(in: directory)
                 if resume {
                     guard let (found, skipped) = try SolveCheckpoint.newest(in: directory, config: cfg, ignoring: ["output.dir", "equilibrium.max_iterations"]) else {
                         throw OutputError(path: directory, problem: "--resume: no valid solve checkpoint")
@@ -190,10 +195,13 @@ struct Solve: ParsableCommand {
             do {
                 try SolveCheckpoint.write(directory: directory, sequence: counter.next(), unknowns: x, unknownNames: names,
                                           residuals: f, iteration: iteration, strategy: strategy, config: frozen)
-                counter.lastWriteFailed = false
+                counter.writeFailure = nil
             } catch {
-                counter.lastWriteFailed = true
-                log("warning: checkpoint not written: \(error)")
+                // A run that was asked for checkpoints and cannot write them stops (exit 4) rather than go
+                // on for hours with nothing to resume from.
+                counter.writeFailure = "\(error)"
+                if StopSignal.received == 0 { counter.stoppedForFailure = true }
+                StopSignal.request()
             }
         }
         return (cfg, refusal, counter)
@@ -290,8 +298,9 @@ struct Solve: ParsableCommand {
     static func checkFeasibility(_ cfg: RunConfiguration, income: IncomeProcess) -> String {
         let eq = cfg.equilibrium, m = cfg.world.count
         let prices = eq.closure.prices(at: eq.start, countries: m)
-        guard let bad = cfg.world.infeasibleStart(model: cfg.model, income: income, prices: prices,
-                                                  rateIsFixed: eq.closure.kind == .fixedRate) else { return "" }
+        guard let bad = cfg.world.unresolvableResiduals(prices: prices, tolerance: eq.tolerance)
+                ?? cfg.world.infeasibleStart(model: cfg.model, income: income, prices: prices,
+                                             rateIsFixed: eq.closure.kind == .fixedRate) else { return "" }
         // The preflight names R's key generically; the configuration knows which spelling the user gave.
         let key = bad.key == "equilibrium.rate" ? cfg.rateKey : bad.key
         return ConfigError(file: cfg.source(of: key), key: key, problem: bad.problem).description
@@ -301,8 +310,10 @@ struct Solve: ParsableCommand {
 /// The running number of `hat solve` checkpoints (touched on the root only, from the solver's monitor).
 final class CheckpointCounter: @unchecked Sendable {
     private var value: Int
-    /// Whether the latest checkpoint write failed (then a stop cannot promise a resumable checkpoint).
-    var lastWriteFailed = false
+    /// Why the latest checkpoint write failed (then a stop cannot promise a resumable checkpoint).
+    var writeFailure: String?
+    /// Whether that failure, not a signal, stopped the solve.
+    var stoppedForFailure = false
     init(_ start: Int) { value = start }
     func next() -> Int { value += 1; return value }
 }

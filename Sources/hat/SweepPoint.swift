@@ -5,6 +5,7 @@ import Gravity
 import HATConfig
 import Output
 import Parallel
+import Solvers
 
 /// One row of the sweep table (`point.json`): where the point is, how it ended, and its household statistics.
 struct PointRecord {
@@ -147,7 +148,7 @@ struct SweepEvaluator {
         var m = Measurement(status: .converged, reason: "", psiSlope: cfg.model.psiSlope)
         let outcome = finished.outcome, run = finished.run
         m.values["outer_iterations"] = Double(outcome.progress.outerIterations)
-        if let last = run.last { m.values["max_abs_gap"] = last.gap.map(abs).max() ?? .nan }
+        if let last = run.last { m.values["max_abs_gap"] = last.gap.isEmpty ? .nan : normInf(last.gap) }
         switch outcome.status {
         case .stopped: return Measurement(status: .stopped, reason: "stopped by a signal at a checkpoint")
         case .notConverged: return Measurement(status: .notConverged, reason: "calibration: \(outcome.reason.message)", values: m.values)
