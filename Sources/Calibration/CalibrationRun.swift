@@ -144,16 +144,26 @@ public final class CalibrationRun {
         }
     }
 
-    /// The reporting evaluation at the last converged point, exactly as the moment evaluation made it
-    /// (cold, at the reporting tolerance): the outputs of a resumed finished calibration have the same bits.
+    /// The last converged point's result rebuilt after a resume: the reporting evaluation exactly as the
+    /// moment evaluation made it (cold, at the reporting tolerance, a function of x* alone), with the inner
+    /// solve's own record (residuals, reason, strategy, counts) from the checkpoint, so that the outputs of
+    /// a resumed finished calibration have the bits of the uninterrupted run. A checkpoint of schema 1 has
+    /// no record: the reporting evaluation's residuals stand in for the solver's.
     func serveReport() throws {
         guard let point = last, point.converged, let world = problem.world(at: point.theta) else {
             throw CalibrationError.internalState("report without a solved point")
         }
         try evaluator.update(world: world, model: problem.model)
-        lastResult = try reportEquilibrium(evaluator: evaluator, options: problem.equilibrium, unknowns: point.unknowns,
-                                           reason: .residualTolerance, detail: "rebuilt from the checkpoint at its x*",
-                                           strategy: "checkpoint")
+        if let inner = point.inner {
+            lastResult = try reportEquilibrium(evaluator: evaluator, options: problem.equilibrium, unknowns: point.unknowns,
+                                               residuals: inner.residuals, reason: inner.reason, detail: inner.detail,
+                                               strategy: inner.strategy, iterations: inner.iterations,
+                                               evaluations: inner.evaluations, noise: inner.noise)
+        } else {
+            lastResult = try reportEquilibrium(evaluator: evaluator, options: problem.equilibrium, unknowns: point.unknowns,
+                                               reason: .residualTolerance, detail: "rebuilt from the checkpoint at its x*",
+                                               strategy: "checkpoint")
+        }
         workspacesHoldLast = true
     }
 
@@ -198,6 +208,7 @@ public final class CalibrationRun {
             point.converged = point.base.allSatisfy { $0.isFinite }
         }
         if point.converged {
+            point.inner = InnerSolveRecord(r)
             // The reporting evaluation (cold, at the reporting tolerance) is the new anchor.
             try share(solvedOwnedCountries())
             workspacesHoldLast = true
@@ -325,8 +336,10 @@ final class OuterLoop {
         guard case let .moments(evaluations, interrupted) = try request(.moments(theta: theta)) else {
             throw CalibrationError.internalState("moments reply")
         }
-        progress.worldEvaluations += evaluations
+        // An interrupted evaluation is done again after the resume and counted then: the counts of a resumed
+        // calibration are those of the uninterrupted one.
         if interrupted { throw StopRequested() }
+        progress.worldEvaluations += evaluations
         let p = calibration.last!
         log(String(format: "  moments: max gap %.3e, inner equilibrium %@ (%d world evaluations), elapsed %.1f s",
                    normInf(p.gap), p.converged ? "solved" : "FAILED", evaluations, elapsed))
