@@ -62,6 +62,8 @@ public final class CalibrationRun {
 
     var m: Int { problem.countries }
     let innerLog = ProcessInfo.processInfo.environment["HAT_INNER_LOG"] == "1"
+    /// Progress lines of the long phases (the inner equilibria, the Jacobians) on the root.
+    let progress = ProgressThrottle(interval: ProgressThrottle.interval(ProcessInfo.processInfo.environment))
     var closure: MarketClosure { problem.equilibrium.closure }
 
     // MARK: - Anchors
@@ -194,8 +196,25 @@ public final class CalibrationRun {
             if !out.failed { try share(solvedOwnedCountries()) }
         }
         faultPoint("inner")
-        // The inner solver's own iterations are logged only on request (HAT_INNER_LOG=1, README "Calibration").
-        let r = try solveEquilibrium(evaluator: evaluator, options: options, log: innerLog ? log : .silent)
+        // The inner solver's own lines are logged in full on request (HAT_INNER_LOG=1); otherwise a long solve
+        // reports its lines and evaluations at most every `progress.interval` seconds.
+        progress.begin()
+        let started = Date()
+        let inner: Logger
+        if innerLog {
+            inner = log
+        } else {
+            inner = Logger(communicator: evaluator.communicator) { [log, progress] line in
+                if progress.due() { log("  inner: " + line) }
+            }
+            options.onEvaluation = { [log, progress] evaluations in
+                if progress.due() {
+                    log(String(format: "  inner equilibrium: %d world evaluation(s) so far, %.1f s", evaluations,
+                               Date().timeIntervalSince(started)))
+                }
+            }
+        }
+        let r = try solveEquilibrium(evaluator: evaluator, options: options, log: inner)
         workspacesHoldLast = false
         if r.reason == .interrupted { return .moments(evaluations: coldStart + r.evaluations + 1, interrupted: true) }
         lastResult = r
@@ -363,7 +382,9 @@ final class OuterLoop {
         }
         let jStart = Date()
         var pending = (0..<width).filter { !progress.partial!.done.contains($0) }
+        let toDo = pending.count
         var evaluations = 0
+        calibration.progress.begin()
         while !pending.isEmpty {
             let batch = Array(pending.prefix(calibration.groups))
             pending.removeFirst(batch.count)
@@ -377,6 +398,13 @@ final class OuterLoop {
             }
             progress.worldEvaluations += columns.reduce(0) { $0 + $1.2 }
             calibration.faultPoint("jacobian-batch")
+            if calibration.progress.due() {
+                // The rate of this run's columns (a resumed Jacobian's earlier columns took no time here).
+                let seconds = Date().timeIntervalSince(jStart), done = toDo - pending.count
+                let rate = Double(done) / max(seconds, 1e-9)
+                log(String(format: "  jacobian columns %d/%d, %.2f columns/s, about %.0f s left",
+                           progress.partial!.done.count, width, rate, Double(pending.count) / rate))
+            }
             let phase = "jacobian \(progress.partial!.done.count)/\(width) at iteration \(progress.outerIterations)"
             if StopSignal.agreed { throw StopRequested() }
             if Date().timeIntervalSince(lastCheckpoint) >= problem.checkpointEverySeconds && !pending.isEmpty {
@@ -514,5 +542,30 @@ public enum CalibrationError: Error, CustomStringConvertible {
         switch self {
         case .internalState(let what): return "calibration: inconsistent internal state (\(what))"
         }
+    }
+}
+
+/// Rate-limited progress lines of a long phase: at most one every `interval` seconds (0: every one), and
+/// none in a phase shorter than that, so that a small calibration's log keeps its shape. `begin` starts a
+/// phase; `due` says whether a line may be printed now. Used on the root's thread only.
+final class ProgressThrottle: @unchecked Sendable {
+    /// Seconds between two lines: `HAT_PROGRESS_SECONDS` (0 prints every line, for tests), else 5.
+    static func interval(_ environment: [String: String]) -> Double {
+        guard let text = environment["HAT_PROGRESS_SECONDS"], let v = Double(text), v.isFinite, v >= 0 else { return 5 }
+        return v
+    }
+
+    let interval: Double
+    private var last = Date()
+
+    init(interval: Double) { self.interval = interval }
+
+    func begin() { last = Date() }
+
+    func due() -> Bool {
+        let now = Date()
+        guard now.timeIntervalSince(last) >= interval else { return false }
+        last = now
+        return true
     }
 }

@@ -27,8 +27,8 @@ final class CalibrationResumeTests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(flag): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("resuming from"), "\(flag): \(r.stderr)")
             XCTAssertEqual(try readJSON(dir + "/calibration.json")["resumed_from"] as? String,
-                           try newestCheckpoint(Self.reference), flag)
-            try assertSameOutputs(dir, Self.reference, flag)
+                           try CalibrationFolders.newestCheckpoint(Self.reference), flag)
+            try CalibrationFolders.assertSameOutputs(dir, Self.reference, flag)
         }
     }
 
@@ -69,27 +69,63 @@ final class CalibrationResumeTests: XCTestCase {
             XCTAssertEqual(resumed.status, 0, "\(c.name): \(resumed.stderr)")
             // The checkpoint written at the stop is one more than the uninterrupted run wrote, so the name
             // of the last one is a run field here.
-            try assertSameOutputs(dir, Self.reference, c.name, runFields: ["\"checkpoint\""])
+            try CalibrationFolders.assertSameOutputs(dir, Self.reference, c.name, runFields: ["\"checkpoint\""])
         }
     }
+}
 
-    // MARK: - Comparing output folders
+/// Progress lines of the long phases (issue: a large calibration printed nothing for minutes): the inner
+/// equilibria's lines and evaluations and the Jacobian's columns, rate-limited by HAT_PROGRESS_SECONDS
+/// (0 here: every line), and the output files unchanged by them.
+final class CalibrationProgressTests: XCTestCase {
+    func testLongPhasesReportProgressAndTheOutputsStayTheSame() throws {
+        let dir = temporaryDirectory()
+        let r = try runProcess(hatBinary, ["calibrate", CalibrationResumeTests.config, "--out", dir], timeout: 600,
+                               environment: ["HAT_PROGRESS_SECONDS": "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        // The first inner equilibrium: its solver's iterations and its evaluations, before the first moments line.
+        let firstMoments = try XCTUnwrap(lines.firstIndex { $0.contains("moments: max gap") }, r.stderr)
+        XCTAssertTrue(lines[..<firstMoments].contains { $0.hasPrefix("hat:   inner: iter   1 ") }, r.stderr)
+        XCTAssertTrue(lines[..<firstMoments].contains { $0.hasPrefix("hat:   inner equilibrium: 2 world evaluation(s) so far, ") },
+                      r.stderr)
+        // Every column of the one Jacobian (65 = 19 inner unknowns + 46 parameters), with a rate and the time left.
+        let columns = lines.filter { $0.hasPrefix("hat:   jacobian columns ") }
+        XCTAssertEqual(columns.count, 65, r.stderr)
+        XCTAssertTrue(columns.first?.hasPrefix("hat:   jacobian columns 1/65, ") ?? false, columns.first ?? "")
+        XCTAssertTrue(columns.last?.hasPrefix("hat:   jacobian columns 65/65, ") ?? false, columns.last ?? "")
+        XCTAssertTrue(columns.allSatisfy { $0.contains(" columns/s, about ") && $0.hasSuffix(" s left") }, "\(columns)")
+        // Printed on the root only: two ranks print each line once.
+        let two = temporaryDirectory()
+        let r2 = try runProcess("/usr/bin/mpirun", ["-np", "2", hatBinary, "calibrate", CalibrationResumeTests.config,
+                                                    "--out", two], timeout: 600, environment: ["HAT_PROGRESS_SECONDS": "0"])
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        XCTAssertEqual(r2.stderr.split(separator: "\n").filter { $0.hasPrefix("hat:   jacobian columns ") }.count, 65)
+        // Without the variable a short phase prints none of them (at most one line every 5 s).
+        let quiet = try hat(["calibrate", CalibrationResumeTests.config, "--out", temporaryDirectory()])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertLessThan(quiet.stderr.split(separator: "\n").count, lines.count / 4, quiet.stderr)
+        try CalibrationFolders.assertSameOutputs(dir, CalibrationResumeTests.reference, "progress lines")
+    }
+}
 
-    func newestCheckpoint(_ dir: String) throws -> String? {
+/// Output folders of `hat calibrate` compared value by value apart from the run fields.
+enum CalibrationFolders {
+    static func newestCheckpoint(_ dir: String) throws -> String? {
         try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints").filter { $0.hasPrefix("checkpoint-") }.max()
     }
 
     /// The fields of calibration.json that describe the run, not the calibration.
     static let jsonRunFields = ["\"run_id\"", "\"wall_seconds\"", "\"elapsed_seconds\"", "\"resumed_from\""]
 
-    func assertSameOutputs(_ dir: String, _ reference: String, _ label: String, runFields: [String] = [],
-                           file: StaticString = #filePath, line: UInt = #line) throws {
+    static func assertSameOutputs(_ dir: String, _ reference: String, _ label: String, runFields: [String] = [],
+                                  file: StaticString = #filePath, line: UInt = #line) throws {
         for name in ["parameters.csv", "wage-guess.csv"] {
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)),
                            try Data(contentsOf: URL(fileURLWithPath: reference + "/" + name)), "\(label): \(name)",
                            file: file, line: line)
         }
-        let skip = Self.jsonRunFields + runFields
+        let skip = jsonRunFields + runFields
         func json(_ d: String) throws -> [String] {
             try String(contentsOfFile: d + "/calibration.json", encoding: .utf8).split(separator: "\n")
                 .filter { l in !skip.contains { l.contains($0) } }.map(String.init)
@@ -103,7 +139,7 @@ final class CalibrationResumeTests: XCTestCase {
     }
 
     /// Up to five differing lines (resumed, then uninterrupted), or nil when the texts are equal.
-    func firstDifferences(_ a: [String], _ b: [String]) -> String? {
+    static func firstDifferences(_ a: [String], _ b: [String]) -> String? {
         if a == b { return nil }
         var out: [String] = a.count == b.count ? [] : ["\(a.count) lines against \(b.count)"]
         for (x, y) in zip(a, b) where x != y && out.count < 5 { out.append("  \(x)\n  \(y)") }
@@ -113,7 +149,7 @@ final class CalibrationResumeTests: XCTestCase {
     /// An HDF5 file as text (h5dump, every double in round-trip precision, one row a line) without its run
     /// fields: the root's `run_id` and `elapsed_seconds` attributes and the elapsed seconds (last column)
     /// of calibration/history.
-    func h5Text(_ path: String) throws -> [String] {
+    static func h5Text(_ path: String) throws -> [String] {
         let r = try runProcess("/usr/bin/h5dump", ["-m", "%.17g", "-w", "0", path])
         XCTAssertEqual(r.status, 0, r.stderr)
         var out: [String] = []
@@ -131,7 +167,7 @@ final class CalibrationResumeTests: XCTestCase {
             if historyEnd != nil, body.hasPrefix("("), let index = body.range(of: "): ") {
                 // "(i,0): iteration, gap, step, evaluations, elapsed[,]": keep the first four values.
                 let values = body[index.upperBound...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                out.append(indent + body[..<index.upperBound] + values.prefix(HistoryColumns.count - 1).joined(separator: ", "))
+                out.append(indent + body[..<index.upperBound] + values.prefix(historyColumns - 1).joined(separator: ", "))
                 continue
             }
             out.append(line)
@@ -139,5 +175,6 @@ final class CalibrationResumeTests: XCTestCase {
         return out
     }
 
-    enum HistoryColumns { static let count = 5 }
+    /// iteration, max-abs gap, step, world evaluations, elapsed seconds.
+    static let historyColumns = 5
 }
