@@ -142,15 +142,15 @@ public struct PartialJacobian: Sendable, Equatable, Packable {
     public var refreshes: Int
 
     public func pack(into m: inout MessageWriter) {
-        m.write(theta); m.write(done.map(Double.init)); m.write(columns.flatMap { $0 }); m.write(refreshes)
+        m.write(theta); m.write(done.count); for k in done { m.write(k) }; m.write(columns); m.write(refreshes)
     }
     public init(unpacking m: inout MessageReader) throws {
         theta = try m.read()
-        let d: [Double] = try m.read()
-        done = d.map { Int($0) }
-        let flat: [Double] = try m.read()
-        let width = d.isEmpty ? 0 : flat.count / d.count
-        columns = (0..<d.count).map { Array(flat[($0 * width)..<(($0 + 1) * width)]) }
+        let n: Int = try m.read()
+        guard n >= 0, n <= 1 << 20 else { throw MessageError.invalid("partial jacobian column count \(n)") }
+        done = try (0..<n).map { _ in try m.read() }
+        columns = try m.read()
+        guard columns.count == n else { throw MessageError.invalid("partial jacobian: \(n) indices, \(columns.count) columns") }
         refreshes = try m.read()
     }
     init(theta: [Double], refreshes: Int) { self.theta = theta; done = []; columns = []; self.refreshes = refreshes }
