@@ -62,6 +62,8 @@ public final class CalibrationRun {
 
     var m: Int { problem.countries }
     let innerLog = ProcessInfo.processInfo.environment["HAT_INNER_LOG"] == "1"
+    /// Progress lines of the long phases (the inner equilibria, the Jacobians) on the root.
+    let progress = ProgressThrottle(interval: ProgressThrottle.interval(ProcessInfo.processInfo.environment))
     var closure: MarketClosure { problem.equilibrium.closure }
 
     // MARK: - Anchors
@@ -107,7 +109,7 @@ public final class CalibrationRun {
         func pack(into m: inout MessageWriter) {
             switch self {
             case .moments(let t): m.write(0); m.write(t)
-            case .columns(let i): m.write(1); m.write(i.map(Double.init))
+            case .columns(let i): m.write(1); m.write(i.count); for k in i { m.write(k) }
             case .checkpoint(let p): m.write(2); m.write(p)
             case .report: m.write(3)
             }
@@ -116,7 +118,10 @@ public final class CalibrationRun {
             let tag: Int = try m.read()
             switch tag {
             case 0: self = .moments(theta: try m.read())
-            case 1: self = .columns(indices: (try m.read() as [Double]).map { Int($0) })
+            case 1:
+                let n: Int = try m.read()
+                guard n >= 0, n <= 1 << 20 else { throw MessageError.invalid("column count \(n)") }
+                self = .columns(indices: try (0..<n).map { _ in try m.read() })
             case 2: self = .checkpoint(try m.read())
             case 3: self = .report
             default: throw MessageError.invalid("calibration command \(tag)")
@@ -127,8 +132,18 @@ public final class CalibrationRun {
     /// Reply of a served command on this rank (the root uses its own).
     enum Reply {
         case moments(evaluations: Int, interrupted: Bool)
-        case columns([(Int, [Double], Int)])
+        case columns([JacobianColumn])
         case done
+    }
+
+    /// Column `index` of d[F; y] and the world evaluations it used, as the group roots send it.
+    struct JacobianColumn: Packable {
+        var index: Int
+        var values: [Double]
+        var evaluations: Int
+        func pack(into m: inout MessageWriter) { m.write(index); m.write(values); m.write(evaluations) }
+        init(unpacking m: inout MessageReader) throws { index = try m.read(); values = try m.read(); evaluations = try m.read() }
+        init(index: Int, values: [Double], evaluations: Int) { self.index = index; self.values = values; self.evaluations = evaluations }
     }
 
     func serve(_ command: Command) throws -> Reply {
@@ -144,16 +159,26 @@ public final class CalibrationRun {
         }
     }
 
-    /// The reporting evaluation at the last converged point, exactly as the moment evaluation made it
-    /// (cold, at the reporting tolerance): the outputs of a resumed finished calibration have the same bits.
+    /// The last converged point's result rebuilt after a resume: the reporting evaluation exactly as the
+    /// moment evaluation made it (cold, at the reporting tolerance, a function of x* alone), with the inner
+    /// solve's own record (residuals, reason, strategy, counts) from the checkpoint, so that the outputs of
+    /// a resumed finished calibration have the bits of the uninterrupted run. A checkpoint of schema 1 has
+    /// no record: the reporting evaluation's residuals stand in for the solver's.
     func serveReport() throws {
         guard let point = last, point.converged, let world = problem.world(at: point.theta) else {
             throw CalibrationError.internalState("report without a solved point")
         }
         try evaluator.update(world: world, model: problem.model)
-        lastResult = try reportEquilibrium(evaluator: evaluator, options: problem.equilibrium, unknowns: point.unknowns,
-                                           reason: .residualTolerance, detail: "rebuilt from the checkpoint at its x*",
-                                           strategy: "checkpoint")
+        if let inner = point.inner {
+            lastResult = try reportEquilibrium(evaluator: evaluator, options: problem.equilibrium, unknowns: point.unknowns,
+                                               residuals: inner.residuals, reason: inner.reason, detail: inner.detail,
+                                               strategy: inner.strategy, iterations: inner.iterations,
+                                               evaluations: inner.evaluations, noise: inner.noise)
+        } else {
+            lastResult = try reportEquilibrium(evaluator: evaluator, options: problem.equilibrium, unknowns: point.unknowns,
+                                               reason: .residualTolerance, detail: "rebuilt from the checkpoint at its x*",
+                                               strategy: "checkpoint")
+        }
         workspacesHoldLast = true
     }
 
@@ -184,8 +209,25 @@ public final class CalibrationRun {
             if !out.failed { try share(solvedOwnedCountries()) }
         }
         faultPoint("inner")
-        // The inner solver's own iterations are logged only on request (HAT_INNER_LOG=1, README "Calibration").
-        let r = try solveEquilibrium(evaluator: evaluator, options: options, log: innerLog ? log : .silent)
+        // The inner solver's own lines are logged in full on request (HAT_INNER_LOG=1); otherwise a long solve
+        // reports its lines and evaluations at most every `progress.interval` seconds.
+        progress.begin()
+        let started = Date()
+        let inner: Logger
+        if innerLog {
+            inner = log
+        } else {
+            inner = Logger(communicator: evaluator.communicator) { [log, progress] line in
+                if progress.due() { log("  inner: " + line) }
+            }
+            options.onEvaluation = { [log, progress] evaluations in
+                if progress.due() {
+                    log(String(format: "  inner equilibrium: %d world evaluation(s) so far, %.1f s", evaluations,
+                               Date().timeIntervalSince(started)))
+                }
+            }
+        }
+        let r = try solveEquilibrium(evaluator: evaluator, options: options, log: inner)
         workspacesHoldLast = false
         if r.reason == .interrupted { return .moments(evaluations: coldStart + r.evaluations + 1, interrupted: true) }
         lastResult = r
@@ -198,6 +240,7 @@ public final class CalibrationRun {
             point.converged = point.base.allSatisfy { $0.isFinite }
         }
         if point.converged {
+            point.inner = InnerSolveRecord(r)
             // The reporting evaluation (cold, at the reporting tolerance) is the new anchor.
             try share(solvedOwnedCountries())
             workspacesHoldLast = true
@@ -212,21 +255,17 @@ public final class CalibrationRun {
 
     /// Column k of d[F; y] at the last point: k < M moves an inner unknown, k ≥ M a parameter. Each group
     /// computes the columns k with k % G == its index; the group roots' columns reach every rank in order.
-    func serveColumns(_ indices: [Int]) throws -> [(Int, [Double], Int)] {
+    func serveColumns(_ indices: [Int]) throws -> [JacobianColumn] {
         guard let base = last, base.converged else { throw CalibrationError.internalState("columns without a solved point") }
-        var mine: [Double] = []
+        var mine: [JacobianColumn] = []
         if groups > 1 { workspacesHoldLast = false }
         for k in indices where k % groups == groupIndex {
-            let (column, used) = try differenceColumn(k, at: base)
-            mine += [Double(k), Double(used)] + column
+            mine.append(try differenceColumn(k, at: base))
         }
         if columnEvaluator === evaluator { workspacesHoldLast = false }
-        let width = 2 + m + problem.parameterCount
         let isGroupRoot = columnEvaluator.communicator.isRoot
-        let all = groups > 1 ? try communicator.allGatherV(isGroupRoot ? mine : []) : mine
-        return stride(from: 0, to: all.count, by: width).map { o in
-            (Int(all[o]), Array(all[(o + 2)..<(o + width)]), Int(all[o + 1]))
-        }.sorted { $0.0 < $1.0 }
+        let all = groups > 1 ? try communicator.allGather(isGroupRoot ? mine : []) : mine
+        return all.sorted { $0.index < $1.index }
     }
 
     /// [F; y] at (x, Θ) from the anchor at the reporting tolerance; NaN when the world cannot be evaluated.
@@ -244,25 +283,19 @@ public final class CalibrationRun {
         return closure.residuals(out, world: world) + fit.moments.calibrationVector
     }
 
-    /// A forward difference (backward when the forward point cannot be evaluated) with the step actually
-    /// taken in floating point.
-    func differenceColumn(_ k: Int, at p: MomentPoint) throws -> ([Double], Int) {
-        var used = 0
-        for direction in [1.0, -1.0] {
-            var x = p.unknowns, theta = p.theta
-            let h: Double
-            if k < m {
-                x[k] += direction * problem.jacobianStep
-                h = x[k] - p.unknowns[k]
-            } else {
-                theta[k - m] += direction * problem.jacobianStep
-                h = theta[k - m] - p.theta[k - m]
-            }
-            let v = try evaluatePoint(unknowns: x, theta: theta)
-            used += 1
-            if v.allSatisfy({ $0.isFinite }) { return (zip(v, p.base).map { ($0 - $1) / h }, used) }
+    /// The difference convention of the calibration's columns (`calibration.jacobian_step`, absolute, on the
+    /// log wages and log β and on Θ): the quotient over the step taken, backwards (minus the nominal step)
+    /// when the forward point cannot be evaluated.
+    var differenceStep: DifferenceStep { DifferenceStep(.absolute(problem.jacobianStep), backward: .mirrorNominal) }
+
+    /// Column k of d[F; y] at p: coordinate k of (x, Θ) moved by `differenceStep`; NaN when neither point
+    /// could be evaluated.
+    func differenceColumn(_ k: Int, at p: MomentPoint) throws -> JacobianColumn {
+        let c = try differenceStep.column(k, at: p.unknowns + p.theta, residual: p.base) { z in
+            try evaluatePoint(unknowns: Array(z[..<m]), theta: Array(z[m...]))
         }
-        return ([Double](repeating: .nan, count: p.base.count), used)
+        return JacobianColumn(index: k, values: c.finite ? c.values : [Double](repeating: .nan, count: p.base.count),
+                              evaluations: c.evaluations)
     }
 
     /// y(Θ) (the gap, inner equilibrium re-solved) and, with `jacobian`, the implicit-function Jacobian dy/dΘ
@@ -325,8 +358,10 @@ final class OuterLoop {
         guard case let .moments(evaluations, interrupted) = try request(.moments(theta: theta)) else {
             throw CalibrationError.internalState("moments reply")
         }
-        progress.worldEvaluations += evaluations
+        // An interrupted evaluation is done again after the resume and counted then: the counts of a resumed
+        // calibration are those of the uninterrupted one.
         if interrupted { throw StopRequested() }
+        progress.worldEvaluations += evaluations
         let p = calibration.last!
         log(String(format: "  moments: max gap %.3e, inner equilibrium %@ (%d world evaluations), elapsed %.1f s",
                    normInf(p.gap), p.converged ? "solved" : "FAILED", evaluations, elapsed))
@@ -350,20 +385,29 @@ final class OuterLoop {
         }
         let jStart = Date()
         var pending = (0..<width).filter { !progress.partial!.done.contains($0) }
+        let toDo = pending.count
         var evaluations = 0
+        calibration.progress.begin()
         while !pending.isEmpty {
             let batch = Array(pending.prefix(calibration.groups))
             pending.removeFirst(batch.count)
             guard case let .columns(columns) = try request(.columns(indices: batch)) else {
                 throw CalibrationError.internalState("columns reply")
             }
-            for (k, column, used) in columns {
-                progress.partial!.done.append(k)
-                progress.partial!.columns.append(column)
-                evaluations += used
+            for c in columns {
+                progress.partial!.done.append(c.index)
+                progress.partial!.columns.append(c.values)
+                evaluations += c.evaluations
             }
-            progress.worldEvaluations += columns.reduce(0) { $0 + $1.2 }
+            progress.worldEvaluations += columns.reduce(0) { $0 + $1.evaluations }
             calibration.faultPoint("jacobian-batch")
+            if calibration.progress.due() {
+                // The rate of this run's columns (a resumed Jacobian's earlier columns took no time here).
+                let seconds = Date().timeIntervalSince(jStart), done = toDo - pending.count
+                let rate = Double(done) / max(seconds, 1e-9)
+                log(String(format: "  jacobian columns %d/%d, %.2f columns/s, about %.0f s left",
+                           progress.partial!.done.count, width, rate, Double(pending.count) / rate))
+            }
             let phase = "jacobian \(progress.partial!.done.count)/\(width) at iteration \(progress.outerIterations)"
             if StopSignal.agreed { throw StopRequested() }
             if Date().timeIntervalSince(lastCheckpoint) >= problem.checkpointEverySeconds && !pending.isEmpty {
@@ -406,8 +450,9 @@ final class OuterLoop {
     }
 
     func run() throws -> CalibrationOutcome {
+        // The finder's own difference step is never used: its Jacobians are the implicit-function ones
+        // (`jacobian`), whose columns step by `calibration.jacobian_step` (`differenceStep`).
         var finder = HybridRootFinder(tolerance: problem.tolerance, maxIterations: problem.maxIterations)
-        finder.jacobianStep = problem.jacobianStep
         finder.probeNoise = true
         // Stop at every iteration boundary: the returned state is checkpointed, then resumed exactly.
         let boundary: (IterationRecord) -> MonitorAction = { [unowned self] rec in
@@ -501,5 +546,30 @@ public enum CalibrationError: Error, CustomStringConvertible {
         switch self {
         case .internalState(let what): return "calibration: inconsistent internal state (\(what))"
         }
+    }
+}
+
+/// Rate-limited progress lines of a long phase: at most one every `interval` seconds (0: every one), and
+/// none in a phase shorter than that, so that a small calibration's log keeps its shape. `begin` starts a
+/// phase; `due` says whether a line may be printed now. Used on the root's thread only.
+final class ProgressThrottle: @unchecked Sendable {
+    /// Seconds between two lines: `HAT_PROGRESS_SECONDS` (0 prints every line, for tests), else 5.
+    static func interval(_ environment: [String: String]) -> Double {
+        guard let text = environment["HAT_PROGRESS_SECONDS"], let v = Double(text), v.isFinite, v >= 0 else { return 5 }
+        return v
+    }
+
+    let interval: Double
+    private var last = Date()
+
+    init(interval: Double) { self.interval = interval }
+
+    func begin() { last = Date() }
+
+    func due() -> Bool {
+        let now = Date()
+        guard now.timeIntervalSince(last) >= interval else { return false }
+        last = now
+        return true
     }
 }

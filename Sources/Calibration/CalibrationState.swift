@@ -64,15 +64,69 @@ public struct MomentPoint: Sendable, Equatable, Packable {
     /// the Jacobian's differences.
     public var base: [Double]
     public var converged: Bool
+    /// The inner solve's own record (a converged point only; nil in a checkpoint of schema 1).
+    public var inner: InnerSolveRecord?
 
     public func pack(into m: inout MessageWriter) {
-        m.write(theta); m.write(unknowns); m.write(gap); m.write(base); m.write(converged)
+        m.write(theta); m.write(unknowns); m.write(gap); m.write(base); m.write(converged); m.write(inner)
     }
     public init(unpacking m: inout MessageReader) throws {
         theta = try m.read(); unknowns = try m.read(); gap = try m.read(); base = try m.read(); converged = try m.read()
+        inner = try m.read()
     }
-    init(theta: [Double], unknowns: [Double], gap: [Double], base: [Double], converged: Bool) {
+    init(theta: [Double], unknowns: [Double], gap: [Double], base: [Double], converged: Bool, inner: InnerSolveRecord? = nil) {
         self.theta = theta; self.unknowns = unknowns; self.gap = gap; self.base = base; self.converged = converged
+        self.inner = inner
+    }
+}
+
+/// What the outputs report of a moment evaluation's inner solve beyond x* (the solver's residuals, why and
+/// how it stopped). The reported objects are a function of x* alone (a cold reporting evaluation), but these
+/// are the solver's path: a calibration resumed at its end reports them from the checkpoint, so that its
+/// outputs have the bits of the uninterrupted run.
+public struct InnerSolveRecord: Sendable, Equatable, Packable {
+    /// Market residuals at x* in the solver's evaluation (household tolerance of the solve).
+    public var residuals: [Double]
+    public var reason: ConvergenceReason
+    public var detail: String
+    public var strategy: String
+    public var iterations: Int
+    public var evaluations: Int
+    public var noise: Double?
+
+    public init(_ r: EquilibriumResult) {
+        residuals = r.residuals; reason = r.reason; detail = r.reasonDetail; strategy = r.strategy
+        iterations = r.iterations; evaluations = r.evaluations; noise = r.residualNoise
+    }
+    init(residuals: [Double], reason: ConvergenceReason, detail: String, strategy: String, iterations: Int,
+         evaluations: Int, noise: Double?) {
+        self.residuals = residuals; self.reason = reason; self.detail = detail; self.strategy = strategy
+        self.iterations = iterations; self.evaluations = evaluations; self.noise = noise
+    }
+
+    /// The numbers of the record as a checkpoint stores them: reason, iterations, evaluations, whether
+    /// there is a noise estimate, the estimate (0 without).
+    var counters: [Double] { [Double(reason.rawValue), Double(iterations), Double(evaluations), noise == nil ? 0 : 1, noise ?? 0] }
+
+    /// The record from a checkpoint's residuals, counters and strings; nil when the counters are not valid.
+    init?(residuals: [Double], counters c: [Double], detail: String, strategy: String) {
+        func count(_ d: Double) -> Int? { d >= 0 && d <= 1e12 ? Int(exactly: d) : nil }
+        guard c.count == 5, let raw = Int32(exactly: c[0]), let reason = ConvergenceReason(rawValue: raw),
+              let iterations = count(c[1]), let evaluations = count(c[2]), c[3] == 0 || c[3] == 1 else { return nil }
+        self.init(residuals: residuals, reason: reason, detail: detail, strategy: strategy, iterations: iterations,
+                  evaluations: evaluations, noise: c[3] == 1 ? c[4] : nil)
+    }
+
+    public func pack(into m: inout MessageWriter) {
+        m.write(residuals); m.write(reason.rawValue); m.write(detail); m.write(strategy)
+        m.write(iterations); m.write(evaluations); m.write(noise)
+    }
+    public init(unpacking m: inout MessageReader) throws {
+        residuals = try m.read()
+        let raw: Int32 = try m.read()
+        guard let reason = ConvergenceReason(rawValue: raw) else { throw MessageError.invalid("convergence reason \(raw)") }
+        self.reason = reason
+        detail = try m.read(); strategy = try m.read(); iterations = try m.read(); evaluations = try m.read(); noise = try m.read()
     }
 }
 
@@ -88,15 +142,15 @@ public struct PartialJacobian: Sendable, Equatable, Packable {
     public var refreshes: Int
 
     public func pack(into m: inout MessageWriter) {
-        m.write(theta); m.write(done.map(Double.init)); m.write(columns.flatMap { $0 }); m.write(refreshes)
+        m.write(theta); m.write(done.count); for k in done { m.write(k) }; m.write(columns); m.write(refreshes)
     }
     public init(unpacking m: inout MessageReader) throws {
         theta = try m.read()
-        let d: [Double] = try m.read()
-        done = d.map { Int($0) }
-        let flat: [Double] = try m.read()
-        let width = d.isEmpty ? 0 : flat.count / d.count
-        columns = (0..<d.count).map { Array(flat[($0 * width)..<(($0 + 1) * width)]) }
+        let n: Int = try m.read()
+        guard n >= 0, n <= 1 << 20 else { throw MessageError.invalid("partial jacobian column count \(n)") }
+        done = try (0..<n).map { _ in try m.read() }
+        columns = try m.read()
+        guard columns.count == n else { throw MessageError.invalid("partial jacobian: \(n) indices, \(columns.count) columns") }
         refreshes = try m.read()
     }
     init(theta: [Double], refreshes: Int) { self.theta = theta; done = []; columns = []; self.refreshes = refreshes }

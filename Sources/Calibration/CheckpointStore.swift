@@ -7,8 +7,12 @@ import Parallel
 import Solvers
 import Storage
 
-/// Layout version of calibration checkpoints; bump when datasets change meaning.
-public let checkpointSchemaVersion = "1"
+/// Layout version of calibration checkpoints; bump when datasets change meaning. Schema 2 adds the inner
+/// solve's record of the last moment evaluation (`InnerSolveRecord`).
+public let checkpointSchemaVersion = "2"
+/// The schemas `verify` and `readProgress` read: a checkpoint of schema 1 resumes too (a finished one
+/// reports the reporting evaluation's residuals in place of the solver's).
+public let readableCheckpointSchemas = ["1", "2"]
 /// The `kind` attribute of a calibration checkpoint.
 public let checkpointKind = "hat-calibration-checkpoint"
 
@@ -146,6 +150,12 @@ public struct CheckpointStore {
                 try shared("calibration/last/gap", [last.gap.count], last.gap, "model minus data moments (46)")
                 try shared("calibration/last/base", [last.base.count], last.base,
                            "market residuals (M) and model moments (46) at the last point")
+                if let inner = last.inner {
+                    try shared("calibration/last/inner/residuals", [inner.residuals.count], inner.residuals,
+                               "market residuals at x* in the inner solver's evaluation (what the outputs report)")
+                    try shared("calibration/last/inner/counters", [inner.counters.count], inner.counters,
+                               "the inner solve's reason (ConvergenceReason raw value), iterations, world evaluations, whether it measured a noise level, the level")
+                }
             }
         }
         if let q = p.partial {
@@ -177,6 +187,7 @@ public struct CheckpointStore {
                 checksums.append((name, sums.joined(separator: ",")))
             }
         }
+        let inner = p.last.flatMap { $0.converged ? $0.inner : nil }
         let attributes: [(String, String)] = [
             ("kind", checkpointKind), ("schema_version", checkpointSchemaVersion), ("hat_version", hatVersion),
             ("sequence", "\(p.sequence)"), ("phase", p.phase), ("elapsed_seconds", String(format: "%.3f", p.elapsed)),
@@ -186,6 +197,8 @@ public struct CheckpointStore {
             ("configuration", configurationText),
             ("effective_configuration", CheckpointStore.effectiveText(effectiveValues)),
             ("configuration_hash", configurationHash),
+            // The strings of the inner solve's record (empty without one).
+            ("inner_strategy", inner?.strategy ?? ""), ("inner_reason_detail", inner?.detail ?? ""),
         ]
         for (k, v) in attributes { try file.setAttribute("/", k, v) }
         checksums.append(("attributes", checksumHex(fnv1a64(attributes.map { "\($0.0)=\($0.1)" }.joined(separator: "\n")))))
@@ -220,11 +233,12 @@ public struct CheckpointStore {
             throw CheckpointProblem(path: path, problem: "not a hat calibration checkpoint")
         }
         let schema = try attr("schema_version")
-        guard schema == checkpointSchemaVersion else {
-            throw CheckpointProblem(path: path, problem: "checkpoint schema \(schema), this hat reads \(checkpointSchemaVersion)")
+        guard readableCheckpointSchemas.contains(schema) else {
+            throw CheckpointProblem(path: path, problem: "checkpoint schema \(schema), this hat reads \(readableCheckpointSchemas.joined(separator: " and "))")
         }
         let names = ["kind", "schema_version", "hat_version", "sequence", "phase", "elapsed_seconds", "ranks", "groups",
                      "run_id", "created", "countries", "configuration", "effective_configuration", "configuration_hash"]
+            + (schema == "1" ? [] : ["inner_strategy", "inner_reason_detail"])
         var attributes: [String: String] = [:]
         for n in names { attributes[n] = try attr(n) }
         let lines = try attr("checksums").split(separator: "\n").map(String.init)
@@ -307,6 +321,15 @@ public struct CheckpointStore {
                                  base: converged ? try f.read("calibration/last/base")
                                      : [Double](repeating: .nan, count: n + unknowns.count),
                                  converged: converged)
+            if converged && f.exists("calibration/last/inner/counters") {
+                guard let inner = InnerSolveRecord(residuals: try f.read("calibration/last/inner/residuals"),
+                                                   counters: try f.read("calibration/last/inner/counters"),
+                                                   detail: try f.attribute("/", "inner_reason_detail"),
+                                                   strategy: try f.attribute("/", "inner_strategy")) else {
+                    throw CheckpointProblem(path: path, problem: "the inner solve's record is not valid")
+                }
+                p.last?.inner = inner
+            }
         }
         if f.exists("calibration/partial") {
             var q = PartialJacobian(theta: try f.read("calibration/partial/theta"),

@@ -25,6 +25,9 @@ public struct EquilibriumOptions: Sendable {
     /// Called on the root after every iteration of every strategy with the best point so far (unknowns,
     /// residuals), the iteration and the strategy: `hat solve --checkpoint-dir` writes a checkpoint here.
     public var onIteration: (@Sendable (_ unknowns: [Double], _ residuals: [Double], _ iteration: Int, _ strategy: String) -> Void)?
+    /// Called on the root after every residual evaluation of every strategy with the count so far: progress
+    /// inside an iteration (its finite-difference Jacobian is one evaluation per unknown).
+    public var onEvaluation: (@Sendable (_ evaluations: Int) -> Void)?
 
     public init(closure: MarketClosure, start: EquilibriumStart, tolerance: Double,
                 maxIterations: Int, evaluation: EvaluationOptions, reportingHouseholdTolerance: Double) {
@@ -185,6 +188,7 @@ final class StrategyDriver {
     func evaluate(_ x: [Double]) throws -> [Double] {
         evaluations += 1
         let f = try residual(x)
+        options.onEvaluation?(evaluations)
         if f.allSatisfy({ $0.isFinite }), best == nil || norm2(f) < norm2(best!.f) { best = (x, f) }
         return f
     }

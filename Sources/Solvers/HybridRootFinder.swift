@@ -82,7 +82,8 @@ public struct HybridRootFinder: Sendable {
     public var maxEvaluations: Int?
     /// Initial trust radius = factor · ‖D x₀‖ (or factor if that is 0), MINPACK's `factor`.
     public var trustFactor: Double = 100
-    /// Forward-difference step h_j = step · max(|x_j|, typicalMagnitude). MINPACK's default √ε suits a
+    /// Relative forward-difference step (`differenceStep`): h_j = jacobianStep · max(|x_j|, typicalMagnitude).
+    /// The finder's own columns use it, not a supplied `JacobianFunction`. MINPACK's default √ε suits a
     /// residual accurate to machine precision; a residual with relative noise η (iterative inner solves)
     /// wants about √η (MINPACK's `epsfcn`).
     public var jacobianStep: Double = Double.ulpOfOne.squareRoot()
@@ -138,24 +139,19 @@ public struct HybridRootFinder: Sendable {
         return try iterate(state, jacobian: jacobian, monitor: monitor, residual: F)
     }
 
-    /// Column j of the forward-difference Jacobian at x (F(x) = f): the step h_j = jacobianStep ·
-    /// max(|x_j|, typicalMagnitude), backwards when the forward point is infeasible. Returns the column and
-    /// the residual evaluations it used (1 or 2). Any rank group computing a column gets the same bits.
+    /// The difference convention of this finder's Jacobian columns: h_j = jacobianStep ·
+    /// max(|x_j|, typicalMagnitude), the quotient over the step taken, backwards (minus the step taken) when
+    /// the forward point is infeasible.
+    public var differenceStep: DifferenceStep {
+        DifferenceStep(.relative(jacobianStep, floor: typicalMagnitude), backward: .mirrorTaken)
+    }
+
+    /// Column j of the forward-difference Jacobian at x (F(x) = f) by `differenceStep`. Returns the column
+    /// and the residual evaluations it used (1 or 2). Any rank group computing a column gets the same bits.
     public func differenceColumn(_ j: Int, at x: [Double], residual f: [Double],
                                  evaluate: ([Double]) throws -> [Double]) rethrows -> (column: [Double], evaluations: Int) {
-        var h = jacobianStep * max(abs(x[j]), typicalMagnitude)
-        var xp = x
-        xp[j] += h
-        h = xp[j] - x[j]                 // the step actually taken in floating point
-        var fp = try evaluate(xp)
-        var used = 1
-        if !fp.allSatisfy({ $0.isFinite }) {                 // infeasible forward point: difference backwards
-            xp[j] = x[j] - h
-            h = xp[j] - x[j]
-            fp = try evaluate(xp)
-            used += 1
-        }
-        return ((0..<f.count).map { (fp[$0] - f[$0]) / h }, used)
+        let c = try differenceStep.column(j, at: x, residual: f, evaluate: evaluate)
+        return (c.values, c.evaluations)
     }
 
     private func computeJacobian(_ s: inout HybridState, jacobian: JacobianFunction?,

@@ -20,6 +20,9 @@ struct Calibrate: ParsableCommand {
         calibration.checkpoint_every_seconds). SIGTERM or SIGUSR1 stops at the next safe point after a
         checkpoint with exit code 75; --resume continues from the newest valid checkpoint, on any number of
         ranks and groups, to the same bits.
+        Progress goes to standard error: a line per outer iteration, and inside a long inner equilibrium or
+        Jacobian at most one line every 5 seconds (HAT_PROGRESS_SECONDS sets the interval, 0 prints every
+        line; HAT_INNER_LOG=1 prints every line of the inner solves).
         Exit codes: 0 converged, 2 bad input, 3 not converged, 4 I/O or no valid checkpoint, 75 stopped.
         """)
 

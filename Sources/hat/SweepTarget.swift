@@ -2,10 +2,11 @@ import Foundation
 import HATConfig
 import Output
 import Parallel
+import Solvers
 
 /// `hat sweep SPEC --target`: the (σε, γ) at which the poor and median households' elasticities equal the
 /// targets (what the paper did by hand). Newton's method on r(σε, γ) = (θ_poor − t_poor, θ_median − t_median)
-/// with a forward-difference Jacobian (steps `target.relative_step` · x) at every iterate, steps capped at
+/// with a forward-difference Jacobian (steps `target.relative_step` · |x|, `DifferenceStep`) at every iterate, steps capped at
 /// 25 % of x and halved until |r| falls. Every r is an evaluation laid out as a point in OUT/target/eval-NNNN,
 /// warm-started from the current iterate's calibration and checkpointed like a point; a rerun replays the
 /// finished evaluations (the same results give the same next iterate) and resumes the unfinished one.
@@ -62,6 +63,9 @@ extension SweepRun {
         func norm(_ v: [Double]) -> Double { max(abs(v[0]), abs(v[1])) }
         func psiOf(_ r: PointRecord) -> Double? { spec.calibratePsi && r.psiSlope.isFinite ? r.psiSlope : nil }
 
+        // The step of the Jacobian's columns: `target.relative_step` · |x_j|, the quotient over that nominal
+        // step (as the target always computed it, so that replayed evaluations give the same iterates).
+        let step = DifferenceStep(.relative(settings.relativeStep, floor: 0), backward: .none, denominator: .nominal)
         var x = [started[0], started[1]]
         var center = try evaluate(x, start: from, psi: started[2].isFinite ? started[2] : nil, role: "start")
         var status = "not-converged", reason = ""
@@ -101,19 +105,22 @@ extension SweepRun {
                 return try finish()
             }
             iterations += 1
-            // Forward-difference Jacobian, each column warm-started from the current iterate.
+            // Forward-difference Jacobian, each column warm-started from the current iterate. A failed column
+            // ends the target (no backward difference).
             var jacobian = [[Double]](repeating: [0, 0], count: 2)
             for j in 0..<2 {
-                var xj = x
-                let h = settings.relativeStep * abs(x[j])
-                xj[j] += h
-                let column = try evaluate(xj, start: center.calibration, psi: psiOf(center), role: "jacobian \(j)")
-                if column.status == .stopped { center = column; return try finish() }
-                guard let rj = residual(column) else {
-                    reason = "the Jacobian evaluation at sigma_eps \(xj[0]), gamma \(xj[1]) did not converge: \(column.reason)"
+                var point = x, column: PointRecord?
+                let d = try step.column(j, at: x, residual: r) { xj in
+                    point = xj
+                    column = try evaluate(xj, start: center.calibration, psi: psiOf(center), role: "jacobian \(j)")
+                    return residual(column!) ?? [.nan, .nan]
+                }
+                if column!.status == .stopped { center = column!; return try finish() }
+                guard d.finite else {
+                    reason = "the Jacobian evaluation at sigma_eps \(point[0]), gamma \(point[1]) did not converge: \(column!.reason)"
                     return try finish()
                 }
-                for i in 0..<2 { jacobian[i][j] = (rj[i] - r[i]) / h }
+                for i in 0..<2 { jacobian[i][j] = d.values[i] }
             }
             let det = jacobian[0][0] * jacobian[1][1] - jacobian[0][1] * jacobian[1][0]
             guard det.isFinite, det != 0 else { reason = "singular Jacobian (the elasticities do not move with sigma_eps and gamma)"; return try finish() }
