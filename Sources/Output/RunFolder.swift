@@ -209,6 +209,7 @@ public final class RunFolder {
         let text = names.map { ".\($0).tmp-\(runID)\t\($0)" }.joined(separator: "\n") + "\n"
         SignalCleanup.register(journalTemporary)
         try writeDurably(text, to: journalTemporary)
+        SignalCleanup.testPoint("commit-journal-staged")
         var failure: String?
         SignalCleanup.holdTermination {
             // Nothing staged may be removed by a signal from here on (the mask holds only this thread's
@@ -221,10 +222,14 @@ public final class RunFolder {
                 unlink(journalTemporary)
                 return
             }
-            for name in names where rename(temporaryPath(for: name), path + "/" + name) != 0 {
-                // Keep the journal: the next run into the folder finishes what it lists.
-                failure = "cannot rename the staged \(name) into place: \(String(cString: strerror(errno)))"
-                return
+            SignalCleanup.testPoint("commit-journal")
+            for name in names {
+                guard rename(temporaryPath(for: name), path + "/" + name) == 0 else {
+                    // Keep the journal: the next run into the folder finishes what it lists.
+                    failure = "cannot rename the staged \(name) into place: \(String(cString: strerror(errno)))"
+                    return
+                }
+                SignalCleanup.testPoint("commit-renamed")
             }
             syncFolder()
             unlink(journal)

@@ -46,13 +46,51 @@ public enum SignalCleanup {
 
     /// Run `body` with the termination signals held back (delivered right after), so a sequence of renames
     /// is not cut in the middle by a polite kill.
+    ///
+    /// The mask holds back signals for this thread only; a process-directed signal may still run the
+    /// handler on another thread (MPI's progress threads, Foundation's). While `body` runs, the handler
+    /// therefore only records the signal, and it takes effect here once `body` is done.
     public static func holdTermination(_ body: () -> Void) {
         var set = sigset_t(), old = sigset_t()
         sigemptyset(&set)
         for sig in signals + [SIGUSR2, SIGQUIT] { sigaddset(&set, sig) }
         pthread_sigmask(SIG_BLOCK, &set, &old)
+        holding.pointee = 1
         body()
+        holding.pointee = 0
+        let deferred = pending.pointee
+        pending.pointee = 0
+        if deferred != 0 { signalCleanupHandler(Int32(deferred)) }
         pthread_sigmask(SIG_SETMASK, &old, nil)
+    }
+
+    nonisolated(unsafe) static var testPointPasses = 0
+
+    static let holding: UnsafeMutablePointer<sig_atomic_t> = {
+        let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1); p.initialize(to: 0); return p
+    }()
+    static let pending: UnsafeMutablePointer<sig_atomic_t> = {
+        let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1); p.initialize(to: 0); return p
+    }()
+
+    /// Tests of signals at a chosen moment: `HAT_SIGNAL_AT=POINT:TERM` (or `:KILL`) sends that signal to the
+    /// process when it passes POINT ("commit-journal-staged": the journal written under its temporary
+    /// name; "commit-journal": the journal renamed into place, no output renamed
+    /// yet; "commit-renamed": the first output renamed; "solve-checkpoint-written": a `hat solve` checkpoint
+    /// written under its temporary name, not yet renamed). SIGTERM is sent from a new thread, so that it
+    /// arrives where a real `kill` would: on any thread that does not hold it back.
+    /// `POINT:SIGNAL:K` signals the K-th time instead of the first.
+    public static func testPoint(_ name: String) {
+        guard let spec = ProcessInfo.processInfo.environment["HAT_SIGNAL_AT"] else { return }
+        let parts = spec.split(separator: ":").map(String.init)
+        guard parts.count == 2 || parts.count == 3, parts[0] == name else { return }
+        testPointPasses += 1
+        guard testPointPasses == (parts.count == 3 ? Int(parts[2]) ?? 1 : 1) else { return }
+        if parts[1] == "KILL" { kill(getpid(), SIGKILL); return }
+        guard parts[1] == "TERM" else { return }
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { _ in kill(getpid(), SIGTERM); return nil }, nil)
+        pthread_join(thread, nil)
     }
 }
 
@@ -64,6 +102,11 @@ private func removeRegistered() {
 }
 
 private func signalCleanupHandler(_ sig: Int32) {
+    // A commit in progress on another thread: let it finish (it re-raises the signal when done).
+    if SignalCleanup.holding.pointee != 0 {
+        SignalCleanup.pending.pointee = sig_atomic_t(sig)
+        return
+    }
     removeRegistered()
     let ending = sig == SIGUSR1 ? SIGTERM : sig
     signal(ending, SIG_DFL)

@@ -74,6 +74,7 @@ public enum SolveCheckpoint {
             try f.setAttribute("/", "checksums", sums.joined(separator: ","))
             try f.flush()
         }
+        SignalCleanup.testPoint("solve-checkpoint-written")
         _ = try read(temporary)
         let fd = open(temporary, O_RDONLY)
         if fd >= 0 { fsync(fd); close(fd) }

@@ -78,6 +78,17 @@ struct BaselineRun {
         guard baselineValue == fixed.value else {
             throw bad(fixed.name == "R" ? "R" : "beta", "the baseline has \(fixed.name) = \(baselineValue), the configuration holds \(fixed.name) = \(fixed.value) fixed (\(fixed.name == "R" ? "equilibrium.fixed_rate" : "model.beta"))")
         }
+        // summary.json also records the fixed parameter by name (closure_parameters): it must say the same.
+        let parametersKey = "closure_parameters"
+        guard case .object(let recorded)? = object[parametersKey] else {
+            throw bad(parametersKey, "missing or not an object (expected {\"\(fixed.name)\": \(fixed.value)})")
+        }
+        guard recorded.count == 1, recorded[0].0 == fixed.name else {
+            throw bad(parametersKey, "expected exactly {\"\(fixed.name)\": \(fixed.value)}, the baseline has the key(s) \(recorded.map(\.0).joined(separator: ", "))")
+        }
+        guard let recordedValue = recorded[0].1.double, recordedValue == fixed.value else {
+            throw bad("\(parametersKey).\(fixed.name)", "the baseline has \(recorded[0].1.double.map { "\($0)" } ?? "no number"), the configuration holds \(fixed.name) = \(fixed.value) fixed")
+        }
         let transfers = numbers(object["transfers"]) ?? [Double](repeating: 0, count: m)
         guard transfers.count == m, transfers.allSatisfy({ $0.isFinite }) else { throw bad("transfers", "invalid") }
         var run = BaselineRun(closure: closure, wages: wages, rates: rates, beta: beta, transfers: transfers)

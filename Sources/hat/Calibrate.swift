@@ -123,6 +123,7 @@ struct CalibrationJob {
         var refusal = ""
         var refusalCode = HatExit.badInput
         var chosen = ""
+        var createdCheckpoints = false
         if comm.isRoot {
             do {
                 let f = try RunFolder.prepare(cfg.outputDirectory, file: loaded.folderFile, key: loaded.folderKey)
@@ -130,7 +131,9 @@ struct CalibrationJob {
                 try f.lock(file: loaded.folderFile, key: loaded.folderKey)
                 f.recover()
                 try f.checkTargets(CalibrationOutput.names, file: loaded.folderFile, key: loaded.folderKey)
-                if mkdir(checkpoints, 0o755) != 0 && errno != EEXIST {
+                if mkdir(checkpoints, 0o755) == 0 {
+                    createdCheckpoints = true
+                } else if errno != EEXIST {
                     throw OutputError(path: checkpoints, problem: "cannot create: \(String(cString: strerror(errno)))")
                 }
                 let existing = CheckpointStore.candidates(in: checkpoints)
@@ -159,7 +162,7 @@ struct CalibrationJob {
         if refusal.isEmpty { refusal = Solve.checkFeasibility(cfg, income: IncomeProcess(cfg.model.income)) }
         if !refusal.isEmpty {
             folder?.unlock()
-            if comm.isRoot { rmdir(checkpoints) }        // only if this run left it empty
+            if createdCheckpoints { rmdir(checkpoints) } // made by this run, and still empty (a user's own stays)
             folder?.abandon()                            // only the folders this run created, if empty
             throw HatFailure(refusal, code: Int32(code[0]))
         }

@@ -1,12 +1,14 @@
 import Foundation
+import HATConfig
 
 /// Standard error and output without exceptions. `FileHandle.write` raises an Objective-C style exception,
 /// which ends a Swift process with SIGILL, when the descriptor is closed or the device is full; a run
 /// whose log cannot be written must still do its work and write its outputs.
 enum Console {
-    /// One line on standard error; failures are ignored (there is nowhere left to report them).
+    /// One line on standard error (control characters from user input, e.g. a newline in a folder name,
+    /// escaped); failures are ignored (there is nowhere left to report them).
     static func error(_ line: String) {
-        fputs(line + "\n", stderr)
+        fputs(escapedForOneLine(line) + "\n", stderr)
         fflush(stderr)
     }
 

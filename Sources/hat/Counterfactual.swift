@@ -104,18 +104,42 @@ struct Counterfactual: ParsableCommand {
         let (folder, refusal) = try prepareOutputFolder(cfg.outputDirectory, outputs: Counterfactual.outputs, file: folderFile,
                                                         key: folderKey, comm: comm)
         if !refusal.isEmpty { fail(refusal, code: HatExit.badInput) }
+        // Room for the outputs, before the long computation (checked again when they are written).
+        var spaceProblem = ""
+        if let folder {
+            do { try folder.checkSpace(bytes: Counterfactual.outputBytes(countries: newWorld.count, states: old.stateCount)) } catch {
+                spaceProblem = "writing outputs into \(cfg.outputDirectory): \(error); nothing was written"
+            }
+        }
+        try comm.broadcast(&spaceProblem)
+        if !spaceProblem.isEmpty {
+            folder?.abandon()
+            fail(spaceProblem, code: HatExit.io)
+        }
 
         log("counterfactual \(exp.label)\(exp.isTariff ? String(format: ", tariff %g", tariff) : String(format: ", factor %g", factor)), analysed country \(world.names[c]), \(comm.size) rank(s)")
         do {
             try solve(cfg: cfg, experiment: exp, factor: factor, tariff: tariff, newWorld: newWorld, rebate: rebate, country: c,
                       base: base, old: old, income: income, comm: comm, log: log, folder: folder, started: started)
+        } catch let failure as HatFailure {
+            // Agreed by every rank (a refused or failed write): its own exit code, and the folders this run
+            // made removed again.
+            folder?.abandon()
+            fail(failure.message, code: failure.code)
         } catch {
-            folder?.unlock()
+            folder?.abandon()
             if let failure = error as? CollectiveFailure, failure.agreed { fail("\(error)", code: 1) }
             if error is AnalysisError { fail("\(error)", code: 1) }
             Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
             comm.abort(code: 1)
         }
+    }
+
+    /// counterfactual.h5: the new equilibrium as solution.h5 (four household arrays per country and the
+    /// distribution), the welfare arrays, and a margin for the rest.
+    static func outputBytes(countries: Int, states: Int) -> Double {
+        let m = Double(countries), s = Double(states)
+        return (4 * m * m * s + m * s + 6 * s) * 8 * 1.05 + 4 * 1048576
     }
 
     func solve(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, newWorld: World,
@@ -178,8 +202,7 @@ struct Counterfactual: ParsableCommand {
         if let folder {
             // counterfactual.h5: the new equilibrium as solution.h5 (four household arrays per country and the
             // distribution), the welfare arrays, and a margin for the rest.
-            let m = Double(newWorld.count), states = Double(old.stateCount)
-            do { try folder.checkSpace(bytes: (4 * m * m * states + m * states + 6 * states) * 8 * 1.05 + 4 * 1048576) } catch {
+            do { try folder.checkSpace(bytes: Counterfactual.outputBytes(countries: newWorld.count, states: old.stateCount)) } catch {
                 problem = "\(error)"
             }
         }

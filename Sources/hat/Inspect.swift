@@ -2,6 +2,7 @@ import ArgumentParser
 import Calibration
 import Checksum
 import Foundation
+import HATConfig
 import Output
 import Solvers
 import Storage
@@ -24,6 +25,7 @@ struct Inspect: ParsableCommand {
         guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else {
             fail("\(file): no such file", code: HatExit.badInput)
         }
+        Inspect.warnOfUnfinishedCommit(in: isDir.boolValue ? file : (file as NSString).deletingLastPathComponent)
         if isDir.boolValue {
             let candidates = ["solution.h5", "calibration.h5", "counterfactual.h5", "sweep.h5"].map { file + "/" + $0 }
                 + CheckpointStore.candidates(in: file + "/checkpoints")
@@ -34,11 +36,32 @@ struct Inspect: ParsableCommand {
                 if k > 0 { print("") }
                 worst = max(worst, describe(path))
             }
+            Inspect.checkOutput()
             if worst != 0 { Foundation.exit(worst) }
             return
         }
         let code = describe(file)
+        Inspect.checkOutput()
         if code != 0 { Foundation.exit(code) }
+    }
+
+    /// A run killed between the renames of its commit leaves the journal `.hat-commit`: the folder may then
+    /// hold one file of the new run beside one of the old (the next hat run into the folder completes the
+    /// commit). Inspecting it must say so rather than report the mixture as one result.
+    static func warnOfUnfinishedCommit(in folder: String) {
+        let journal = (folder.isEmpty ? "." : folder) + "/.hat-commit"
+        var info = stat()
+        guard lstat(journal, &info) == 0 else { return }
+        let pending = ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n")
+            .compactMap { $0.split(separator: "\t").last.map(String.init) }
+        let line = "warning: \(escapedForOneLine(folder)) has an unfinished commit (.hat-commit\(pending.isEmpty ? "" : ": " + pending.joined(separator: ", ") + " not all renamed")): its files may come from two runs; the next hat run into this folder completes it"
+        print(line)
+        Console.error(line)
+    }
+
+    /// A summary that did not reach standard output (closed, or a full device) is an I/O failure.
+    static func checkOutput() {
+        if !Console.flushOutput() { fail("cannot write the summary to standard output (closed or full)", code: HatExit.io) }
     }
 
     /// Print one file's summary; returns the exit code it deserves.

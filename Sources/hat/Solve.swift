@@ -88,6 +88,7 @@ struct Solve: ParsableCommand {
             try comm.broadcast(&failure)
             if !failure.isEmpty {
                 folder?.abandon()
+                if let made = checkpointCounter?.createdDirectory { rmdir(made) }
                 fail(checkpointCounter?.stoppedForFailure == true
                      ? "checkpoint not written into \(checkpointDir ?? ""): \(failure); the solve stopped and wrote no outputs"
                      : "stopped by SIGTERM/SIGUSR1, but the last checkpoint could not be written into \(checkpointDir ?? ""): \(failure)",
@@ -156,6 +157,7 @@ struct Solve: ParsableCommand {
         cfg.equilibrium.stopOnSignal = true
         var refusal = ""
         var start: [Double] = []
+        var createdDirectory = false
         if comm.isRoot {
             do {
                 var isDir: ObjCBool = false
@@ -164,6 +166,7 @@ struct Solve: ParsableCommand {
                     guard mkdir(directory, 0o755) == 0 else {
                         throw ConfigError(file: "--checkpoint-dir", key: "", problem: "cannot create \(directory): \(String(cString: strerror(errno)))")
                     }
+                    createdDirectory = true
                 } else if !isDir.boolValue || access(directory, W_OK) != 0 {
                     throw ConfigError(file: "--checkpoint-dir", key: "", problem: "\(directory) is not a writable folder")
                 }
@@ -190,6 +193,7 @@ struct Solve: ParsableCommand {
         if !start.isEmpty { cfg.equilibrium.start.unknowns = start }
         let names = cfg.equilibrium.closure.unknownNames(countries: cfg.world.names)
         let counter = CheckpointCounter(comm.isRoot ? (SolveCheckpoint.newestSequence(in: directory) ?? 0) : 0)
+        counter.createdDirectory = createdDirectory ? directory : nil
         let frozen = cfg
         cfg.equilibrium.onIteration = { x, f, iteration, strategy in
             do {
@@ -314,6 +318,8 @@ final class CheckpointCounter: @unchecked Sendable {
     var writeFailure: String?
     /// Whether that failure, not a signal, stopped the solve.
     var stoppedForFailure = false
+    /// The checkpoint folder, when this run made it (removed again if the run fails leaving it empty).
+    var createdDirectory: String?
     init(_ start: Int) { value = start }
     func next() -> Int { value += 1; return value }
 }
@@ -361,7 +367,7 @@ func commitStagedOutputs(_ names: [String], folder: RunFolder?, comm: Communicat
     try comm.broadcast(&problem)
     if !problem.isEmpty {
         folder?.discard(names)
-        folder?.unlock()
+        folder?.abandon()
         throw HatFailure("writing outputs into \(directory): \(problem); nothing was written (\(note))", code: HatExit.io)
     }
 }

@@ -79,6 +79,9 @@ struct Sweep: ParsableCommand {
                 for (k, p) in specification.points.enumerated() {
                     print(String(format: "%5d  %9.10g  %6.10g", k, p.sigmaEps, p.gamma))
                 }
+                if !Console.flushOutput() {
+                    throw HatFailure("cannot write the list of points to standard output (closed or full)", code: HatExit.io)
+                }
             }
             return
         }

@@ -282,6 +282,9 @@ struct SweepRun {
                                        best["elasticity_poor"], best["elasticity_median"], best["target_distance"]))
                 }
                 print("wrote \(root)/sweep.csv, sweep.h5, sweep.json")
+                if !Console.flushOutput() {
+                    throw OutputError(path: "standard output", problem: "the collected table could not be printed (closed or full); the files were written")
+                }
                 code = [Int64(records.allSatisfy { $0.status == .converged } ? 0 : HatExit.notConverged)]
             } catch {
                 problem = "writing the sweep table into \(root): \(error)"
