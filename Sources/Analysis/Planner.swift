@@ -30,7 +30,7 @@ public struct EfficientAllocation: Sendable {
     public static func solve(world: World, model: ModelParameters, tolerance: Double = 1e-10,
                              maxIterations: Int = 200) throws -> EfficientAllocation {
         let m = world.count
-        let gamma = model.gamma, logUtility = HouseholdProblem.isLogUtility(gamma: gamma)
+        let gamma = model.gamma, logUtility = model.isLogUtility
         let weights = world.tfp
         let sigma = (0..<m).map { CountryScaling(tfp: world.tfp[$0], model: model).sigma }
         func marginal(_ c: Double) -> Double { logUtility ? 1 / c : Foundation.pow(c, -gamma) }

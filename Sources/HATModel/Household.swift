@@ -37,8 +37,17 @@ public struct HouseholdProblem: Sendable {
     }
 
     public var varieties: Int { prices.count }
-    /// The author's code treats γ ≈ 1 (Julia `isapprox`, relative 1.5e-8) as log utility.
+    /// Whether this household has log utility (see `isLogUtility(gamma:)`).
     public var isLogUtility: Bool { Self.isLogUtility(gamma: gamma) }
+
+    /// The one decision of whether a CRRA γ means log utility, used by the household kernel, the country
+    /// scaling A_i^(1−γ), the preflight checks and the planner, so that they never disagree.
+    ///
+    /// γ counts as 1 when |γ − 1| ≤ 2^−26 ≈ 1.49e-8, as the author's code tests `γ ≈ 1.0` (Julia's
+    /// `isapprox`, relative tolerance √eps). A tolerance rather than `γ == 1` because CRRA utility
+    /// c^(1−γ)/(1−γ) with γ within 1e-8 of 1 is log c plus a constant of order 1/(1−γ), which would drown
+    /// the values' digits in the softmax. The shipped log configurations give γ = 1 exactly, the others
+    /// γ ≥ 1.3, so either rule decides them the same way.
     public static func isLogUtility(gamma: Double) -> Bool { abs(gamma - 1) <= 1.4901161193847656e-8 }
 }
 
@@ -277,10 +286,11 @@ public final class HouseholdSolver {
     }
 
     /// Make `policy` the stored solution (e.g. from a checkpoint), so that the next `solve(warmStart: true)`
-    /// starts from it, exactly as it would have from the same policy computed in this process (a warm start
-    /// always recomputes c^−γ with the kernel's vector power). `gamma` is kept for the callers' sake. a′, the lotteries and π are not restored: `solve` recomputes
-    /// them before they are read.
-    public func load(_ policy: HouseholdPolicy, gamma: Double) {
+    /// starts from it, exactly as it would have from the same policy computed in this process. No γ is
+    /// needed: a warm start always recomputes c^−γ from the stored c with the kernel's vector power and the
+    /// γ of the problem it solves. a′, the lotteries and π are not restored: `solve` recomputes them before
+    /// they are read.
+    public func load(_ policy: HouseholdPolicy) {
         precondition(policy.consumption.count == nAll && policy.values.count == nAll)
         policy.consumption.withUnsafeBufferPointer { cBuf[0].update(from: $0.baseAddress!, count: nAll) }
         policy.values.withUnsafeBufferPointer { vBuf[0].update(from: $0.baseAddress!, count: nAll) }
