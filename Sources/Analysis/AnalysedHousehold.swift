@@ -67,18 +67,11 @@ public struct AnalysedHousehold: Sendable {
 
     public static func exAnteValues(problem: HouseholdProblem, values v: [Double]) -> [Double] {
         let nState = problem.assets.count * problem.income.count, na = problem.assets.count
-        let sigma = problem.sigma
         return (0..<nState).map { k in
-            let s = k / na
-            var top = -Double.infinity
-            for j in 0..<problem.varieties {
-                top = max(top, v[j * nState + k] + (j == problem.home ? problem.homeQuality[s] : 0))
+            let psi = problem.homeQuality[k / na]
+            return TasteShocks.inclusiveValue(varieties: problem.varieties, sigma: problem.sigma) { j in
+                v[j * nState + k] + (j == problem.home ? psi : 0)
             }
-            var total = 0.0
-            for j in 0..<problem.varieties {
-                total += exp((v[j * nState + k] + (j == problem.home ? problem.homeQuality[s] : 0) - top) / sigma)
-            }
-            return top + sigma * log(total)
         }
     }
 

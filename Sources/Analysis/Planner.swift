@@ -30,7 +30,7 @@ public struct EfficientAllocation: Sendable {
     public static func solve(world: World, model: ModelParameters, tolerance: Double = 1e-10,
                              maxIterations: Int = 200) throws -> EfficientAllocation {
         let m = world.count
-        let gamma = model.gamma, logUtility = HouseholdProblem.isLogUtility(gamma: gamma)
+        let gamma = model.gamma, logUtility = model.isLogUtility
         let weights = world.tfp
         let sigma = (0..<m).map { CountryScaling(tfp: world.tfp[$0], model: model).sigma }
         func marginal(_ c: Double) -> Double { logUtility ? 1 / c : Foundation.pow(c, -gamma) }
@@ -43,12 +43,11 @@ public struct EfficientAllocation: Sendable {
             var c = [Double](repeating: 0, count: m * m), pi = c
             for i in 0..<m {
                 for j in 0..<m { c[i * m + j] = inverseMarginal(chi[j] * world.tradeCost(importer: i, exporter: j) / weights[i]) }
-                // Max-shifted softmax (the author's code has no shift; the value is the same).
+                // Max-shifted softmax (the author's code has no shift; the value is the same). The scores are
+                // divided by σ_i first, as the author's code does, so the softmax runs at scale 1.
                 let x = (0..<m).map { surplus(c[i * m + $0]) / sigma[i] }
-                let top = x.max()!
-                var total = 0.0
-                for j in 0..<m { pi[i * m + j] = exp(x[j] - top); total += pi[i * m + j] }
-                for j in 0..<m { pi[i * m + j] /= total }
+                let row = TasteShocks.probabilities(varieties: m, sigma: 1) { x[$0] }
+                for j in 0..<m { pi[i * m + j] = row[j] }
             }
             let residual = (0..<m).map { j -> Double in
                 var used = 0.0

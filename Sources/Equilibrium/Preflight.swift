@@ -107,7 +107,7 @@ extension World {
                     format: "%@ is infeasible in %@: a household at the borrowing limit (-phi A = %.4g) with the lowest income (w z_min = %.4g) cannot pay the interest (R-1) phi A = %.4g; R must stay below %.6g here",
                     what, names[i], -scaling.debtLimit, w * zMin, interest, 1 + w * zMin / max(scaling.debtLimit, .leastNonzeroMagnitude)))
             }
-            if model.gamma != 1 {
+            if !model.isLogUtility {
                 let p = buyerPrices(importer: i, wages: prices.wages)
                 let cLow = (w * zMin - interest) / (p.max() ?? 1)
                 let cHigh = (r * scaling.topAssets + w * zMax + scaling.debtLimit) / (p.min() ?? 1)

@@ -262,7 +262,7 @@ public final class WorldEvaluator {
         let hh = households[i]!, dist = distributions[i]!
         let blocks = exchanges[i]
         if options.warmStart, let start = anchor[i] {
-            hh.load(start.policy, gamma: model.gamma)
+            hh.load(start.policy)
             dist.load(masses: start.masses)
         }
         do {
@@ -372,7 +372,7 @@ public final class WorldEvaluator {
         relaidOut = true
         try buildWorkspaces(reuse: reuse)
         for (i, solution) in moved where reuse[i] == nil {
-            households[i]!.load(solution.policy, gamma: model.gamma)
+            households[i]!.load(solution.policy)
             distributions[i]!.load(masses: solution.masses)
         }
     }

@@ -37,8 +37,17 @@ public struct HouseholdProblem: Sendable {
     }
 
     public var varieties: Int { prices.count }
-    /// The author's code treats γ ≈ 1 (Julia `isapprox`, relative 1.5e-8) as log utility.
+    /// Whether this household has log utility (see `isLogUtility(gamma:)`).
     public var isLogUtility: Bool { Self.isLogUtility(gamma: gamma) }
+
+    /// The one decision of whether a CRRA γ means log utility, used by the household kernel, the country
+    /// scaling A_i^(1−γ), the preflight checks and the planner, so that they never disagree.
+    ///
+    /// γ counts as 1 when |γ − 1| ≤ 2^−26 ≈ 1.49e-8, as the author's code tests `γ ≈ 1.0` (Julia's
+    /// `isapprox`, relative tolerance √eps). A tolerance rather than `γ == 1` because CRRA utility
+    /// c^(1−γ)/(1−γ) with γ within 1e-8 of 1 is log c plus a constant of order 1/(1−γ), which would drown
+    /// the values' digits in the softmax. The shipped log configurations give γ = 1 exactly, the others
+    /// γ ≥ 1.3, so either rule decides them the same way.
     public static func isLogUtility(gamma: Double) -> Bool { abs(gamma - 1) <= 1.4901161193847656e-8 }
 }
 
@@ -160,7 +169,7 @@ public final class HouseholdSolver {
     /// Converged choice probabilities π*.
     let piPtr: UnsafeMutablePointer<Double>
     // [shock][asset] scratch
-    private let mx, sumExp, acc, m, expect, einv, phi, phiBar, cash, barBase, barStep: UnsafeMutablePointer<Double>
+    private let m, expect, einv, phi, phiBar, cash, barBase, barStep: UnsafeMutablePointer<Double>
     // [asset] scratch
     private let aTilde, invDiff, gridStep: UnsafeMutablePointer<Double>
     /// [variety] scratch: 1/p_j of the step's prices (a division hoisted out of the expectation's inner loop).
@@ -181,7 +190,7 @@ public final class HouseholdSolver {
         cpowBuf = sc.cpow
         vBuf = [alloc(nAll), sc.vSpare]
         aNextPtr = alloc(nAll); piPtr = alloc(nAll)
-        mx = alloc(nState); sumExp = alloc(nState); acc = alloc(nState); m = alloc(nState)
+        m = alloc(nState)
         expect = alloc(nState); einv = alloc(nState); phi = alloc(nState); phiBar = alloc(nState)
         cash = alloc(nState); barBase = alloc(nState); barStep = alloc(nState)
         aTilde = alloc(assets); invDiff = alloc(assets); gridStep = alloc(assets)
@@ -189,7 +198,7 @@ public final class HouseholdSolver {
     }
 
     deinit {
-        for p in [cBuf[0], vBuf[0], aNextPtr, piPtr, mx, sumExp, acc, m, expect, einv, phi, phiBar, cash, barBase, barStep,
+        for p in [cBuf[0], vBuf[0], aNextPtr, piPtr, m, expect, einv, phi, phiBar, cash, barBase, barStep,
                   aTilde, invDiff, gridStep, invPrice] { p.deallocate() }
     }
 
@@ -277,10 +286,11 @@ public final class HouseholdSolver {
     }
 
     /// Make `policy` the stored solution (e.g. from a checkpoint), so that the next `solve(warmStart: true)`
-    /// starts from it, exactly as it would have from the same policy computed in this process (a warm start
-    /// always recomputes c^−γ with the kernel's vector power). `gamma` is kept for the callers' sake. a′, the lotteries and π are not restored: `solve` recomputes
-    /// them before they are read.
-    public func load(_ policy: HouseholdPolicy, gamma: Double) {
+    /// starts from it, exactly as it would have from the same policy computed in this process. No γ is
+    /// needed: a warm start always recomputes c^−γ from the stored c with the kernel's vector power and the
+    /// γ of the problem it solves. a′, the lotteries and π are not restored: `solve` recomputes them before
+    /// they are read.
+    public func load(_ policy: HouseholdPolicy) {
         precondition(policy.consumption.count == nAll && policy.values.count == nAll)
         policy.consumption.withUnsafeBufferPointer { cBuf[0].update(from: $0.baseAddress!, count: nAll) }
         policy.values.withUnsafeBufferPointer { vBuf[0].update(from: $0.baseAddress!, count: nAll) }
@@ -343,56 +353,36 @@ public final class HouseholdSolver {
         }
     }
 
-    /// Apply `body` to the contiguous runs of the `[variety][shock][asset]` layout that cover `shocks`:
-    /// one run over everything when all shocks are covered, else one run per variety.
+    /// The score ψ_j + v_j of variety j for the 8 assets at `a` of income state s (`full`: as
+    /// `VectorMath.load`); ψ is the home quality on the home variety and 0 elsewhere.
     @inline(__always)
-    private func forEachRun(_ shocks: Range<Int>, _ body: (_ offset: Int, _ count: Int) -> Void) {
-        let na = assetCount
-        if shocks.count == shockCount { body(0, nAll); return }
-        for j in 0..<varietyCount { body((j * shockCount + shocks.lowerBound) * na, shocks.count * na) }
+    private func score(_ v: UnsafeMutablePointer<Double>, variety j: Int, shock s: Int, asset a: Int, full: Bool,
+                       home: Int, homeQuality: Vec) -> Vec {
+        let x = VectorMath.load(v + (j * shockCount + s) * assetCount, a, assetCount, full: full)
+        return j == home ? homeQuality + x : Vec(repeating: 0) + x
     }
 
-    /// Max-shifted softmax over varieties of (ψ + v)/σ for the income states `shocks` (numerators built in
-    /// `out`, with the `mx` and `sumExp` scratch buffers).
+    /// π = softmax over varieties of (ψ + v)/σ (`TasteShocks`) for the income states `shocks`, 8 assets at a
+    /// time: the weights are stored in `out`, then divided by their sum. A row shorter than a vector, or
+    /// its last partial vector, is handled as in `expectationPhase`.
     private func choiceProbabilities(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>,
                                      into out: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
-        softmaxPieces(pr, v: v, into: out, shocks: shocks)
-        for j in 0..<varietyCount {
-            for s in shocks {
-                let base = (j * shockCount + s) * assetCount
-                let rs = s * assetCount
-                for a in 0..<assetCount { out[base + a] = out[base + a] / sumExp[rs + a] }
-            }
-        }
-    }
-
-    /// Step 1 of §2.1: mx = max_j(ψ + v), expo = exp((ψ + v − mx)/σ), sumExp = Σ_j expo.
-    @inline(__always)
-    private func softmaxPieces(_ pr: HouseholdProblem, v: UnsafeMutablePointer<Double>,
-                               into expo: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
-        let na = assetCount
-        let invSigma = 1 / pr.sigma
-        for k in (shocks.lowerBound * na)..<(shocks.upperBound * na) { mx[k] = -Double.infinity; sumExp[k] = 0 }
-        for j in 0..<varietyCount {
-            for s in shocks {
-                let psi = j == pr.home ? pr.homeQuality[s] : 0
-                let vj = v + (j * shockCount + s) * na, mrow = mx + s * na
-                for a in 0..<na { mrow[a] = max(mrow[a], psi + vj[a]) }
-            }
-        }
-        for j in 0..<varietyCount {
-            for s in shocks {
-                let psi = j == pr.home ? pr.homeQuality[s] : 0
-                let e = expo + (j * shockCount + s) * na, vj = v + (j * shockCount + s) * na
-                let mrow = mx + s * na
-                for a in 0..<na { e[a] = (psi + vj[a] - mrow[a]) * invSigma }
-            }
-        }
-        forEachRun(shocks) { offset, count in VectorMath.exp(expo + offset, count: count) }
-        for j in 0..<varietyCount {
-            for s in shocks {
-                let e = expo + (j * shockCount + s) * na, srow = sumExp + s * na
-                for a in 0..<na { srow[a] += e[a] }
+        let na = assetCount, nS = shockCount, home = pr.home
+        let scale = TasteShockScale(sigma: pr.sigma)
+        for s in shocks {
+            let psiHome = Vec(repeating: pr.homeQuality[s])
+            var start = 0
+            while start < na {
+                let a = na >= 8 ? min(start, na - 8) : start
+                let full = na >= 8
+                let (_, sum) = TasteShocks.weights(varieties: varietyCount, scale: scale, score: { j in
+                    score(v, variety: j, shock: s, asset: a, full: full, home: home, homeQuality: psiHome)
+                }) { j, e in VectorMath.store(e, out + (j * nS + s) * na, a, na, full: full) }
+                for j in 0..<varietyCount {
+                    let row = out + (j * nS + s) * na
+                    VectorMath.store(VectorMath.load(row, a, na, full: full) / sum, row, a, na, full: full)
+                }
+                start += 8
             }
         }
     }
@@ -435,17 +425,17 @@ public final class HouseholdSolver {
     }
 
     /// Phase 1: m and Φ on the rows `shocks` of the `[shock][asset]` scratch buffers: per income state and
-    /// 8 assets at a time, the max over varieties and then the softmax numerators, their sum and the weighted
-    /// marginal utility, all in registers.
+    /// 8 assets at a time, the taste-shock weights over varieties (`TasteShocks`), their sum, the weighted
+    /// marginal utility and the inclusive value, all in registers.
     private func expectationPhase(_ pr: HouseholdProblem, cpow cp0: UnsafeMutablePointer<Double>,
                                   v v0: UnsafeMutablePointer<Double>, shocks: Range<Int>) {
-        let na = assetCount, nS = shockCount, sigma = pr.sigma
-        let invSigma = Vec(repeating: 1 / pr.sigma)
-        let rows = (shocks.lowerBound * na)..<(shocks.upperBound * na)
+        let na = assetCount, nS = shockCount
+        let scale = TasteShockScale(sigma: pr.sigma)
         // Register blocking over varieties: for each income state and 8 assets, the max over j, then the
-        // exponent, Σ e and Σ e·c^−γ/p accumulate in registers (19 loads of v and of c^−γ, one store each).
-        // A row shorter than a vector, or its last partial vector, is handled by overlapping the previous
-        // one (each output depends on its own inputs only, so recomputing a few is harmless).
+        // weights, Σ e and Σ e·c^−γ/p accumulate in registers (two loads of v and one of c^−γ per variety,
+        // one store each of m and Φ). A row shorter than a vector, or its last partial vector, is handled by
+        // overlapping the previous one (each output depends on its own inputs only, so recomputing a few is
+        // harmless).
         let home = pr.home
         for j in 0..<varietyCount { invPrice[j] = 1 / pr.prices[j] }
         for s in shocks {
@@ -455,30 +445,18 @@ public final class HouseholdSolver {
             while start < na {
                 let a = na >= 8 ? min(start, na - 8) : start
                 let full = na >= 8
-                var mxv = Vec(repeating: -Double.infinity)
-                for j in 0..<varietyCount {
-                    let x = VectorMath.load(v0 + (j * nS + s) * na, a, na, full: full)
-                    let candidate = j == home ? psiHome + x : Vec(repeating: 0) + x
-                    mxv.replace(with: candidate, where: candidate .>= mxv)     // Swift.max(mx, candidate)
+                var weighted = Vec(repeating: 0)
+                let (top, sum) = TasteShocks.weights(varieties: varietyCount, scale: scale, score: { j in
+                    score(v0, variety: j, shock: s, asset: a, full: full, home: home, homeQuality: psiHome)
+                }) { j, e in
+                    let cp = VectorMath.load(cp0 + (j * nS + s) * na, a, na, full: full)
+                    weighted = weighted + e * cp * Vec(repeating: invPrice[j])
                 }
-                var sum = Vec(repeating: 0), weighted = Vec(repeating: 0)
-                for j in 0..<varietyCount {
-                    let base = (j * nS + s) * na
-                    let x = VectorMath.load(v0 + base, a, na, full: full)
-                    let shifted = j == home ? psiHome + x - mxv : Vec(repeating: 0) + x - mxv
-                    let e = vexp(shifted * invSigma)
-                    sum = sum + e
-                    weighted = weighted + e * VectorMath.load(cp0 + base, a, na, full: full) * Vec(repeating: invPrice[j])
-                }
-                VectorMath.store(mxv, mx + rs, a, na, full: full)
-                VectorMath.store(sum, sumExp + rs, a, na, full: full)
-                VectorMath.store(weighted, acc + rs, a, na, full: full)
+                VectorMath.store(weighted / sum, m + rs, a, na, full: full)
+                VectorMath.store(Vec.inclusiveValue(top: top, sum: sum, scale: scale), phi + rs, a, na, full: full)
                 start += 8
             }
         }
-        for k in rows { m[k] = acc[k] / sumExp[k]; phi[k] = sumExp[k] }
-        VectorMath.log(phi + rows.lowerBound, count: rows.count)
-        for k in rows { phi[k] = mx[k] + sigma * phi[k] }
     }
 
     /// Phase 3: from complete m and Φ, the new policies on the rows `shocks`; returns max|c′ − c| there.

@@ -6,6 +6,8 @@ import Foundation
 public struct ModelParameters: Sendable, Equatable {
     /// CRRA γ (1 = log utility).
     public var gamma: Double
+    /// Whether γ means log utility (the one rule: `HouseholdProblem.isLogUtility(gamma:)`).
+    public var isLogUtility: Bool { HouseholdProblem.isLogUtility(gamma: gamma) }
     /// Common taste-shock scale σε; country i uses σε A_i^(1−γ).
     public var sigmaEps: Double
     /// Home quality shifter slope ψ̃; country i uses ψ̃ A_i^(1−γ) ℓ_s.
@@ -102,8 +104,8 @@ public struct CountryScaling: Sendable, Equatable {
 
     public init(tfp: Double, model: ModelParameters) { self.tfp = tfp; self.model = model }
 
-    /// A_i^(1−γ), exactly 1 for log utility (γ = 1).
-    public var utilityScale: Double { model.gamma == 1 ? 1 : pow(tfp, 1 - model.gamma) }
+    /// A_i^(1−γ), exactly 1 for log utility.
+    public var utilityScale: Double { model.isLogUtility ? 1 : pow(tfp, 1 - model.gamma) }
     /// σ_i = σε A_i^(1−γ).
     public var sigma: Double { model.sigmaEps * utilityScale }
     /// ψ_i(z_s) = ψ̃ A_i^(1−γ) ℓ_s for every income state s.

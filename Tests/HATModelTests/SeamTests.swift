@@ -141,7 +141,7 @@ final class SeamTests: XCTestCase {
         let (c1, m1) = (hh.consumption, dist.masses)
 
         let restored = HouseholdSolver(assets: 60, shocks: income.count, varieties: 3)
-        restored.load(saved.0, gamma: pr.gamma)
+        restored.load(saved.0)
         let restoredDist = StationaryDistribution(assets: 60, shocks: income.count)
         restoredDist.load(masses: saved.1)
         let fromLoad = try restored.solve(moved, tolerance: 1e-10, warmStart: true)
