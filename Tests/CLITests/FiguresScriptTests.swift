@@ -31,8 +31,8 @@ final class FiguresScriptTests: XCTestCase {
     struct HatFailed: Error, CustomStringConvertible { var description: String }
 
     func figures(_ arguments: [String], python: String = FiguresScriptTests.python, stdoutPath: String? = nil,
-                 environment: [String: String] = [:]) throws -> RunResult {
-        try runProcess(python, [Self.script] + arguments, timeout: 300, stdoutPath: stdoutPath, environment: environment)
+                 environment: [String: String] = [:], timeout: Double = 300) throws -> RunResult {
+        try runProcess(python, [Self.script] + arguments, timeout: timeout, stdoutPath: stdoutPath, environment: environment)
     }
 
     /// One line on standard error that starts with "figures: ", names `expected`, and is no traceback.
@@ -166,7 +166,7 @@ final class FiguresScriptTests: XCTestCase {
             .write(toFile: liar + "/python3", atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: liar + "/python3")
         let path = liar + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-        let loop = try figures([base, "--out", out], python: bare, environment: ["PATH": path])
+        let loop = try figures([base, "--out", out], python: bare, environment: ["PATH": path], timeout: 60)
         XCTAssertEqual(loop.status, 2, loop.stderr)
         assertOneLine(loop, naming: ["h5py", "apt-get install python3-h5py python3-matplotlib"], "hand-over loop")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
