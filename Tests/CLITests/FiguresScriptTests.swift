@@ -14,7 +14,7 @@ final class FiguresScriptTests: XCTestCase {
     static let figureNames = ["bilateral_elasticities", "quintiles", "ev_quintiles", "ev_assets"]
 
     /// A two-country solve with its analysis group, its unilateral counterfactual, and a three-country solve
-    /// (no [analysis], so no analysis group), made once for the class and removed by the system's cleaning.
+    /// (no [analysis], so no analysis group), made once for the class and removed after its last test.
     static let outputs: Result<(base: String, counterfactual: String, plain: String), Error> = Result {
         let dir = temporaryDirectory()
         let base = dir + "/base", counterfactual = dir + "/cf", plain = dir + "/plain"
@@ -26,6 +26,13 @@ final class FiguresScriptTests: XCTestCase {
             guard r.status == 0 else { throw HatFailed(description: "hat \(what) exited \(r.status): \(r.stderr)") }
         }
         return (base, counterfactual, plain)
+    }
+
+    override class func tearDown() {
+        if case .success(let made) = outputs {
+            try? FileManager.default.removeItem(atPath: (made.base as NSString).deletingLastPathComponent)
+        }
+        super.tearDown()
     }
 
     struct HatFailed: Error, CustomStringConvertible { var description: String }
