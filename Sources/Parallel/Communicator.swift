@@ -19,12 +19,48 @@ public enum MPIEnvironment {
         var flag: Int32 = 0
         MPI_Initialized(&flag)
         if flag == 0 {
+            let requested = Int32(MPI_THREAD_FUNNELED)
             var provided: Int32 = 0
-            MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
+            let code = MPI_Init_thread(nil, nil, requested, &provided)
+            if let problem = initProblem(code: code, provided: provided, requested: requested) {
+                // One line from the first rank (every rank meets the same library), then every rank exits
+                // with 1, CONTRACT.md's "anything else": an MPI library that cannot start, or lacks the
+                // thread support hat needs, is neither bad input (2: nothing the user passed is wrong), nor
+                // non-convergence (3), nor an I/O or checkpoint failure (4); a sysexits code such as 69
+                // would be one the contract does not list.
+                if launcherRank == 0 { fputs("error: \(problem)\n", stderr) }
+                // A library that started but with too little thread support is shut down cleanly; one that
+                // failed to start is not touched again. (Open MPI aborts inside a failed call, also with
+                // exit code 1, before it returns; the check covers libraries that do return.)
+                if code == MPI_SUCCESS { MPI_Finalize() }
+                exit(1)
+            }
             atexit { MPIEnvironment.finalize() }
         }
         return true
     }()
+
+    /// What is wrong with an `MPI_Init_thread` that returned `code` and `provided` for `requested`, or nil
+    /// when MPI started with at least the requested thread support (the levels are ordered: single <
+    /// funneled < serialized < multiple).
+    public static func initProblem(code: Int32, provided: Int32, requested: Int32) -> String? {
+        if code != MPI_SUCCESS { return "MPI_Init_thread failed with code \(code)" }
+        if provided < requested {
+            return "MPI_Init_thread provided thread support \(threadLevelName(provided)), hat needs "
+                + threadLevelName(requested)
+        }
+        return nil
+    }
+
+    static func threadLevelName(_ level: Int32) -> String {
+        switch level {
+        case Int32(MPI_THREAD_SINGLE): return "MPI_THREAD_SINGLE"
+        case Int32(MPI_THREAD_FUNNELED): return "MPI_THREAD_FUNNELED"
+        case Int32(MPI_THREAD_SERIALIZED): return "MPI_THREAD_SERIALIZED"
+        case Int32(MPI_THREAD_MULTIPLE): return "MPI_THREAD_MULTIPLE"
+        default: return "level \(level)"
+        }
+    }
 
     /// Initialise MPI (idempotent) and return the world communicator.
     public static func world() -> Communicator {
