@@ -1,7 +1,7 @@
 import Foundation
 import TOMLKit
 
-/// A σε × γ sweep (`hat sweep SPEC`, CONTRACT "Sweeps", README "Sweeps"): a calibration configuration, the
+/// A σε × γ sweep (`hat sweep SPEC`, docs/SWEEPS-AND-SLURM.md; keys in `ConfigurationKeys.sweepSections`): a calibration configuration, the
 /// points, the household targets, and the settings of the ψ̃ and (σε, γ) root finders. Every problem is a
 /// `ConfigError` naming the specification file and the dotted key.
 public struct SweepSpecification: Sendable {

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// `hat keys`: the configuration keys with type, default and help.
+/// `hat keys`: the keys of both kinds of file with type, default, valid values and help; `--markdown` is docs/CONFIGURATION.md.
 final class KeysCommandTests: XCTestCase {
     func testKeysListsEveryKeyWithItsHelp() throws {
         let r = try hat(["keys"], timeout: 60)
