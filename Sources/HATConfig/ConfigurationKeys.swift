@@ -15,6 +15,10 @@ public enum ConfigValueType: String, Sendable, CaseIterable {
     case stringArray = "string array"
     /// An array of rows of numbers.
     case matrix
+    /// An array of numbers, or a table `{ from, to, count }` of equally spaced numbers (a sweep's grid).
+    case numberArrayOrRange = "number array or range"
+    /// An array of `[a, b]` pairs of numbers (a sweep's explicit points).
+    case numberPairs = "array of number pairs"
 }
 
 /// What a key's absence means.
@@ -52,23 +56,85 @@ public enum ConfigDefault: Sendable, Equatable {
     }
 }
 
-/// One configuration key: `[section] name`, its value type, its default and a one-line help text that
-/// gives the valid range.
+/// The values a key accepts beyond its type. A plain bound (`above`, `atLeast`, `between`, `nonZero`,
+/// `finite`, `oneOf`) is machine-checkable: the sweep reader checks it from here, and a test holds the run
+/// configuration's reader to it; a condition that involves other keys or the value's shape is `described`.
+/// Every number of every key must be finite; for a number array the bound holds for every entry.
+public enum ConfigRange: Sendable, Equatable {
+    /// Any value of the key's type.
+    case any
+    /// Any finite number.
+    case finite
+    /// Greater than the bound.
+    case above(Double)
+    /// At least the bound.
+    case atLeast(Double)
+    /// Strictly between the bounds.
+    case between(Double, Double)
+    /// Finite and not zero.
+    case nonZero
+    /// One of these strings.
+    case oneOf([String])
+    /// Checked by the reader; the text says what holds.
+    case described(String)
+
+    /// A bound as written in the reference and in error messages: `0`, not `0.0`.
+    public static func format(_ d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : "\(d)"
+    }
+
+    /// The range for `hat keys` (empty for `any`: the type says it all).
+    public var text: String {
+        switch self {
+        case .any: return ""
+        case .finite: return "finite"
+        case .above(let a): return "> \(Self.format(a))"
+        case .atLeast(let a): return ">= \(Self.format(a))"
+        case .between(let a, let b): return "in (\(Self.format(a)), \(Self.format(b)))"
+        case .nonZero: return "not 0"
+        case .oneOf(let words): return "one of " + words.map { "\"\($0)\"" }.joined(separator: ", ")
+        case .described(let text): return text
+        }
+    }
+
+    /// Whether a finite number lies in a numeric range (nil: not a numeric bound).
+    public func admits(_ x: Double) -> Bool? {
+        switch self {
+        case .finite: return x.isFinite
+        case .above(let a): return x.isFinite && x > a
+        case .atLeast(let a): return x.isFinite && x >= a
+        case .between(let a, let b): return x > a && x < b
+        case .nonZero: return x.isFinite && x != 0
+        case .any, .oneOf, .described: return nil
+        }
+    }
+}
+
+/// One configuration key: `[section] name`, its value type, its default, its valid values and a help
+/// text for a newcomer (meaning and units).
 public struct ConfigKey: Sendable, Equatable {
     public let section: String
     public let name: String
     public let type: ConfigValueType
     public let defaultValue: ConfigDefault
+    public let range: ConfigRange
     public let help: String
 
     /// The dotted path used in error messages and by `--set` (`model.gamma`).
     public var dotted: String { "\(section).\(name)" }
+
+    /// The valid values as text: the range, or what the type allows when any value of it is valid.
+    public var rangeText: String {
+        if case .any = range { return type == .boolean ? "true or false" : "any" }
+        return range.text
+    }
 }
 
-/// A TOML table of the configuration and its keys, in documentation order.
+/// A TOML table of a configuration file and its keys, in documentation order.
 public struct ConfigSection: Sendable {
     public let name: String
-    /// A file without this table is an error ("missing section"), unless `--set` gives one of its keys.
+    /// A file without this table is an error ("missing section"); in a run configuration, unless `--set`
+    /// gives one of its keys.
     public let required: Bool
     public let help: String
     public let keys: [ConfigKey]
@@ -76,124 +142,237 @@ public struct ConfigSection: Sendable {
     public func key(_ name: String) -> ConfigKey? { keys.first { $0.name == name } }
 }
 
-/// Every configuration key, declared once (CONTRACT.md "Configuration"). The reader's unknown-key check,
-/// the `--set` key check, the reader's defaults and `hat keys` all come from here; the range checks stay
-/// in the reader, the help texts here state them.
+/// The two kinds of file whose keys the registry declares.
+public enum ConfigFileKind: String, Sendable, CaseIterable {
+    /// A run configuration: `hat solve|calibrate|counterfactual|planner|bench CONFIG` (keys also by `--set`).
+    case run
+    /// A sweep specification: `hat sweep SPEC` (jobs/*.toml).
+    case sweep
+
+    /// The heading of the kind in `hat keys` and CONFIGURATION.md.
+    public var title: String {
+        switch self {
+        case .run: return "Run configuration (hat solve, calibrate, counterfactual, planner, bench CONFIG)"
+        case .sweep: return "Sweep specification (hat sweep SPEC)"
+        }
+    }
+
+    /// What the kind is, for the reference.
+    public var summary: String {
+        switch self {
+        case .run:
+            return "One TOML file describes a run. `--set KEY=VALUE` overrides a key by its dotted name (`--set model.gamma=1.2`); the value is one TOML value. Relative paths are resolved against the configuration file's folder (given with `--set`, against the working folder)."
+        case .sweep:
+            return "One TOML file (e.g. jobs/sigma-gamma.toml) describes a sigma_eps x gamma sweep: every point is a `hat calibrate` run of the base configuration at its (sigma_eps, gamma), then the analysed country's household statistics. Relative paths are resolved against the specification's folder."
+        }
+    }
+
+    public var sections: [ConfigSection] {
+        switch self {
+        case .run: return ConfigurationKeys.sections
+        case .sweep: return ConfigurationKeys.sweepSections
+        }
+    }
+}
+
+/// Every key of a run configuration and of a sweep specification, declared once (CONTRACT.md
+/// "Configuration", docs/SWEEPS-AND-SLURM.md). The readers' unknown-key checks, the `--set` key check, the
+/// readers' defaults, the sweep reader's type and range checks, `hat keys` and docs/CONFIGURATION.md all come
+/// from here; the run configuration's reader checks its ranges itself, and a test holds it to the ranges
+/// declared here.
 public enum ConfigurationKeys {
+    /// The run configuration's tables (`ConfigFileKind.run`).
     public static let sections: [ConfigSection] = [
         section("model", required: true, "the household problem", [
-            key("gamma", .number, .required, "CRRA coefficient, 1 means log utility; > 0"),
-            key("sigma_eps", .number, .required, "taste-shock scale; country i uses sigma_eps * A_i^(1-gamma); > 0"),
-            key("psi_slope", .number, .number(0), "home quality shifter slope, scaled by A_i^(1-gamma); finite"),
-            key("beta", .number, .required, "discount factor (fixed, or the initial guess when the closure solves for it; initial_guess replaces it); in (0, 1)"),
-            key("phi", .number, .required, "borrowing limit, times A_i; >= 0"),
-            key("amax", .number, .required, "top of the asset grid, times A_i; > -phi"),
+            key("gamma", .number, .required, .above(0),
+                "CRRA coefficient (relative risk aversion); 1 means log utility"),
+            key("sigma_eps", .number, .required, .above(0),
+                "scale of the taste shocks over source countries; country i uses sigma_eps * A_i^(1-gamma) (A_i its TFP)"),
+            key("psi_slope", .number, .number(0), .finite,
+                "slope of the home-quality shifter (psi tilde): choosing the home variety adds psi_slope * A_i^(1-gamma) times the log persistent income state to utility, so richer households favour home goods when > 0; 0: no shifter"),
+            key("beta", .number, .required, .between(0, 1),
+                "discount factor per period: fixed, or the first guess when the fixed-rate closure solves for it (equilibrium.initial_guess replaces it)"),
+            key("phi", .number, .required, .atLeast(0),
+                "borrowing limit in units of the country's TFP: assets a' >= -phi * A_i (0: no borrowing)"),
+            key("amax", .number, .required, .described("> -phi"),
+                "top of the asset grid in units of the country's TFP: assets a' <= amax * A_i"),
         ]),
         section("grid", required: true, "the asset grid", [
-            key("assets", .integer, .required, "N_a, points of the asset grid; >= 2"),
+            key("assets", .integer, .required, .atLeast(2),
+                "N_a, equally spaced points of the asset grid on [-phi * A_i, amax * A_i], ends included"),
         ]),
-        section("income", required: false, "persistent Rouwenhorst AR(1) mixed with an iid Rouwenhorst component, mean one", [
-            key("persistent_states", .integer, .integer(IncomeProcess.Parameters.baseline.persistentStates),
-                "states of the persistent component; >= 1"),
-            key("transitory_states", .integer, .integer(IncomeProcess.Parameters.baseline.transitoryStates),
-                "states of the iid component; >= 1"),
-            key("rho", .number, .number(IncomeProcess.Parameters.baseline.rho),
-                "persistence of the AR(1) component; in (-1, 1)"),
-            key("sigma_persistent", .number, .number(IncomeProcess.Parameters.baseline.sigmaPersistent),
-                "standard deviation of the AR(1) innovations (default sqrt(0.039)); >= 0"),
-            key("sigma_transitory", .number, .number(IncomeProcess.Parameters.baseline.sigmaTransitory),
-                "standard deviation of the iid component (default sqrt(0.0522)); >= 0"),
+        section("income", required: false, "labour income, a persistent Rouwenhorst AR(1) mixed with an iid Rouwenhorst component (mean one)", [
+            key("persistent_states", .integer, .integer(IncomeProcess.Parameters.baseline.persistentStates), .atLeast(1),
+                "states of the persistent AR(1) component; the income states are persistent x transitory"),
+            key("transitory_states", .integer, .integer(IncomeProcess.Parameters.baseline.transitoryStates), .atLeast(1),
+                "states of the iid component"),
+            key("rho", .number, .number(IncomeProcess.Parameters.baseline.rho), .between(-1, 1),
+                "autocorrelation of the AR(1) component (of log income, per period)"),
+            key("sigma_persistent", .number, .number(IncomeProcess.Parameters.baseline.sigmaPersistent), .atLeast(0),
+                "standard deviation of the AR(1) innovations, in logs (the default is sqrt(0.039))"),
+            key("sigma_transitory", .number, .number(IncomeProcess.Parameters.baseline.sigmaTransitory), .atLeast(0),
+                "standard deviation of the iid component, in logs (the default is sqrt(0.0522))"),
         ]),
-        section("world", required: true, "an explicit world, or one built from data_dir + parameters", [
+        section("world", required: true, "an explicit world (countries, tfp, labor, trade_costs), or one built from data_dir and parameters", [
             key("countries", .stringArray, .conditional("required without data_dir"),
-                "country names; non-empty, unique, at least one; not with data_dir"),
-            key("tfp", .numberArray, .conditional("required without data_dir"),
-                "TFP A_i, one per country; > 0; not with data_dir"),
-            key("labor", .numberArray, .conditional("required without data_dir"),
-                "labour L_i, one per country; > 0; not with data_dir"),
-            key("trade_costs", .matrix, .conditional("required without data_dir"),
-                "d_ij, M x M, row = importer, column = exporter; > 0, diagonal 1; not with data_dir"),
-            key("tariffs", .matrix, .optional("zero"),
-                "ad valorem tariffs t_ij, M x M, row = importer; > -1, diagonal 0"),
-            key("data_dir", .path, .optional(nil),
+                .described("at least one; unique, non-empty, without control characters, quotes, commas or semicolons"),
+                "country names (M of them), in the order of every per-country array; not with data_dir"),
+            key("tfp", .numberArray, .conditional("required without data_dir"), .above(0),
+                "TFP A_i, one per country; not with data_dir"),
+            key("labor", .numberArray, .conditional("required without data_dir"), .above(0),
+                "labour endowment L_i (the mass of households), one per country; not with data_dir"),
+            key("trade_costs", .matrix, .conditional("required without data_dir"), .described("every entry > 0, diagonal 1"),
+                "iceberg trade costs d_ij, M x M, row = importer i, column = exporter j; not with data_dir"),
+            key("tariffs", .matrix, .optional("zero"), .described("every entry > -1, diagonal 0"),
+                "ad valorem tariffs t_ij (0.1 is 10 %), M x M, row = importer i, column = exporter j"),
+            key("data_dir", .path, .optional("explicit world"), .described("a folder with the Eaton-Kortum data"),
                 "Eaton-Kortum data folder (ek-data.csv, ...); builds the world together with parameters"),
-            key("parameters", .path, .conditional("required with data_dir"),
-                "46-entry parameter vector file (header guess): log TFPs, theta_m, distance, dummies; needs data_dir"),
+            key("parameters", .path, .conditional("required with data_dir"), .described("a CSV file with header guess and 2(M - 1) + 10 finite rows (46 for the 19 countries)"),
+                "parameter vector Theta of the data world, one value per row: M - 1 log TFPs, M - 1 importer effects theta_m, 6 distance bins, then the border, language, EC and EFTA dummies; needs data_dir"),
         ]),
-        section("equilibrium", required: true, "the closure and the solver", [
-            key("closure", .string, .required,
-                "one of " + Closure.allCases.map(\.rawValue).joined(separator: ", ")
-                    + " (one world R at a fixed beta; R fixed at fixed_rate and beta solved; one R per country at a fixed beta)"),
-            key("rate", .number, .number(1.02),
-                "older name of fixed_rate (closure fixed-rate) or initial_rate (the others); not together with that key in one source; > 0"),
-            key("fixed_rate", .number, .optional("rate"),
-                "R held fixed by the fixed-rate closure (only with fixed-rate); > 0"),
-            key("initial_rate", .number, .optional("rate"),
-                "first guess of R for world-rate and autarky (not with fixed-rate); > 0"),
-            key("initial_wages", .numberArray, .optional("all equal"),
-                "initial wages, one per country (any scale); > 0; not with initial_guess"),
-            key("initial_guess", .path, .optional(nil),
-                "the author's wage-guess file: M - 1 mean-one wages, then beta (replaces model.beta); wages > 0, beta in (0, 1)"),
-            key("tolerance", .number, .number(1e-10), "max-abs market-clearing residual at convergence; > 0"),
-            key("household_tolerance", .number, .number(1e-6),
-                "max-abs change of the consumption policy inside the market residuals; > 0"),
-            key("reporting_household_tolerance", .number, .number(1e-10),
-                "household tolerance of the evaluation whose objects are reported; > 0"),
-            key("distribution_tolerance", .number, .number(1e-10), "max-abs change of the distribution; > 0"),
-            key("max_iterations", .integer, .integer(100), "iterations of each hybrid run; >= 1"),
-            key("warm_start", .boolean, .boolean(false),
-                "start each household and distribution solve from the previous evaluation's solution; true or false"),
-            key("jacobian_step", .number, .number(Double.ulpOfOne.squareRoot()),
-                "relative forward-difference step of the Jacobian (default sqrt(machine epsilon)); in (0, 0.1)"),
+        section("equilibrium", required: true, "the market closure and the solver", [
+            key("closure", .string, .required, .oneOf(Closure.allCases.map(\.rawValue)),
+                "world-rate: one world R clears the bond market at a fixed beta; fixed-rate: R fixed at fixed_rate and beta solved (the calibration closure); autarky: one R per country at a fixed beta; world-rate-rebate: world-rate with tariff revenue rebated lump sum"),
+            key("rate", .number, .number(1.02), .above(0),
+                "gross interest rate R: older name of fixed_rate (closure fixed-rate) or initial_rate (the others); not together with that key in one source"),
+            key("fixed_rate", .number, .optional("rate"), .above(0),
+                "gross interest rate R (1.01 is 1 %) held fixed by the fixed-rate closure; only with fixed-rate"),
+            key("initial_rate", .number, .optional("rate"), .above(0),
+                "first guess of the gross interest rate R for the closures that solve for it; not with fixed-rate"),
+            key("initial_wages", .numberArray, .optional("all equal"), .above(0),
+                "first guess of the wages, one per country (any scale: they are normalised to mean one); not with initial_guess"),
+            key("initial_guess", .path, .optional("none"), .described("M - 1 wages > 0 summing to less than M, then beta in (0, 1)"),
+                "the author's wage-guess file (header guess): M - 1 mean-one wages, then beta (which replaces model.beta)"),
+            key("tolerance", .number, .number(1e-10), .above(0),
+                "convergence: largest absolute market-clearing residual (goods and bonds)"),
+            key("household_tolerance", .number, .number(1e-6), .above(0),
+                "convergence of the household problem inside the market residuals: largest absolute change of the consumption policy"),
+            key("reporting_household_tolerance", .number, .number(1e-10), .above(0),
+                "household tolerance of the final evaluation whose objects are reported"),
+            key("distribution_tolerance", .number, .number(1e-10), .above(0),
+                "convergence of the stationary distribution: largest absolute change of a mass"),
+            key("max_iterations", .integer, .integer(100), .atLeast(1),
+                "iterations of each run of the hybrid root finder; the run stops not converged (exit 3) after them"),
+            key("warm_start", .boolean, .boolean(false), .any,
+                "start each household and distribution solve from the previous evaluation's solution: fewer iterations, but the residuals then depend on the path (tighten the household and distribution tolerances, see CONFIGURATION-GUIDE.md)"),
+            key("jacobian_step", .number, .number(Double.ulpOfOne.squareRoot()), .between(0, 0.1),
+                "relative forward-difference step of the root finder's Jacobian, times |x| (the default is sqrt(machine epsilon))"),
         ]),
-        section("calibration", required: false, "hat calibrate: gravity as a guide (HAT-SPEC 5.5-5.6)", [
-            key("start", .path, .optional("world.parameters"),
-                "46-entry start vector file (header guess), same layout as world.parameters"),
-            key("shift_log_tfp", .number, .number(0), "added to every log TFP of the start vector (robustness starts); finite"),
-            key("shift_theta_m", .number, .number(0), "added to every importer effect theta_m of the start vector; finite"),
-            key("shift_distance", .number, .number(0), "added to every distance-bin parameter of the start vector; finite"),
-            key("shift_dummies", .numberArray, .optional("zeros"),
-                "4 numbers added to the border, language, EC and EFTA parameters of the start vector; finite"),
-            key("tolerance", .number, .number(1e-8), "max-abs gap between the model's and the data's 46 moments; > 0"),
-            key("max_iterations", .integer, .integer(50), "outer iterations; >= 1 (may change on --resume)"),
-            key("checkpoint_every_seconds", .number, .number(300),
-                "also checkpoint inside a Jacobian after this many seconds; >= 0 (0: after every column batch; may change on --resume)"),
-            key("keep_checkpoints", .integer, .integer(2), "checkpoints kept in checkpoints/; >= 1 (may change on --resume)"),
-            key("jacobian_step", .number, .number(1e-5),
-                "absolute forward-difference step on the parameters and on log wages and log beta; in (0, 0.1)"),
+        section("calibration", required: false, "the gravity-as-a-guide calibration of hat calibrate (HAT-SPEC 5.5-5.6)", [
+            key("start", .path, .optional("world.parameters"), .described("a CSV file with header guess and 2(M - 1) + 10 finite rows (46 for the 19 countries)"),
+                "start vector of the calibration, same layout as world.parameters; needs a data world"),
+            key("shift_log_tfp", .number, .number(0), .finite, "added to every log TFP of the start vector (robustness starts)"),
+            key("shift_theta_m", .number, .number(0), .finite, "added to every importer effect theta_m of the start vector"),
+            key("shift_distance", .number, .number(0), .finite, "added to every distance-bin parameter of the start vector"),
+            key("shift_dummies", .numberArray, .optional("zeros"), .described("4 finite numbers"),
+                "added to the border, language, EC and EFTA parameters of the start vector, in that order"),
+            key("tolerance", .number, .number(1e-8), .above(0),
+                "convergence: largest absolute gap between the model's and the data's gravity moments (one per parameter, 46 for the 19 countries)"),
+            key("max_iterations", .integer, .integer(50), .atLeast(1),
+                "outer iterations (one Jacobian each) before the calibration stops not converged; may change on --resume"),
+            key("checkpoint_every_seconds", .number, .number(300), .atLeast(0),
+                "seconds between checkpoints inside a Jacobian, besides the one after every outer iteration (0: after every column batch); may change on --resume"),
+            key("keep_checkpoints", .integer, .integer(2), .atLeast(1),
+                "newest checkpoints kept in checkpoints/; may change on --resume"),
+            key("jacobian_step", .number, .number(1e-5), .between(0, 0.1),
+                "absolute forward-difference step of the implicit-function Jacobian, on the parameters and on log wages and log beta"),
         ]),
         section("analysis", required: false, "household analysis of one country after hat solve (HAT-SPEC 6.1-6.4)", [
-            key("country", .string, .optional("no analysis"),
-                "the analysed country: a name of the world's countries (case-insensitive), e.g. \"USA\""),
-            key("elasticities", .boolean, .boolean(true), "micro (every state x source), bilateral and aggregate trade elasticities; true or false"),
-            key("mpc", .boolean, .boolean(true), "marginal propensities to consume out of a one-off transfer of 0.008; true or false"),
-            key("cross_section", .boolean, .boolean(true),
-                "exact distribution-weighted statistics by expenditure quintile and income group; true or false"),
-            key("simulate", .integer, .integer(0),
-                "draws of a simulated panel for comparison with simulated figures (the author used 100000); 0 = none, else 1000 to 100000000"),
-            key("seed", .integer, .integer(3281978), "seed of the simulated panel; >= 0"),
+            key("country", .string, .optional("no analysis"), .described("a country of the world"),
+                "the analysed country, by name (case-insensitive), e.g. \"USA\"; the other keys of the table need it"),
+            key("elasticities", .boolean, .boolean(true), .any,
+                "micro (every state x source), bilateral and aggregate trade elasticities"),
+            key("mpc", .boolean, .boolean(true), .any,
+                "marginal propensities to consume out of a one-off transfer of 0.008"),
+            key("cross_section", .boolean, .boolean(true), .any,
+                "exact distribution-weighted statistics by expenditure quintile and income group"),
+            key("simulate", .integer, .integer(0), .described("0, or 1000 to 100000000"),
+                "households of a simulated panel, for comparison with the author's simulated figures (who used 100000); 0: no panel"),
+            key("seed", .integer, .integer(3281978), .atLeast(0), "seed of the simulated panel's random numbers"),
         ]),
         section("parallel", required: false, "how hat solve spreads the work over MPI ranks (run control: results do not depend on it)", [
-            key("grid_blocks", .string, .string("auto"),
-                "\"auto\" (split countries into blocks of income states when ranks outnumber countries), \"on\" (always cut the country x income-state rows into equal-cost pieces) or \"off\" (whole countries)"),
-            key("load_balance", .boolean, .boolean(true),
-                "rebuild the layout once from the first evaluation's measured cost (household iterations x grid size); true or false"),
+            key("grid_blocks", .string, .string("auto"), .oneOf(GridBlockMode.allCases.map(\.rawValue)),
+                "auto: split countries into blocks of income states when ranks outnumber countries; on: always cut the country x income-state rows into equal-cost pieces; off: whole countries"),
+            key("load_balance", .boolean, .boolean(true), .any,
+                "rebuild the layout once from the first evaluation's measured cost (household iterations x grid size)"),
         ]),
         section("output", required: false, "where the results go", [
-            key("dir", .path, .optional("out/<config name>"),
-                "output folder, relative to the configuration file (--out replaces it); not empty"),
+            key("dir", .path, .optional("out/<config name>"), .described("not empty"),
+                "output folder, relative to the configuration file's folder (--out replaces it)"),
         ]),
     ]
 
-    /// Every key, section by section.
+    /// The sweep specification's tables (`ConfigFileKind.sweep`).
+    public static let sweepSections: [ConfigSection] = [
+        section("sweep", required: true, "the points: a base calibration and the (sigma_eps, gamma) grid or list", [
+            key("base", .path, .required, .described("a readable file"),
+                "the hat calibrate configuration every point calibrates: a world built from data with the fixed-rate closure"),
+            key("set", .stringArray, .optional("none"),
+                .described("\"KEY=VALUE\" strings, KEY a run-configuration key other than model.sigma_eps, model.gamma and output.dir"),
+                "--set overrides applied to the base at every point, e.g. [\"calibration.max_iterations=30\"]"),
+            key("sigma_eps", .numberArrayOrRange, .conditional("required without points"),
+                .described("finite numbers; a range has count 1 to 10000 (count 1 needs from == to); at most 10000 points in all"),
+                "the grid's taste-shock scales: a list, e.g. [0.30, 0.34], or { from = 0.30, to = 0.36, count = 3 }, equally spaced with both ends; a point's value is checked as model.sigma_eps when the point runs; not with points"),
+            key("gamma", .numberArrayOrRange, .conditional("required without points"),
+                .described("finite numbers; a range has count 1 to 10000 (count 1 needs from == to); at most 10000 points in all"),
+                "the grid's CRRA coefficients, a list or a range as sigma_eps; the points are sigma_eps x gamma, sigma_eps outer (index = i_sigma * n_gamma + i_gamma); not with points"),
+            key("points", .numberPairs, .optional("the grid sigma_eps x gamma"), .described("1 to 10000 pairs of finite numbers"),
+                "explicit [sigma_eps, gamma] pairs, in index order, instead of the grid; not with sigma_eps or gamma"),
+            key("country", .string, .string("USA"), .described("a country of the base world"),
+                "the analysed country, by name (case-insensitive): its households' elasticities and home shares are measured at every point"),
+            key("calibrate_psi", .boolean, .boolean(false), .any,
+                "also find model.psi_slope at every point, so that the rich-minus-poor home share gap equals targets.home_share_gap (the secant of [psi])"),
+            key("out", .path, .optional("../out/sweep-<specification name>"), .described("not empty; a folder or nothing yet"),
+                "the sweep folder, relative to the specification's folder (--out replaces it)"),
+        ]),
+        section("targets", required: false, "what the table's best point and --target aim at (income groups: poor below the 20th percentile, median 45th-55th, rich above the 80th)", [
+            key("poor", .number, .number(SweepSpecification.Targets().poor), .finite,
+                "trade elasticity of the poor households (trade-weighted, negative; Auer et al. 2022: -6.6)"),
+            key("median", .number, .number(SweepSpecification.Targets().median), .finite,
+                "trade elasticity of the median households (Auer et al. 2022: -4.4)"),
+            key("home_share_gap", .number, .number(SweepSpecification.Targets().homeShareGap), .finite,
+                "home share of the rich minus that of the poor, a difference of expenditure shares; used with calibrate_psi (0: equal home shares, as Borusyak and Jaravel find)"),
+        ]),
+        section("psi", required: false, "the secant on psi_slope when sweep.calibrate_psi is true; every step is a full calibration", [
+            key("tolerance", .number, .number(SweepSpecification.PsiSettings().tolerance), .above(0),
+                "convergence: |home share gap - targets.home_share_gap| at most this"),
+            key("max_iterations", .integer, .integer(SweepSpecification.PsiSettings().maxIterations), .atLeast(1),
+                "calibrations per point before the point is reported not converged"),
+            key("step", .number, .number(SweepSpecification.PsiSettings().step), .nonZero,
+                "the second psi_slope is the first (the base's, or the warm-start point's) plus this; later steps are secant steps of at most 0.5"),
+        ]),
+        section("target", required: false, "Newton's method of hat sweep SPEC --target on (sigma_eps, gamma)", [
+            key("tolerance", .number, .number(SweepSpecification.TargetSettings().tolerance), .above(0),
+                "convergence: the poor and the median elasticities both within this of targets.poor and targets.median"),
+            key("max_iterations", .integer, .integer(SweepSpecification.TargetSettings().maxIterations), .atLeast(1),
+                "Newton iterations (three evaluations, each a calibration, and any step halvings) before --target stops not converged"),
+            key("relative_step", .number, .number(SweepSpecification.TargetSettings().relativeStep), .between(0, 0.5),
+                "forward-difference step of the Jacobian, as a fraction of |sigma_eps| and of |gamma|"),
+        ]),
+    ]
+
+    /// Every run-configuration key, section by section.
     public static let all: [ConfigKey] = sections.flatMap(\.keys)
 
-    private static let byDottedName: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.dotted, $0) })
+    /// Every sweep-specification key, section by section.
+    public static let sweepKeys: [ConfigKey] = sweepSections.flatMap(\.keys)
 
-    /// The declaration of a dotted key (`model.gamma`), or nil when there is none.
-    public static func key(_ dotted: String) -> ConfigKey? { byDottedName[dotted] }
+    private static let byDottedName: [ConfigFileKind: [String: ConfigKey]] = Dictionary(uniqueKeysWithValues: ConfigFileKind.allCases.map { kind in
+        (kind, Dictionary(uniqueKeysWithValues: kind.sections.flatMap(\.keys).map { ($0.dotted, $0) }))
+    })
 
-    public static func section(named name: String) -> ConfigSection? { sections.first { $0.name == name } }
+    /// The declaration of a dotted key (`model.gamma`) of a run configuration, or nil when there is none.
+    public static func key(_ dotted: String) -> ConfigKey? { key(dotted, in: .run) }
+
+    /// The declaration of a dotted key in a file of `kind`, or nil when there is none.
+    public static func key(_ dotted: String, in kind: ConfigFileKind) -> ConfigKey? { byDottedName[kind]?[dotted] }
+
+    /// A table of a run configuration.
+    public static func section(named name: String) -> ConfigSection? { section(named: name, in: .run) }
+
+    public static func section(named name: String, in kind: ConfigFileKind) -> ConfigSection? {
+        kind.sections.first { $0.name == name }
+    }
 
     /// The output folder when neither `[output] dir` nor `--out` is given: `out/<config name>`, relative to
     /// the configuration file's folder.
@@ -201,51 +380,82 @@ public enum ConfigurationKeys {
         "out/" + URL(fileURLWithPath: configFile).deletingPathExtension().lastPathComponent
     }
 
-    private static func key(_ name: String, _ type: ConfigValueType, _ def: ConfigDefault, _ help: String) -> (String, ConfigValueType, ConfigDefault, String) {
-        (name, type, def, help)
+    private typealias Declaration = (name: String, type: ConfigValueType, def: ConfigDefault, range: ConfigRange, help: String)
+
+    private static func key(_ name: String, _ type: ConfigValueType, _ def: ConfigDefault, _ range: ConfigRange,
+                            _ help: String) -> Declaration {
+        (name, type, def, range, help)
     }
 
-    private static func section(_ name: String, required: Bool, _ help: String,
-                                _ keys: [(String, ConfigValueType, ConfigDefault, String)]) -> ConfigSection {
+    private static func section(_ name: String, required: Bool, _ help: String, _ keys: [Declaration]) -> ConfigSection {
         ConfigSection(name: name, required: required, help: help,
-                      keys: keys.map { ConfigKey(section: name, name: $0.0, type: $0.1, defaultValue: $0.2, help: $0.3) })
+                      keys: keys.map { ConfigKey(section: name, name: $0.name, type: $0.type, defaultValue: $0.def,
+                                                 range: $0.range, help: $0.help) })
     }
 }
 
-// MARK: - Listing (`hat keys`)
+// MARK: - Listing (`hat keys`) and reference (`hat keys --markdown`, docs/CONFIGURATION.md)
 
 extension ConfigurationKeys {
-    /// Every key with type, default and help, grouped by section.
+    /// Every key of both kinds of file with type, default, valid values and help, grouped by kind and table.
     public static func listing() -> String {
-        let nameWidth = all.map(\.dotted.count).max()! + 2
+        let keys = all + sweepKeys
+        let nameWidth = keys.map(\.dotted.count).max()! + 2
         let typeWidth = ConfigValueType.allCases.map(\.rawValue.count).max()! + 2
-        let defaultWidth = min(all.map(\.defaultValue.text.count).max()! + 2, 28)
+        let defaultWidth = min(keys.map(\.defaultValue.text.count).max()! + 2, 28)
         func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count + 1), withPad: " ", startingAt: 0) }
         var lines: [String] = []
-        for s in sections {
+        for kind in ConfigFileKind.allCases {
             if !lines.isEmpty { lines.append("") }
-            lines.append("[\(s.name)]  \(s.help)\(s.required ? " (required table)" : "")")
-            for k in s.keys {
-                lines.append("  " + pad(k.dotted, nameWidth) + pad(k.type.rawValue, typeWidth)
-                             + pad(k.defaultValue.text, defaultWidth) + k.help)
+            lines.append(kind.title)
+            for s in kind.sections {
+                lines.append("")
+                lines.append("[\(s.name)]  \(s.help)\(s.required ? " (required table)" : "")")
+                for k in s.keys {
+                    lines.append("  " + pad(k.dotted, nameWidth) + pad(k.type.rawValue, typeWidth)
+                                 + pad(k.defaultValue.text, defaultWidth) + k.help + "; valid: " + k.rangeText)
+                }
             }
         }
         return lines.joined(separator: "\n")
     }
 
-    /// Every key as one Markdown table (key, type, default, description).
-    public static func markdownTable() -> String {
+    /// The configuration reference, docs/CONFIGURATION.md: a generated header, then for each kind of file
+    /// one table per TOML table (key, type, default, valid values, description).
+    public static func markdown() -> String {
         func cell(_ s: String) -> String {
             s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "<", with: "&lt;")
         }
-        var lines = ["| key | type | default | description |", "|---|---|---|---|"]
-        for k in all {
-            let def: String
-            switch k.defaultValue {
-            case .required, .conditional, .optional: def = cell(k.defaultValue.text)
-            default: def = "`\(k.defaultValue.text)`"
+        var lines = [
+            "<!-- Generated by `hat keys --markdown` from Sources/HATConfig/ConfigurationKeys.swift. Do not edit: run scripts/gen-config-docs.sh. -->",
+            "",
+            "# Configuration keys",
+            "",
+            "Every key of a run configuration and of a sweep specification, with its type, its default (what",
+            "leaving the key out means), its valid values and what it does. This file is generated by",
+            "`hat keys --markdown` from the key registry, `Sources/HATConfig/ConfigurationKeys.swift`, which the",
+            "readers use too; do not edit it by hand. After changing a key, run `scripts/gen-config-docs.sh`; a test",
+            "fails while this file is out of date. [CONFIGURATION-GUIDE.md](CONFIGURATION-GUIDE.md) explains how to",
+            "write a configuration, [SWEEPS-AND-SLURM.md](SWEEPS-AND-SLURM.md) the sweeps.",
+            "",
+            "Every number must be finite, and a number key also takes an integer (`1` for `1.0`). For a number",
+            "array, the valid values hold for every entry. An unknown table or key, a value of the wrong type or",
+            "out of range is an error (exit 2) that names the file and the key.",
+        ]
+        for kind in ConfigFileKind.allCases {
+            lines += ["", "## \(kind.title)", "", kind.summary]
+            for s in kind.sections {
+                lines += ["", "### `[\(s.name)]`: \(cell(s.help))", "", s.required ? "A required table." : "An optional table.", "",
+                          "| key | type | default | valid values | description |", "|---|---|---|---|---|"]
+                for k in s.keys {
+                    let def: String
+                    switch k.defaultValue {
+                    case .required, .conditional, .optional: def = cell(k.defaultValue.text)
+                    default: def = "`\(k.defaultValue.text)`"
+                    }
+                    lines.append("| `\(k.dotted)` | \(k.type.rawValue) | \(def) | \(cell(k.rangeText)) | \(cell(k.help)) |")
+                }
             }
-            lines.append("| `\(k.dotted)` | \(k.type.rawValue) | \(def) | \(cell(k.help)) |")
         }
         return lines.joined(separator: "\n")
     }

@@ -1,7 +1,7 @@
 import Foundation
 import TOMLKit
 
-/// A σε × γ sweep (`hat sweep SPEC`, CONTRACT "Sweeps", README "Sweeps"): a calibration configuration, the
+/// A σε × γ sweep (`hat sweep SPEC`, docs/SWEEPS-AND-SLURM.md; keys in `ConfigurationKeys.sweepSections`): a calibration configuration, the
 /// points, the household targets, and the settings of the ψ̃ and (σε, γ) root finders. Every problem is a
 /// `ConfigError` naming the specification file and the dotted key.
 public struct SweepSpecification: Sendable {
@@ -15,23 +15,33 @@ public struct SweepSpecification: Sendable {
     /// The household targets: the income-group elasticities (HAT-SPEC §6.4, 20/80 split) and the rich-minus-poor
     /// home share gap (§5.6 (iii)).
     public struct Targets: Sendable, Equatable {
-        public var poor = -6.6
-        public var median = -4.4
-        public var homeShareGap = 0.0
+        public var poor: Double
+        public var median: Double
+        public var homeShareGap: Double
+        /// The defaults are the registry's (`ConfigurationKeys.sweepSections`).
+        public init(poor: Double = -6.6, median: Double = -4.4, homeShareGap: Double = 0) {
+            self.poor = poor; self.median = median; self.homeShareGap = homeShareGap
+        }
     }
 
     /// The secant on ψ̃ when `calibrate_psi` is set.
     public struct PsiSettings: Sendable, Equatable {
-        public var tolerance = 1e-6
-        public var maxIterations = 12
-        public var step = 0.05
+        public var tolerance: Double
+        public var maxIterations: Int
+        public var step: Double
+        public init(tolerance: Double = 1e-6, maxIterations: Int = 12, step: Double = 0.05) {
+            self.tolerance = tolerance; self.maxIterations = maxIterations; self.step = step
+        }
     }
 
     /// The 2-unknown root of `--target`.
     public struct TargetSettings: Sendable, Equatable {
-        public var tolerance = 1e-4
-        public var maxIterations = 15
-        public var relativeStep = 1e-3
+        public var tolerance: Double
+        public var maxIterations: Int
+        public var relativeStep: Double
+        public init(tolerance: Double = 1e-4, maxIterations: Int = 15, relativeStep: Double = 1e-3) {
+            self.tolerance = tolerance; self.maxIterations = maxIterations; self.relativeStep = relativeStep
+        }
     }
 
     public var path: String
@@ -49,13 +59,8 @@ public struct SweepSpecification: Sendable {
     /// The sweep's folder (absolute path).
     public var outputDirectory: String
 
-    static let keys: [String: [String]] = [
-        "sweep": ["base", "set", "sigma_eps", "gamma", "points", "country", "calibrate_psi", "out"],
-        "targets": ["poor", "median", "home_share_gap"],
-        "psi": ["tolerance", "max_iterations", "step"],
-        "target": ["tolerance", "max_iterations", "relative_step"],
-    ]
-
+    /// Reads and validates a specification. The tables and keys, their defaults, types and plain ranges are
+    /// `ConfigurationKeys.sweepSections`; the checks that involve several keys or a value's shape are here.
     public static func load(path: String) throws -> SweepSpecification {
         func fail(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: path, key: key, problem: problem) }
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -72,76 +77,124 @@ public struct SweepSpecification: Sendable {
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw fail("", "TOML syntax error at line \(e.source.begin.line): \(e.description)")
         }
+        let declared = ConfigurationKeys.sweepSections
         for section in root.keys {
-            guard let known = keys[section] else { throw fail(section, "unknown section (expected sweep, targets, psi, target)") }
+            guard let known = ConfigurationKeys.section(named: section, in: .sweep) else {
+                throw fail(section, "unknown section (expected \(declared.map(\.name).joined(separator: ", ")))")
+            }
             guard let table = root[section]?.table else { throw fail(section, "must be a table") }
-            for key in table.keys where !known.contains(key) {
-                throw fail("\(section).\(key)", "unknown key (expected one of \(known.joined(separator: ", ")))")
+            for key in table.keys where known.key(key) == nil {
+                throw fail("\(section).\(key)", "unknown key (expected one of \(known.keys.map(\.name).joined(separator: ", ")))")
             }
         }
-        guard let sweep = root["sweep"]?.table else { throw fail("sweep", "missing section") }
+        for s in declared where s.required && root[s.name] == nil { throw fail(s.name, "missing section") }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         func absolute(_ p: String) -> String {
             p.hasPrefix("/") ? p : folder.appendingPathComponent(p).standardizedFileURL.path
         }
-        func number(_ t: TOMLTable?, _ section: String, _ key: String, _ fallback: Double) throws -> Double {
-            guard let v = t?[key] else { return fallback }
+
+        /// The declaration of a key the reader asks for; it asks only for declared keys.
+        func declaration(_ dotted: String) -> ConfigKey {
+            guard let key = ConfigurationKeys.key(dotted, in: .sweep) else { preconditionFailure("undeclared sweep key \(dotted)") }
+            return key
+        }
+        func value(_ key: ConfigKey) -> TOMLValueConvertible? { root[key.section]?.table?[key.name] }
+        func finite(_ v: TOMLValueConvertible, _ dotted: String) throws -> Double {
             guard let d = v.double ?? v.int.map(Double.init), d.isFinite else {
-                throw fail("\(section).\(key)", "must be a finite number, found \(v.debugDescription)")
+                throw fail(dotted, "must be a finite number, found \(v.debugDescription)")
             }
             return d
         }
-        func integer(_ t: TOMLTable?, _ section: String, _ key: String, _ fallback: Int, min: Int) throws -> Int {
-            guard let v = t?[key] else { return fallback }
-            guard let i = v.int, i >= min else { throw fail("\(section).\(key)", "must be an integer >= \(min), found \(v.debugDescription)") }
+        func integer(_ v: TOMLValueConvertible, _ dotted: String, min: Int) throws -> Int {
+            guard let i = v.int, i >= min else { throw fail(dotted, "must be an integer >= \(min), found \(v.debugDescription)") }
             return i
         }
-        func positive(_ value: Double, _ key: String) throws -> Double {
-            guard value > 0 else { throw fail(key, "must be > 0 (got \(value))") }
-            return value
+        /// A number key: its value, or its declared default, within its declared range.
+        func number(_ dotted: String) throws -> Double {
+            let key = declaration(dotted)
+            guard let v = value(key) else {
+                guard case .number(let d) = key.defaultValue else { preconditionFailure("\(dotted) has no number default") }
+                return d
+            }
+            let d = try finite(v, dotted)
+            guard key.range.admits(d) != false else {
+                switch key.range {
+                case .above(let a): throw fail(dotted, "must be > \(ConfigRange.format(a)) (got \(d))")
+                case .between(let a, let b):
+                    throw fail(dotted, d > a ? "must be < \(ConfigRange.format(b)) (got \(d))" : "must be > \(ConfigRange.format(a)) (got \(d))")
+                case .atLeast(let a): throw fail(dotted, "must be >= \(ConfigRange.format(a)) (got \(d))")
+                case .nonZero: throw fail(dotted, "must not be 0")
+                default: throw fail(dotted, "must be \(key.range.text) (got \(d))")
+                }
+            }
+            return d
         }
-        func string(_ key: String) throws -> String? {
-            guard let v = sweep[key] else { return nil }
-            guard let s = v.string, !s.isEmpty else { throw fail("sweep.\(key)", "must be a non-empty string, found \(v.debugDescription)") }
+        /// An integer key: its value, or its declared default, at least its declared lower bound.
+        func integer(_ dotted: String) throws -> Int {
+            let key = declaration(dotted)
+            guard let v = value(key) else {
+                guard case .integer(let i) = key.defaultValue else { preconditionFailure("\(dotted) has no integer default") }
+                return i
+            }
+            guard case .atLeast(let a) = key.range else { preconditionFailure("\(dotted) needs a lower bound") }
+            return try integer(v, dotted, min: Int(a))
+        }
+        func boolean(_ dotted: String) throws -> Bool {
+            let key = declaration(dotted)
+            guard let v = value(key) else {
+                guard case .boolean(let b) = key.defaultValue else { preconditionFailure("\(dotted) has no boolean default") }
+                return b
+            }
+            guard let b = v.bool else { throw fail(dotted, "must be true or false, found \(v.debugDescription)") }
+            return b
+        }
+        /// A string or path key: its value, its declared string default, or nil.
+        func string(_ dotted: String) throws -> String? {
+            let key = declaration(dotted)
+            guard let v = value(key) else {
+                if case .string(let s) = key.defaultValue { return s }
+                return nil
+            }
+            guard let s = v.string, !s.isEmpty else { throw fail(dotted, "must be a non-empty string, found \(v.debugDescription)") }
             return s
         }
         /// A list of numbers, or a range { from, to, count } with equally spaced values.
-        func values(_ key: String) throws -> [Double]? {
-            guard let v = sweep[key] else { return nil }
+        func values(_ dotted: String) throws -> [Double]? {
+            guard let v = value(declaration(dotted)) else { return nil }
             if let array = v.array {
                 let numbers = array.map { $0.double ?? $0.int.map(Double.init) }
                 guard !numbers.isEmpty, numbers.allSatisfy({ $0?.isFinite == true }) else {
-                    throw fail("sweep.\(key)", "must be a non-empty list of finite numbers or { from, to, count }")
+                    throw fail(dotted, "must be a non-empty list of finite numbers or { from, to, count }")
                 }
                 return numbers.map { $0! }
             }
             if let range = v.table {
                 for k in range.keys where !["from", "to", "count"].contains(k) {
-                    throw fail("sweep.\(key).\(k)", "unknown key (expected from, to, count)")
+                    throw fail("\(dotted).\(k)", "unknown key (expected from, to, count)")
                 }
-                guard range["from"] != nil, range["to"] != nil, range["count"] != nil else {
-                    throw fail("sweep.\(key)", "a range needs from, to and count")
+                guard let fromValue = range["from"], let toValue = range["to"], let countValue = range["count"] else {
+                    throw fail(dotted, "a range needs from, to and count")
                 }
-                let from = try number(range, "sweep.\(key)", "from", 0), to = try number(range, "sweep.\(key)", "to", 0)
-                let count = try integer(range, "sweep.\(key)", "count", 0, min: 1)
-                guard count <= 10_000 else { throw fail("sweep.\(key).count", "must be <= 10000 (got \(count))") }
-                guard (to - from).isFinite else { throw fail("sweep.\(key)", "from and to must be finite numbers whose difference is finite") }
+                let from = try finite(fromValue, "\(dotted).from"), to = try finite(toValue, "\(dotted).to")
+                let count = try integer(countValue, "\(dotted).count", min: 1)
+                guard count <= 10_000 else { throw fail("\(dotted).count", "must be <= 10000 (got \(count))") }
+                guard (to - from).isFinite else { throw fail(dotted, "from and to must be finite numbers whose difference is finite") }
                 if count == 1 {
-                    guard from == to else { throw fail("sweep.\(key)", "a range of count 1 needs from == to (got \(from) and \(to))") }
+                    guard from == to else { throw fail(dotted, "a range of count 1 needs from == to (got \(from) and \(to))") }
                     return [from]
                 }
                 return (0..<count).map { from + (to - from) * Double($0) / Double(count - 1) }
             }
-            throw fail("sweep.\(key)", "must be a list of numbers or { from, to, count }, found \(v.type)")
+            throw fail(dotted, "must be a list of numbers or { from, to, count }, found \(v.type)")
         }
 
-        guard let baseName = try string("base") else { throw fail("sweep.base", "missing required key (a hat calibrate configuration)") }
+        guard let baseName = try string("sweep.base") else { throw fail("sweep.base", "missing required key (a hat calibrate configuration)") }
         let base = absolute(baseName)
         guard FileManager.default.isReadableFile(atPath: base) else {
             throw fail("sweep.base", "cannot read \(base)")
         }
         var overrides: [String] = []
-        if let v = sweep["set"] {
+        if let v = value(declaration("sweep.set")) {
             guard let array = v.array, array.allSatisfy({ $0.string != nil }) else {
                 throw fail("sweep.set", "must be a list of \"KEY=VALUE\" strings")
             }
@@ -155,9 +208,9 @@ public struct SweepSpecification: Sendable {
                 }
             }
         }
-        let sigmas = try values("sigma_eps"), gammas = try values("gamma")
+        let sigmas = try values("sweep.sigma_eps"), gammas = try values("sweep.gamma")
         var points: [Point] = []
-        if let v = sweep["points"] {
+        if let v = value(declaration("sweep.points")) {
             guard sigmas == nil, gammas == nil else {
                 throw fail("sweep.points", "give either points or the grid sigma_eps x gamma, not both")
             }
@@ -180,31 +233,25 @@ public struct SweepSpecification: Sendable {
         }
         guard points.count <= 10_000 else { throw fail("sweep.points", "at most 10000 points (got \(points.count))") }
 
-        let t = root["targets"]?.table, p = root["psi"]?.table, g = root["target"]?.table
         var targets = Targets()
-        targets.poor = try number(t, "targets", "poor", targets.poor)
-        targets.median = try number(t, "targets", "median", targets.median)
-        targets.homeShareGap = try number(t, "targets", "home_share_gap", targets.homeShareGap)
+        targets.poor = try number("targets.poor")
+        targets.median = try number("targets.median")
+        targets.homeShareGap = try number("targets.home_share_gap")
         var psi = PsiSettings()
-        psi.tolerance = try positive(number(p, "psi", "tolerance", psi.tolerance), "psi.tolerance")
-        psi.maxIterations = try integer(p, "psi", "max_iterations", psi.maxIterations, min: 1)
-        psi.step = try number(p, "psi", "step", psi.step)
-        guard psi.step != 0 else { throw fail("psi.step", "must not be 0") }
+        psi.tolerance = try number("psi.tolerance")
+        psi.maxIterations = try integer("psi.max_iterations")
+        psi.step = try number("psi.step")
         var target = TargetSettings()
-        target.tolerance = try positive(number(g, "target", "tolerance", target.tolerance), "target.tolerance")
-        target.maxIterations = try integer(g, "target", "max_iterations", target.maxIterations, min: 1)
-        target.relativeStep = try positive(number(g, "target", "relative_step", target.relativeStep), "target.relative_step")
-        guard target.relativeStep < 0.5 else { throw fail("target.relative_step", "must be < 0.5 (got \(target.relativeStep))") }
+        target.tolerance = try number("target.tolerance")
+        target.maxIterations = try integer("target.max_iterations")
+        target.relativeStep = try number("target.relative_step")
 
-        var calibratePsi = false
-        if let v = sweep["calibrate_psi"] {
-            guard let b = v.bool else { throw fail("sweep.calibrate_psi", "must be true or false, found \(v.debugDescription)") }
-            calibratePsi = b
-        }
+        let calibratePsi = try boolean("sweep.calibrate_psi")
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let out = try string("out").map(absolute) ?? absolute("../out/sweep-\(stem)")
+        let out = try string("sweep.out").map(absolute) ?? absolute("../out/sweep-\(stem)")
+        let country = try string("sweep.country")!
         return SweepSpecification(path: path, text: text, base: base, overrides: overrides, points: points,
-                                  country: try string("country") ?? "USA", calibratePsi: calibratePsi,
+                                  country: country, calibratePsi: calibratePsi,
                                   targets: targets, psi: psi, target: target, outputDirectory: out)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// `hat keys`: the configuration keys with type, default and help.
+/// `hat keys`: the keys of both kinds of file with type, default, valid values and help; `--markdown` is docs/CONFIGURATION.md.
 final class KeysCommandTests: XCTestCase {
     func testKeysListsEveryKeyWithItsHelp() throws {
         let r = try hat(["keys"], timeout: 60)
@@ -10,27 +10,69 @@ final class KeysCommandTests: XCTestCase {
         let lines = r.stdout.split(separator: "\n").map(String.init)
         let sigma = lines.first { $0.hasPrefix("  model.sigma_eps ") }
         XCTAssertNotNil(sigma, r.stdout)
-        for part in ["number", "required", "taste-shock scale", "> 0"] {
+        for part in ["number", "required", "taste shocks", "; valid: > 0"] {
             XCTAssertTrue(sigma?.contains(part) ?? false, "'\(sigma ?? "")' lacks \(part)")
         }
         let rate = lines.first { $0.hasPrefix("  equilibrium.rate ") } ?? ""
         XCTAssertTrue(rate.contains("1.02"), rate)
-        // Grouped by section, in the order of the documentation.
+        // The run configuration's tables, then the sweep specification's, in the order of the documentation.
+        let kinds = lines.filter { $0.hasPrefix("Run configuration") || $0.hasPrefix("Sweep specification") }
+        XCTAssertEqual(kinds, ["Run configuration (hat solve, calibrate, counterfactual, planner, bench CONFIG)",
+                               "Sweep specification (hat sweep SPEC)"])
         let headers = lines.filter { $0.hasPrefix("[") }.map { String($0.prefix { $0 != "]" }.dropFirst()) }
-        XCTAssertEqual(headers, ["model", "grid", "income", "world", "equilibrium", "calibration", "analysis", "parallel", "output"])
-        for key in ["grid.assets", "income.rho", "world.trade_costs", "world.data_dir", "equilibrium.jacobian_step", "calibration.keep_checkpoints", "output.dir"] {
+        XCTAssertEqual(headers, ["model", "grid", "income", "world", "equilibrium", "calibration", "analysis", "parallel", "output",
+                                 "sweep", "targets", "psi", "target"])
+        XCTAssertLessThan(lines.firstIndex(of: kinds[1])!, lines.firstIndex { $0.hasPrefix("[sweep]") }!)
+        XCTAssertGreaterThan(lines.firstIndex(of: kinds[1])!, lines.firstIndex { $0.hasPrefix("  output.dir ") }!)
+        for key in ["grid.assets", "income.rho", "world.trade_costs", "world.data_dir", "equilibrium.jacobian_step", "calibration.keep_checkpoints", "output.dir",
+                    "sweep.base", "sweep.sigma_eps", "sweep.calibrate_psi", "targets.poor", "psi.step", "target.relative_step"] {
             XCTAssertTrue(lines.contains { $0.hasPrefix("  \(key) ") }, "hat keys lacks \(key)")
+        }
+        let step = lines.first { $0.hasPrefix("  target.relative_step ") } ?? ""
+        XCTAssertTrue(step.contains(" number ") && step.contains(" 0.001 ") && step.hasSuffix("; valid: in (0, 0.5)"), step)
+    }
+
+    /// docs/CONFIGURATION.md is what `hat keys --markdown` prints, byte for byte: the committed reference
+    /// cannot fall behind the registry.
+    func testConfigurationReferenceIsUpToDate() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let printed = dir + "/CONFIGURATION.md"
+        _ = FileManager.default.createFile(atPath: printed, contents: nil)
+        let r = try runProcess(hatBinary, ["keys", "--markdown"], timeout: 60, stdoutPath: printed)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let generated = try Data(contentsOf: URL(fileURLWithPath: printed))
+        let committedPath = packageRoot.appendingPathComponent("docs/CONFIGURATION.md").path
+        let committed = FileManager.default.contents(atPath: committedPath) ?? Data()
+        XCTAssertFalse(generated.isEmpty)
+        if generated != committed {
+            let a = String(decoding: generated, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            let b = String(decoding: committed, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            let line = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+            XCTFail("""
+                \(committedPath) is out of date (first difference on line \(line + 1)): regenerate it with \
+                `bash scripts/gen-config-docs.sh` (or `.build/release/hat keys --markdown > docs/CONFIGURATION.md`) and commit it
+                """)
         }
     }
 
     func testKeysAsMarkdown() throws {
         let r = try hat(["keys", "--markdown"], timeout: 60)
         XCTAssertEqual(r.status, 0, r.stderr)
-        let lines = r.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.first, "| key | type | default | description |")
-        XCTAssertTrue(lines.allSatisfy { $0.hasPrefix("|") && $0.hasSuffix("|") }, r.stdout)
-        XCTAssertTrue(r.stdout.contains("| `model.sigma_eps` | number | required | taste-shock scale"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("| `equilibrium.tolerance` | number | `1e-10` |"), r.stdout)
+        let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("<!-- Generated by `hat keys --markdown`") && lines[0].contains("Do not edit"), lines[0])
+        XCTAssertEqual(lines.last, "", "ends with a newline")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("## ") },
+                       ["## Run configuration (hat solve, calibrate, counterfactual, planner, bench CONFIG)", "## Sweep specification (hat sweep SPEC)"])
+        XCTAssertEqual(lines.filter { $0 == "| key | type | default | valid values | description |" }.count, 13)
+        XCTAssertTrue(r.stdout.contains("| `model.sigma_eps` | number | required | > 0 | scale of the taste shocks"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("| `equilibrium.tolerance` | number | `1e-10` | > 0 |"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("| `psi.step` | number | `0.05` | not 0 |"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("| `sweep.points` | array of number pairs | the grid sigma_eps x gamma |"), r.stdout)
+        // Every table row has five cells.
+        for row in lines where row.hasPrefix("| `") {
+            XCTAssertEqual(row.replacingOccurrences(of: "\\|", with: "").filter { $0 == "|" }.count, 6, row)
+        }
     }
 
     /// The help of --set points at `hat keys`; an unknown key is still named, by --set and in a file.
