@@ -10,8 +10,9 @@ import Storage
 public let solutionSchemaVersion = "1"
 
 /// Writes `solution.h5` collectively at `path` (the caller stages and commits it, see `RunFolder`): every
-/// rank creates the same objects, then writes the household arrays of the countries it owns as one
-/// hyperslab of the leading (country) dimension. When the reporting evaluation failed for some country,
+/// rank creates the same objects; rank 0 writes the shared arrays; each rank writes one hyperslab per run
+/// of whole countries it holds, and one per block of a country's income states where grid blocks split a
+/// country; each country's lead rank writes its distribution. When the reporting evaluation failed for some country,
 /// the household arrays and aggregates are left out (they would hold NaN) and `failed_countries` says why.
 public func writeSolution(path: String, config: RunConfiguration, result: EquilibriumResult,
                           evaluator: WorldEvaluator, gravity: GravityComparison? = nil, runID: String = "",
