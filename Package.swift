@@ -45,8 +45,17 @@ let package = Package(
         .target(name: "Calibration", dependencies: ["Checksum", "Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"]),
         // Household analysis: elasticities, MPCs, cross-section, welfare (EV), the planner (HAT-SPEC §6).
         .target(name: "Analysis", dependencies: ["HATModel", "Equilibrium", "HATConfig", "Parallel", "Solvers"], swiftSettings: kernelFlags),
+        // One command's run into one output folder: preflight checks, the solve, calibration and
+        // counterfactual jobs, the baseline check, committing outputs, exit codes.
+        .target(name: "Runs", dependencies: ["Analysis", "Calibration", "Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"],
+                swiftSettings: kernelFlags),
+        // The σε × γ sweep: points over rank groups, the ψ̃ secant, the table, the elasticity target.
+        .target(name: "Sweeps", dependencies: ["Analysis", "Calibration", "Equilibrium", "Gravity", "HATConfig", "Output", "Parallel", "Runs", "Solvers", "Storage"],
+                swiftSettings: kernelFlags),
+        // The command line only: parsing, printing, exit codes.
         .executableTarget(name: "hat", dependencies: [
             "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel", "Calibration", "Storage", "Solvers", "Checksum", "Analysis",
+            "Runs", "Sweeps",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelFlags),
 
@@ -61,6 +70,7 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Equilibrium", "HATConfig", "HATModel", "Parallel", "TestSupport"]),
         // The job scripts on a real one-machine SLURM (installed and started by the tests).
         .testTarget(name: "SlurmTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "RunsTests", dependencies: ["Runs", "Sweeps", "Analysis", "HATConfig", "Output", "Parallel", "TestSupport"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "HATConfig", "Parallel", "Solvers", "TestSupport"]),
     ]
 )

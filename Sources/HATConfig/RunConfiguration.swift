@@ -55,9 +55,12 @@ public struct AnalysisSettings: Sendable, Equatable {
 
 /// `[calibration]`: the gravity-as-a-guide calibration of `hat calibrate`.
 public struct CalibrationSettings: Sendable {
-    /// The start vector Θ₀ (46 entries) when `start` is given; nil: the world's parameters.
+    /// The start vector Θ₀ (46 entries) read from `start`; nil: the world's parameters.
     public var start: [Double]?
     public var startFile: String?
+    /// Shifts added block by block to the start vector (e.g. the perturbed start of the acceptance test);
+    /// the calibration problem applies them (CalibrationProblem(configuration:)).
+    public var startShifts = StartShifts()
     public var tolerance = 1e-8
     public var maxIterations = 50
     public var checkpointEverySeconds = 300.0
@@ -69,6 +72,19 @@ public struct CalibrationSettings: Sendable {
     /// Keys that may differ between a checkpoint and the run that resumes it (run control, not the problem).
     public static let resumableKeys: Set<String> = ["calibration.max_iterations", "calibration.checkpoint_every_seconds",
                                                     "calibration.keep_checkpoints", "output.dir"]
+
+    /// `calibration.shift_*`: constants added to the log TFPs, the importer effects θ_m, the six distance
+    /// bins and the four dummies (border, language, EC, EFTA) of the start vector.
+    public struct StartShifts: Sendable, Equatable {
+        public var logTFP = 0.0
+        public var thetaM = 0.0
+        public var distance = 0.0
+        public var dummies = [0.0, 0.0, 0.0, 0.0]
+        public init(logTFP: Double = 0, thetaM: Double = 0, distance: Double = 0, dummies: [Double] = [0, 0, 0, 0]) {
+            self.logTFP = logTFP; self.thetaM = thetaM; self.distance = distance; self.dummies = dummies
+        }
+        public var isZero: Bool { logTFP == 0 && thetaM == 0 && distance == 0 && dummies.allSatisfy { $0 == 0 } }
+    }
 }
 
 /// A world built from data (HAT-SPEC §5): the data world and the parameter vector Θ it was built at.
@@ -424,18 +440,11 @@ struct Reader {
         guard dummyShift.count == 4, dummyShift.allSatisfy({ $0.isFinite }) else {
             throw fail("calibration.shift_dummies", "must be 4 finite numbers (border, language, EC, EFTA), got \(dummyShift.count)")
         }
-        let shifted = shifts.contains { $0.value != 0 } || dummyShift.contains { $0 != 0 }
-        if shifted {
-            guard let dataWorld else {
-                throw fail(shifts.first { $0.value != 0 }?.key ?? "calibration.shift_dummies",
-                           "needs a world built from data ([world] data_dir and parameters)")
-            }
-            let k = dataWorld.world.countries - 1
-            var v = cal.start ?? dataWorld.parameters.vector
-            for i in 0..<k { v[i] += shifts[0].value; v[k + i] += shifts[1].value }
-            for i in 0..<6 { v[2 * k + i] += shifts[2].value }
-            for i in 0..<4 { v[2 * k + 6 + i] += dummyShift[i] }
-            cal.start = v
+        cal.startShifts = CalibrationSettings.StartShifts(logTFP: shifts[0].value, thetaM: shifts[1].value,
+                                                          distance: shifts[2].value, dummies: dummyShift)
+        if !cal.startShifts.isZero, dataWorld == nil {
+            throw fail(shifts.first { $0.value != 0 }?.key ?? "calibration.shift_dummies",
+                       "needs a world built from data ([world] data_dir and parameters)")
         }
         cal.tolerance = try double("calibration", "tolerance")
         guard cal.tolerance > 0, cal.tolerance.isFinite else { throw fail("calibration.tolerance", "must be > 0 (got \(cal.tolerance))") }

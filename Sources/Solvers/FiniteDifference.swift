@@ -63,13 +63,21 @@ public struct DifferenceStep: Sendable, Equatable {
         public var finite: Bool
     }
 
+    /// The forward point of column j (steps 1 and 2): x with x_j replaced by fl(x_j + h). A caller that
+    /// evaluates it itself (the sweep's ψ̃ secant, whose first slope is this forward quotient over the step
+    /// taken) gets the point `column` would evaluate.
+    public func forwardPoint(_ j: Int, at x: [Double]) -> [Double] {
+        var point = x
+        point[j] = x[j] + size.nominal(at: x[j])
+        return point
+    }
+
     /// Column j of the Jacobian of F at x (F(x) = f), by the convention above. Any rank or group computing
     /// it from the same x, f and F gets the same bits.
     public func column(_ j: Int, at x: [Double], residual f: [Double],
                        evaluate: ([Double]) throws -> [Double]) rethrows -> Column {
         let h = size.nominal(at: x[j])
-        var point = x
-        point[j] = x[j] + h
+        var point = forwardPoint(j, at: x)
         var taken = point[j] - x[j]
         var signed = h
         var fp = try evaluate(point)

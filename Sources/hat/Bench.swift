@@ -2,6 +2,7 @@ import ArgumentParser
 import COpenBLAS
 import Equilibrium
 import Foundation
+import Runs
 import HATConfig
 import HATModel
 import Output

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HATConfig
+import Runs
 
 /// The repeatable `--set KEY=VALUE` of every command that reads a configuration.
 struct OverrideOptions: ParsableArguments {
@@ -18,18 +19,10 @@ struct ConfigurationOptions: ParsableArguments {
 
     @OptionGroup var overrides: OverrideOptions
 
-    /// A loaded configuration, and what to name in an error about its output folder: `--out` when it was
-    /// given, else the configuration file and its `output.dir`.
-    struct Loaded {
-        var configuration: RunConfiguration
-        var folderFile: String
-        var folderKey: String
-    }
-
     /// Read, override and validate the configuration (`ConfigError` on bad input), then apply `--out`.
-    func load() throws -> Loaded {
+    func load() throws -> LoadedConfiguration {
         var cfg = try ConfigurationLoader.load(path: config, overrides: overrides.values)
         if let out { cfg.outputDirectory = out }
-        return Loaded(configuration: cfg, folderFile: out == nil ? config : "--out", folderKey: out == nil ? "output.dir" : "")
+        return LoadedConfiguration(configuration: cfg, folderFile: out == nil ? config : "--out", folderKey: out == nil ? "output.dir" : "")
     }
 }

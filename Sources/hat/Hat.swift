@@ -5,16 +5,8 @@ import Gravity
 import HATConfig
 import Output
 import Parallel
+import Runs
 import Storage
-
-/// Exit codes of CONTRACT.md.
-enum HatExit {
-    static let badInput: Int32 = 2
-    static let notConverged: Int32 = 3
-    static let io: Int32 = 4
-    /// Stopped on SIGTERM/SIGUSR1 after writing a checkpoint (EX_TEMPFAIL): resume with --resume.
-    static let stopped: Int32 = 75
-}
 
 struct Hat: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,13 +30,11 @@ func reportError(_ message: String) {
     }
 }
 
-/// A failure with its CONTRACT exit code, thrown where a caller may survive it (a sweep records a failed
-/// point and goes on); uncaught, it ends the command like `fail`.
-struct HatFailure: Error, CustomStringConvertible {
-    let message: String
-    let code: Int32
-    init(_ message: String, code: Int32) { self.message = message; self.code = code }
-    var description: String { message }
+/// End a command that wrote (or kept) its results: exit 0 by returning, 3 or 75 by ending the process.
+func finish(_ end: RunEnd) {
+    guard end != .converged else { return }
+    MPIEnvironment.finalize()
+    exit(end.exitCode)
 }
 
 func fail(_ message: String, code: Int32) -> Never {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Calibration
 import Checksum
 import Foundation
+import Runs
 import HATConfig
 import Output
 import Solvers

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Runs
 import HATConfig
 
 /// `hat keys`: every key of a run configuration and of a sweep specification with its type, default, valid

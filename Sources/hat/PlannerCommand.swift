@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import Runs
 import HATConfig
 import Output
 import Parallel
@@ -23,7 +24,7 @@ struct Planner: ParsableCommand {
         let loaded = try options.load()
         let cfg = loaded.configuration
         let comm = MPIEnvironment.world()
-        let log = Logger(communicator: comm, prefix: "hat: ", sink: { Console.error($0) })
+        let log = commandLogger(comm)
         var problem = ""
         var code = [Int64(0)]
         var converged = true

@@ -110,4 +110,21 @@ final class DifferenceStepTests: XCTestCase {
         XCTAssertEqual(c.evaluations, 1)
         XCTAssertFalse(c.finite)
     }
+
+    /// The sweep's ψ̃ secant: its second calibration is the forward point of `psi.step` (absolute), and its
+    /// first slope, (g₁ − g₀) / (ψ̃₁ − ψ̃₀), is that column's quotient over the step taken, bit for bit.
+    func testPsiSecantFirstStepIsTheAbsoluteForwardDifference() {
+        let step = 0.05
+        let convention = DifferenceStep(.absolute(step), backward: .none, denominator: .taken)
+        let gap: ([Double]) -> [Double] = { [0.02 * tanh(3 * $0[0]) - 0.004] }
+        for psi0 in [0.3, -0.123456789, 1e-7, 2.718281828459045] {
+            let psi1 = convention.forwardPoint(0, at: [psi0])[0]
+            XCTAssertEqual(psi1.bitPattern, (psi0 + step).bitPattern, "\(psi0)")
+            let secant = (gap([psi1])[0] - gap([psi0])[0]) / (psi1 - psi0)
+            var used: [[Double]] = []
+            let c = convention.column(0, at: [psi0], residual: gap([psi0])) { used.append($0); return gap($0) }
+            XCTAssertEqual(used.map { $0.map(\.bitPattern) }, [[psi1.bitPattern]])
+            XCTAssertEqual(c.values[0].bitPattern, secant.bitPattern, "\(psi0)")
+        }
+    }
 }

@@ -12,12 +12,11 @@ import XCTest
 final class ImplicitJacobianTests: XCTestCase {
     func testImpliedJacobianMatchesDifferencesOfResolvedEquilibria() throws {
         let cfg = try ConfigurationLoader.load(path: configPath("ek19-calibrate-small.toml"))
-        let source = try XCTUnwrap(cfg.dataWorld)
-        let theta = try XCTUnwrap(cfg.calibration.start)
-        let problem = CalibrationProblem(dataWorld: source.world, tariffs: cfg.world.tariffs, model: cfg.model,
-                                         equilibrium: cfg.equilibrium, tolerance: cfg.calibration.tolerance,
-                                         maxIterations: 1, jacobianStep: cfg.calibration.jacobianStep,
-                                         checkpointEverySeconds: 1e9, theta0: theta)
+        XCTAssertNotNil(cfg.calibration.start)
+        var problem = try XCTUnwrap(CalibrationProblem(configuration: cfg))
+        problem.maxIterations = 1
+        problem.checkpointEverySeconds = 1e9
+        let theta = problem.theta0
         let run = try CalibrationRun(problem: problem, communicator: MPIEnvironment.world(), groups: 1, log: .silent)
         let base = try run.probe(at: theta, jacobian: true)
         let jac = try XCTUnwrap(base.jacobian)

@@ -2,6 +2,7 @@ import Foundation
 import HATConfig
 import Output
 import Parallel
+import Runs
 import Solvers
 
 /// `hat sweep SPEC --target`: the (σε, γ) at which the poor and median households' elasticities equal the
@@ -11,7 +12,7 @@ import Solvers
 /// warm-started from the current iterate's calibration and checkpointed like a point; a rerun replays the
 /// finished evaluations (the same results give the same next iterate) and resumes the unfinished one.
 extension SweepRun {
-    func target() throws -> Int32 {
+    public func target() throws -> Int32 {
         let folder = root + "/target"
         var started = [Double](repeating: .nan, count: 3)     // σε, γ, ψ̃ of the start (root chooses, once)
         var from = ""

@@ -6,18 +6,18 @@ import Output
 
 /// The prices of a solved baseline, read from its summary.json, after checking that it was solved for the
 /// same world and model as the configuration (exit 2 naming the file and the key otherwise).
-struct BaselineRun {
-    var closure: Closure
-    var wages: [Double]
-    var rates: [Double]
-    var beta: Double
-    var transfers: [Double]
+public struct BaselineRun {
+    public var closure: Closure
+    public var wages: [Double]
+    public var rates: [Double]
+    public var beta: Double
+    public var transfers: [Double]
     /// The aggregate trade elasticity of the country the baseline analysed (`[analysis]`), when it did.
-    var analysedElasticity: (country: String, value: Double)?
+    public var analysedElasticity: (country: String, value: Double)?
 
-    var prices: Prices { Prices(wages: wages, rates: rates, beta: beta, transfers: transfers) }
+    public var prices: Prices { Prices(wages: wages, rates: rates, beta: beta, transfers: transfers) }
 
-    static func read(directory: String, config cfg: RunConfiguration) throws -> BaselineRun {
+    public static func read(directory: String, config cfg: RunConfiguration) throws -> BaselineRun {
         let path = (directory as NSString).appendingPathComponent("summary.json")
         func bad(_ key: String, _ problem: String) -> ConfigError { ConfigError(file: path, key: key, problem: problem) }
         guard let data = FileManager.default.contents(atPath: path) else {

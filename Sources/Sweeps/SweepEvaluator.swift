@@ -5,73 +5,8 @@ import Gravity
 import HATConfig
 import Output
 import Parallel
+import Runs
 import Solvers
-
-/// One row of the sweep table (`point.json`): where the point is, how it ended, and its household statistics.
-struct PointRecord {
-    enum Status: String { case converged, notConverged = "not-converged", failed, stopped, missing }
-
-    var index: Int
-    var sigmaEps: Double
-    var gamma: Double
-    var psiSlope: Double = .nan
-    var status: Status
-    var reason: String
-    /// The numeric columns, in `PointRecord.columns` order (NaN where not computed).
-    var values: [String: Double] = [:]
-    /// "base" or the folder (relative to the sweep folder) whose calibration started this one.
-    var startFrom = ""
-    /// The folder (relative to the sweep folder) of the calibration the statistics belong to.
-    var calibration = ""
-
-    /// The numeric columns of the table, after index, sigma_eps, gamma, psi_slope.
-    static let columns: [String] = [
-        "elasticity_poor", "elasticity_median", "elasticity_rich",
-        "home_share_poor", "home_share_median", "home_share_rich", "home_share_gap",
-        "aggregate_elasticity",
-        "quintile_elasticity_1", "quintile_elasticity_2", "quintile_elasticity_3", "quintile_elasticity_4", "quintile_elasticity_5",
-        "quintile_import_share_1", "quintile_import_share_2", "quintile_import_share_3", "quintile_import_share_4", "quintile_import_share_5",
-        "beta", "max_abs_gap", "outer_iterations", "psi_iterations", "target_distance", "wall_seconds",
-    ]
-
-    subscript(_ name: String) -> Double { values[name] ?? .nan }
-
-    var json: JSON {
-        // Only what was computed: a failed point has no psi_slope (never a null in place of a number).
-        var fields: [(String, JSON)] = [("index", .integer(index)), ("sigma_eps", .number(sigmaEps)), ("gamma", .number(gamma))]
-        if psiSlope.isFinite { fields.append(("psi_slope", .number(psiSlope))) }
-        fields += [("status", .string(status.rawValue)), ("reason", .string(reason))]
-        for c in PointRecord.columns where self[c].isFinite { fields.append((c, .number(self[c]))) }
-        fields.append(("start_from", .string(startFrom)))
-        fields.append(("calibration", .string(calibration)))
-        return .object(fields)
-    }
-
-    init(index: Int, sigmaEps: Double, gamma: Double, status: Status, reason: String) {
-        self.index = index; self.sigmaEps = sigmaEps; self.gamma = gamma; self.status = status; self.reason = reason
-    }
-
-    init(json: JSON) throws {
-        guard let i = json["index"]?.double, let s = json["sigma_eps"]?.double, let g = json["gamma"]?.double,
-              let st = json["status"]?.string.flatMap(Status.init(rawValue:)), let r = json["reason"]?.string else {
-            throw OutputError(path: "point.json", problem: "not a sweep point record")
-        }
-        self.init(index: Int(i), sigmaEps: s, gamma: g, status: st, reason: r)
-        psiSlope = json["psi_slope"]?.double ?? .nan
-        for c in PointRecord.columns { if let v = json[c]?.double { values[c] = v } }
-        startFrom = json["start_from"]?.string ?? ""
-        calibration = json["calibration"]?.string ?? ""
-    }
-
-    static func read(_ path: String) -> PointRecord? {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8),
-              let json = try? JSON.parse(text) else { return nil }
-        return try? PointRecord(json: json)
-    }
-
-    /// Finished: converged, not converged or failed (a stopped point is resumed, a missing one started).
-    var finished: Bool { status == .converged || status == .notConverged || status == .failed }
-}
 
 /// Calibrations at sweep points, on one communicator (a rank group): the calibration (resumed from its
 /// checkpoints when it has some), then the household statistics of the analysed country.
@@ -130,7 +65,7 @@ struct SweepEvaluator {
         guard let country = cfg.world.countryIndex(spec.country) else {
             return Measurement(status: .failed, reason: "\(spec.path): sweep.country: \"\(spec.country)\" is not a country of the base world")
         }
-        let loaded = ConfigurationOptions.Loaded(configuration: cfg, folderFile: spec.path, folderKey: "sweep.out")
+        let loaded = LoadedConfiguration(configuration: cfg, folderFile: spec.path, folderKey: "sweep.out")
         var job = CalibrationJob(loaded: loaded, resume: .ifCheckpointed, groups: 1, communicator: communicator, log: log)
         job.resumeHint = "run the same hat sweep command again to go on"
         let finished: CalibrationJob.Finished
@@ -225,12 +160,15 @@ struct SweepEvaluator {
             }
         }
         let settings = spec.psi, target = spec.targets.homeShareGap
+        // The second calibration is the forward-difference point of ψ̃ (`psi.step`, absolute); the first
+        // secant slope is then that forward quotient over the step taken, the later ones secants.
+        let firstStep = DifferenceStep(.absolute(settings.step), backward: .none, denominator: .taken)
         for n in 0..<settings.maxIterations {
             let psi: Double
             if n == 0 {
                 psi = psi0!
             } else if n == 1 {
-                psi = history[0].psi + settings.step
+                psi = firstStep.forwardPoint(0, at: [history[0].psi])[0]
             } else {
                 let (a, b) = (history[n - 2], history[n - 1])
                 let slope = (b.gap - a.gap) / (b.psi - a.psi)

@@ -1,17 +1,18 @@
 import Foundation
 import HATConfig
 import Output
+import Runs
 import Storage
 
 /// The collected sweep: one row per point (sweep.csv, sweep.h5, sweep.json) and the point closest to the
 /// targets (smallest Euclidean distance of the poor and median elasticities from theirs, converged points).
-struct SweepTable {
-    let records: [PointRecord]
-    let targets: SweepSpecification.Targets
+public struct SweepTable {
+    public let records: [PointRecord]
+    public let targets: SweepSpecification.Targets
 
     /// `target_distance` is measured from the current targets (a point's own file has the distance from the
     /// targets when it ran).
-    init(records: [PointRecord], targets: SweepSpecification.Targets) {
+    public init(records: [PointRecord], targets: SweepSpecification.Targets) {
         self.targets = targets
         self.records = records.map { r in
             var r = r
@@ -22,7 +23,7 @@ struct SweepTable {
         }
     }
 
-    var best: PointRecord? {
+    public var best: PointRecord? {
         records.filter { $0.status == .converged && $0["target_distance"].isFinite }
             .min { ($0["target_distance"], $0.index) < ($1["target_distance"], $1.index) }
     }
@@ -34,7 +35,7 @@ struct SweepTable {
     /// Status codes of sweep.h5's `sweep/status_code`.
     static let statusCodes: [PointRecord.Status] = [.converged, .notConverged, .failed, .missing, .stopped]
 
-    func csv() -> String {
+    public func csv() -> String {
         var lines = [SweepTable.header.joined(separator: ",")]
         for r in records {
             var cells = ["\(r.index)", number(r.sigmaEps), number(r.gamma), number(r.psiSlope), r.status.rawValue]
@@ -52,7 +53,7 @@ struct SweepTable {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
-    func json() -> JSON {
+    public func json() -> JSON {
         var fields: [(String, JSON)] = [
             ("targets", .object([("poor", .number(targets.poor)), ("median", .number(targets.median)),
                                  ("home_share_gap", .number(targets.homeShareGap))])),
@@ -64,7 +65,7 @@ struct SweepTable {
         return .object(fields)
     }
 
-    func write(folder: String) throws {
+    public func write(folder: String) throws {
         try writeAtomically(csv(), to: folder + "/sweep.csv")
         try writeAtomically(json().rendered() + "\n", to: folder + "/sweep.json")
         let path = folder + "/sweep.h5", temporary = folder + "/.sweep.h5.tmp-\(getpid())"
@@ -87,7 +88,7 @@ struct SweepTable {
             try column("status_code", records.map { r in Double(SweepTable.statusCodes.firstIndex(of: r.status)!) },
                        "0 converged, 1 not-converged, 2 failed, 3 missing, 4 stopped")
             for c in PointRecord.columns {
-                try column(c, records.map { $0[c] }, "see README \"Sweeps\" (0 where sweep/computed says not computed)")
+                try column(c, records.map { $0[c] }, "see docs/SWEEPS-AND-SLURM.md (0 where sweep/computed says not computed)")
             }
             // computed[column][point]: 1 where the value was computed, in the order of the `columns` attribute.
             try f.writeShared("sweep/computed", shape: [names.count, n], values: computed,
@@ -105,7 +106,7 @@ struct SweepTable {
     }
 
     /// One human-readable line per point (`--collect`).
-    func line(_ r: PointRecord) -> String {
+    public func line(_ r: PointRecord) -> String {
         let head = String(format: "%4d  sigma_eps %-9.6g gamma %-9.6g", r.index, r.sigmaEps, r.gamma)
         guard r.status == .converged else { return head + " \(r.status.rawValue): \(r.reason)" }
         var s = head + String(format: " poor %8.4f  median %8.4f  rich %8.4f  gap %9.5f", r["elasticity_poor"],

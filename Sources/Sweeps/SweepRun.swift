@@ -2,6 +2,7 @@ import Foundation
 import HATConfig
 import Output
 import Parallel
+import Runs
 import Storage
 
 /// The sweep folder and its modes: one point, every point over rank groups, the table, the target.
@@ -11,13 +12,14 @@ import Storage
 ///                                calibration/ (or psi-0, psi-1, … and psi.json with calibrate_psi)
 ///     OUT/target/                --target: start.json, target.json, eval-NNNN/ laid out as a point
 ///     OUT/sweep.csv, sweep.h5, sweep.json   --collect
-struct SweepRun {
-    let spec: SweepSpecification
-    let communicator: Communicator
-    let log: Logger
-    var root: String { spec.outputDirectory }
+public struct SweepRun {
+    public let spec: SweepSpecification
+    public let communicator: Communicator
+    public let log: Logger
+    public var root: String { spec.outputDirectory }
 
-    init(spec: SweepSpecification, communicator: Communicator, log: Logger) throws {
+    /// Prepare the sweep folder (root; collective): a folder holding another specification's points is refused.
+    public init(spec: SweepSpecification, communicator: Communicator, log: Logger) throws {
         self.spec = spec
         self.communicator = communicator
         self.log = log
@@ -35,7 +37,28 @@ struct SweepRun {
         if !refusal.isEmpty { throw HatFailure(refusal, code: Int32(code[0])) }
     }
 
-    static func pointFolder(_ root: String, _ k: Int) -> String { root + "/points/" + String(format: "%04d", k) }
+    /// The base configuration with the sweep's overrides must be a calibration of a data world with the
+    /// analysed country: otherwise every point would fail the same way, so it is bad input (exit 2) now.
+    public static func checkBase(_ spec: SweepSpecification) throws {
+        let cfg: RunConfiguration
+        do {
+            cfg = try ConfigurationLoader.load(path: spec.base, overrides: spec.overrides)
+        } catch let e as ConfigError where e.file == "--set" {
+            throw ConfigError(file: spec.path, key: "sweep.set", problem: "\(e.key): \(e.problem)")
+        }
+        guard cfg.dataWorld != nil else {
+            throw ConfigError(file: spec.base, key: "world.data_dir", problem: "a sweep calibrates a world built from data: set [world] data_dir and parameters")
+        }
+        guard cfg.equilibrium.closure.kind == .fixedRate else {
+            throw ConfigError(file: spec.base, key: "equilibrium.closure", problem: "a sweep calibrates at a fixed R: set closure = \"fixed-rate\"")
+        }
+        guard cfg.world.countryIndex(spec.country) != nil else {
+            throw ConfigError(file: spec.path, key: "sweep.country",
+                              problem: "\"\(spec.country)\" is not a country of the base world (\(cfg.world.names.joined(separator: ", ")))")
+        }
+    }
+
+    public static func pointFolder(_ root: String, _ k: Int) -> String { root + "/points/" + String(format: "%04d", k) }
 
     /// What the points mean: the base configuration's text, the overrides, the points, ψ̃ and the country.
     var identity: JSON {
@@ -71,7 +94,7 @@ struct SweepRun {
     // MARK: - Points
 
     /// One point on this run's communicator; the exit code of `--point`.
-    func runPoint(_ k: Int) throws -> Int32 {
+    public func runPoint(_ k: Int) throws -> Int32 {
         let record = try runPoint(k, on: communicator, log: log)
         return exitCode([record])
     }
@@ -212,7 +235,7 @@ struct SweepRun {
 
     // MARK: - Every point over rank groups
 
-    func runAll(groups requested: Int?) throws -> Int32 {
+    public func runAll(groups requested: Int?) throws -> Int32 {
         let n = spec.points.count
         // `hat sweep` refused --groups beyond the rank count before the folder was touched.
         let g = min(requested ?? n, communicator.size)
@@ -258,7 +281,7 @@ struct SweepRun {
 
     /// Gather every point's record (root) into sweep.csv, sweep.h5 and sweep.json; report the point closest
     /// to the targets. Returns 0 when every point converged, else 3.
-    func collect() throws -> Int32 {
+    public func collect() throws -> Int32 {
         var problem = ""
         var code = [Int64(0)]
         if communicator.isRoot {

@@ -1,0 +1,347 @@
+import Analysis
+import Equilibrium
+import Foundation
+import HATConfig
+import HATModel
+import Output
+import Parallel
+import Solvers
+
+/// Which new ex-ante values the equivalent variation matches (`--ev-values`).
+public enum EVTargetValues: String, CaseIterable, Sendable {
+    /// The reported new equilibrium's values (household tolerance 1e-10, as in the author's code).
+    case author
+    /// Solved with the same fixed steps as the old-price values, so that no change gives an EV of exactly zero.
+    case consistent
+}
+
+/// `hat counterfactual`: a trade-cost or tariff experiment against a solved baseline — the new equilibrium
+/// (one world R, β fixed at the baseline's), the equivalent variation of every state of the analysed
+/// country, the ACR benchmark — into counterfactual.json and counterfactual.h5, together or not at all.
+public struct CounterfactualJob {
+    /// What the command line asked for.
+    public struct Request {
+        /// The baseline's output folder (summary.json of a converged `hat solve` of this configuration).
+        public var baseline: String
+        public var experiment: TradeExperiment
+        /// Multiplier of the changed trade costs (default 0.9); trade-cost experiments only.
+        public var factor: Double?
+        /// Ad valorem tariff (default 0.1); tariff experiments only.
+        public var tariff: Double?
+        /// The analysed country (default: [analysis] country, else the last country).
+        public var country: String?
+        public var evStart = 1.05
+        public var evValues = EVTargetValues.author
+        /// Whether `--out` was given (else the outputs go to BASELINE/counterfactual-EXPERIMENT).
+        public var outputFolderGiven = false
+
+        public init(baseline: String, experiment: TradeExperiment) {
+            self.baseline = baseline; self.experiment = experiment
+        }
+
+        /// The checks that need no configuration (`ConfigError` naming the option): --factor only for
+        /// trade-cost experiments and > 0, --tariff only for tariffs and > -1, --ev-start > 0.
+        public func check() throws {
+            func bad(_ option: String, _ problem: String) -> ConfigError { ConfigError(file: option, key: "", problem: problem) }
+            if experiment.isTariff, factor != nil { throw bad("--factor", "applies to trade-cost experiments, not \(experiment.label) (use --tariff)") }
+            if !experiment.isTariff, tariff != nil { throw bad("--tariff", "applies to tariff experiments, not \(experiment.label) (use --factor)") }
+            if let factor, !(factor > 0 && factor.isFinite) { throw bad("--factor", "must be a finite number > 0 (got \(factor))") }
+            if let tariff, !(tariff > -1 && tariff.isFinite) { throw bad("--tariff", "must be a finite number > -1 (got \(tariff))") }
+            guard evStart > 0, evStart.isFinite else { throw bad("--ev-start", "must be a finite number > 0 (got \(evStart))") }
+        }
+    }
+
+    public static let outputs = ["counterfactual.h5", "counterfactual.json"]
+
+    public let loaded: LoadedConfiguration
+    public let request: Request
+
+    public init(loaded: LoadedConfiguration, request: Request) {
+        self.loaded = loaded; self.request = request
+    }
+
+    /// Check the request against the configuration and the baseline (`ConfigError`s, exit 2), solve the
+    /// new equilibrium and the welfare, write the outputs. Collective once MPI has started; refusals and
+    /// failures are thrown as `HatFailure`s with the folders this run made removed again.
+    public func run(started: Date) throws -> RunEnd {
+        var cfg = loaded.configuration
+        try request.check()
+        let baseline = request.baseline, country = request.country
+        let factor = request.factor ?? 0.9, tariff = request.tariff ?? 0.1
+        let exp = request.experiment.canonical(in: cfg.world)
+        let world = cfg.world, m = world.count
+        let c: Int
+        if let country {
+            guard let i = world.countryIndex(country) else {
+                throw ConfigError(file: "--country", key: "", problem: "\"\(country)\" is not a country of this world (\(world.names.joined(separator: ", ")))")
+            }
+            c = i
+        } else {
+            c = cfg.analysis?.country ?? m - 1
+        }
+        guard m >= 2 else { throw ConfigError(file: cfg.path, key: "world.countries", problem: "a counterfactual needs at least two countries") }
+        let base = try BaselineRun.read(directory: baseline, config: cfg)
+        let newWorld: World
+        do { newWorld = try exp.apply(to: world, country: c, factor: factor, tariff: tariff) } catch {
+            throw ConfigError(file: "--experiment", key: "", problem: "\(error)")
+        }
+        // Tariff revenue: rebated in the counterfactual exactly when it was in the baseline, or when the
+        // experiment is a tariff (then the baseline must not have tariffs whose revenue it threw away).
+        let rebate = base.closure == .worldRateRebate || exp.isTariff
+        if rebate && base.closure != .worldRateRebate && world.hasTariffs {
+            throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "closure",
+                              problem: "the baseline has tariffs whose revenue is not rebated (closure \(base.closure.rawValue)), but a tariff counterfactual rebates it; solve the baseline with equilibrium.closure = \"world-rate-rebate\"")
+        }
+        // The baseline household at its prices, re-solved cold at the reporting tolerance: the same bits as
+        // the baseline's reporting evaluation (also cold), on every rank. Prices at which it cannot be solved
+        // are bad input.
+        let income = IncomeProcess(cfg.model.income)
+        let old: AnalysedHousehold
+        do {
+            old = try AnalysedHousehold.solve(country: c, world: world, model: cfg.model, income: income, prices: base.prices,
+                                              householdTolerance: cfg.equilibrium.reportingHouseholdTolerance,
+                                              distributionTolerance: cfg.equilibrium.evaluation.distributionTolerance)
+            guard old.masses.allSatisfy({ $0.isFinite }) else { throw AnalysisError("the stationary distribution is not finite") }
+        } catch {
+            throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "wages",
+                              problem: "the household problem of \(world.names[c]) cannot be solved at the baseline's prices: \(error)")
+        }
+        if !request.outputFolderGiven {
+            cfg.outputDirectory = (baseline as NSString).appendingPathComponent("counterfactual-" + exp.label.replacingOccurrences(of: ":", with: "-"))
+        }
+        let folderFile = request.outputFolderGiven ? "--out" : "--baseline", folderKey = ""
+
+        // MPI starts only once the inputs are checked: bad input costs nothing and writes nothing.
+        let comm = MPIEnvironment.world()
+        let log = commandLogger(comm)
+        let (folder, refusal) = try prepareOutputFolder(cfg.outputDirectory, outputs: CounterfactualJob.outputs, file: folderFile,
+                                                        key: folderKey, comm: comm)
+        if !refusal.isEmpty { throw HatFailure(refusal, code: HatExit.badInput) }
+        // Room for the outputs, before the long computation (checked again when they are written).
+        var spaceProblem = ""
+        if let folder {
+            do { try folder.checkSpace(bytes: CounterfactualJob.outputBytes(countries: newWorld.count, states: old.stateCount)) } catch {
+                spaceProblem = "writing outputs into \(cfg.outputDirectory): \(error); nothing was written"
+            }
+        }
+        try comm.broadcast(&spaceProblem)
+        if !spaceProblem.isEmpty {
+            folder?.abandon()
+            throw HatFailure(spaceProblem, code: HatExit.io)
+        }
+
+        log("counterfactual \(exp.label)\(exp.isTariff ? String(format: ", tariff %g", tariff) : String(format: ", factor %g", factor)), analysed country \(world.names[c]), \(comm.size) rank(s)")
+        do {
+            return try solve(cfg: cfg, experiment: exp, factor: factor, tariff: tariff, newWorld: newWorld, rebate: rebate, country: c,
+                      base: base, old: old, income: income, comm: comm, log: log, folder: folder, started: started)
+        } catch let failure as HatFailure {
+            // Agreed by every rank (a refused or failed write): its own exit code, and the folders this run
+            // made removed again.
+            folder?.abandon()
+            throw failure
+        } catch {
+            folder?.abandon()
+            if let failure = error as? CollectiveFailure, failure.agreed { throw HatFailure("\(error)", code: 1) }
+            if error is AnalysisError { throw HatFailure("\(error)", code: 1) }
+            Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
+            comm.abort(code: 1)
+        }
+    }
+
+    /// counterfactual.h5: the new equilibrium as solution.h5 (four household arrays per country and the
+    /// distribution), the welfare arrays, and a margin for the rest.
+    public static func outputBytes(countries: Int, states: Int) -> Double {
+        let m = Double(countries), s = Double(states)
+        return (4 * m * m * s + m * s + 6 * s) * 8 * 1.05 + 4 * 1048576
+    }
+
+    func solve(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, newWorld: World,
+               rebate: Bool, country c: Int, base: BaselineRun, old: AnalysedHousehold, income: IncomeProcess,
+               comm: Communicator, log: Logger, folder: RunFolder?, started: Date) throws -> RunEnd {
+        let names = cfg.world.names
+        var timings: [(String, Double)] = []
+        // The baseline's aggregate elasticity of the analysed country, for the ACR benchmark: the baseline's
+        // own analysis when it analysed this country (the same bits: both households are cold solves at the
+        // reporting tolerance), else computed here.
+        var t0 = Date()
+        let oldShares = importShares(old)
+        let elasticity: Double
+        if let known = base.analysedElasticity, known.country == names[c] {
+            elasticity = known.value
+        } else {
+            let micro = try MicroElasticities.compute(old, communicator: comm)
+            elasticity = micro.aggregate(bilateral: micro.bilateral(old), tradeShares: oldShares)
+            timings.append(("baseline_elasticities", Date().timeIntervalSince(t0)))
+        }
+
+        // The new equilibrium: one world R, β fixed at the baseline's, from the baseline's prices.
+        var eq = cfg.equilibrium
+        eq.closure = rebate ? .worldRateRebate(beta: base.beta, rebating: newWorld.rebatingCountries) : .worldRate(beta: base.beta)
+        eq.start = EquilibriumStart(wages: base.wages, rate: base.rates[0], beta: base.beta)
+        if rebate {
+            var x = MarketClosure.worldRate(beta: base.beta).unknowns(at: eq.start, countries: newWorld.count)
+            x += eq.closure.rebating.map { base.transfers[$0] }
+            eq.start.unknowns = x
+        }
+        t0 = Date()
+        let evaluator = try WorldEvaluator(world: newWorld, model: cfg.model, communicator: comm, income: income)
+        let result = try solveEquilibrium(evaluator: evaluator, options: eq, log: log)
+        timings.append(("equilibrium", Date().timeIntervalSince(t0)))
+
+        var ev: EquivalentVariation?
+        var newShares: [Double]?
+        if result.converged && !result.report.failed {
+            let new = try AnalysedHousehold.gather(country: c, from: evaluator, prices: result.prices)
+            newShares = importShares(new)
+            t0 = Date()
+            var settings = EquivalentVariation.Settings()
+            settings.start = request.evStart
+            let target: EquivalentVariation.Target = request.evValues == .consistent ? .sameSteps(new.problem) : .values(new.exAnteValues)
+            ev = try EquivalentVariation.compute(old: old.problem, target: target, settings: settings, communicator: comm)
+            timings.append(("equivalent_variation", Date().timeIntervalSince(t0)))
+            log(String(format: "equivalent variation of %d states in %.2f s (%d household solves, %d shared); %d not converged",
+                       ev!.multipliers.count, Date().timeIntervalSince(t0), ev!.totalSolves, ev!.nodes.count, ev!.unconvergedCount))
+        } else {
+            log("the new equilibrium did not converge (\(result.reason.message)): no welfare computed")
+        }
+
+        // Outputs, staged and committed together.
+        var runID = folder?.runID ?? ""
+        try comm.broadcast(&runID)
+        let dir = cfg.outputDirectory
+        func staged(_ name: String) -> String { RunFolder.temporaryPath(in: dir, for: name, runID: runID) }
+        if let folder { for name in CounterfactualJob.outputs { folder.track(name) } }
+        var problem = ""
+        if let folder {
+            // counterfactual.h5: the new equilibrium as solution.h5 (four household arrays per country and the
+            // distribution), the welfare arrays, and a margin for the rest.
+            do { try folder.checkSpace(bytes: CounterfactualJob.outputBytes(countries: newWorld.count, states: old.stateCount)) } catch {
+                problem = "\(error)"
+            }
+        }
+        try comm.broadcast(&problem)
+        var newConfig = cfg
+        newConfig.world = newWorld
+        newConfig.equilibrium = eq
+        if problem.isEmpty { do {
+            try writeSolution(path: staged("counterfactual.h5"), config: newConfig, result: result, evaluator: evaluator,
+                              runID: runID) { file in
+                try file.setAttribute("/", "experiment", exp.label)
+                try file.setAttribute("/", "analysed_country", names[c])
+                if let ev {
+                    let shape = [old.shockCount, old.assetCount]
+                    try file.writeShared("welfare/ev", shape: shape, values: ev.multipliers,
+                                         attributes: ["description": "equivalent variation lambda(s, a): gross multiplier of period resources at the old prices (100 (lambda - 1) is the percent gain)",
+                                                      "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/converged", shape: shape, values: ev.converged.map { $0 ? 1 : 0 },
+                                         attributes: ["description": "1 where the state's root was found to the value tolerance", "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/residual", shape: shape, values: ev.residuals,
+                                         attributes: ["description": "V at the old prices with multiplier lambda minus the new value", "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/distribution_before", shape: shape, values: old.masses,
+                                         attributes: ["description": "baseline stationary distribution (weights of the means)", "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/expenditure_before", shape: shape, values: old.stateExpenditure,
+                                         attributes: ["description": "baseline expenditure pc(s, a) (quintiles)", "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/assets", shape: [old.assetCount], values: old.problem.assets,
+                                         attributes: ["description": "asset grid of the analysed country"])
+                    try file.writeShared("welfare/multiple_roots", shape: shape, values: ev.multipleRoots.map { $0 ? 1 : 0 },
+                                         attributes: ["description": "1 where V at the old prices minus the new value changes sign more than once over the multipliers: the EV is not unique (the root nearest --ev-start is reported)", "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/new_values", shape: shape, values: ev.target,
+                                         attributes: ["description": "the new ex-ante values the EV matches (--ev-values)", "dimensions": "income_state, asset"])
+                }
+            }
+        } catch {
+            problem = "\(error)"
+        } }
+        try commitStagedOutputs(CounterfactualJob.outputs, folder: folder, comm: comm, directory: dir, localProblem: problem,
+                                note: "earlier outputs there are unchanged") {
+            let json = counterfactualJSON(cfg: cfg, experiment: exp, factor: factor, tariff: tariff, rebate: rebate, country: c, base: base, result: result,
+                                          oldHousehold: old, oldShares: oldShares, newShares: newShares,
+                                          elasticity: elasticity, ev: ev, timings: timings, ranks: comm.size,
+                                          wallSeconds: Date().timeIntervalSince(started), runID: runID)
+            try writeDurably(json.rendered() + "\n", to: staged("counterfactual.json"))
+        }
+        folder?.unlock()
+        let evConverged = ev.map { $0.unconvergedCount == 0 } ?? false
+        log(String(format: "%@: R %.10f -> %.10f, wrote %@", result.converged ? "converged" : "NOT converged",
+                   base.rates[0], result.prices.rates[0], dir))
+        if result.converged && !evConverged { log("the EV of \(ev?.unconvergedCount ?? 0) state(s) did not converge (welfare/converged)") }
+        return result.converged && evConverged ? .converged : .notConverged
+    }
+
+    func counterfactualJSON(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, rebate: Bool,
+                            country c: Int, base: BaselineRun,
+                            result: EquilibriumResult, oldHousehold old: AnalysedHousehold, oldShares: [Double],
+                            newShares: [Double]?, elasticity: Double, ev: EquivalentVariation?,
+                            timings: [(String, Double)], ranks: Int, wallSeconds: Double, runID: String) -> JSON {
+        let names = cfg.world.names
+        let evConverged = ev.map { $0.unconvergedCount == 0 } ?? false
+        var fields: [(String, JSON)] = [
+            ("status", .string(result.converged && evConverged ? "converged" : "not-converged")),
+            ("reason", .string(!result.converged ? result.reason.message
+                               : (evConverged ? result.reason.message : "the EV of \(ev?.unconvergedCount ?? 0) state(s) did not converge"))),
+            ("experiment", .string(exp.label)),
+            exp.isTariff ? ("tariff", .number(tariff)) : ("factor", .number(factor)),
+            ("country", .string(names[c])),
+            ("countries", .array(names.map { JSON.string($0) })),
+            ("beta", .number(base.beta)),
+            ("R_before", .number(base.rates[0])),
+            ("R_after", .number(result.prices.rates[0])),
+            ("wages_before", .numbers(base.wages)),
+            ("wages_after", .numbers(result.prices.wages)),
+        ]
+        if rebate { fields.append(("transfers_after", .numbers(result.prices.transfers))) }
+        fields.append(("home_share_before", .number(oldShares[c])))
+        if let newShares {
+            fields.append(("home_share_after", .number(newShares[c])))
+            // ACR: the welfare change of a gravity model with the baseline's aggregate elasticity.
+            fields.append(("acr_percent", .number(100 * Foundation.log(oldShares[c] / newShares[c]) / -elasticity)))
+        }
+        fields.append(("acr_elasticity", .number(elasticity)))
+        fields.append(("rate_wage_ratio", .number((result.prices.rates[c] / result.prices.wages[c]) / (base.rates[c] / base.wages[c]))))
+        if let ev {
+            let percent = ev.multipliers.map { 100 * ($0 - 1) }
+            var mean = 0.0, total = 0.0
+            for k in percent.indices { mean += old.masses[k] * percent[k]; total += old.masses[k] }
+            let cs = CrossSection(old, welfare: percent)
+            let q = cs.quintiles()
+            fields.append(("ev_mean_percent", .number(mean / total)))
+            fields.append(("ev_quintiles_percent", .numbers(q.map { $0.welfare! })))
+            fields.append(("ev_min", .number(ev.multipliers.min()!)))
+            fields.append(("ev_max", .number(ev.multipliers.max()!)))
+            fields.append(("ev_states", .integer(ev.multipliers.count)))
+            fields.append(("ev_unconverged", .integer(ev.unconvergedCount)))
+            let evResidual = normInf(ev.residuals)
+            if evResidual.isFinite { fields.append(("ev_max_abs_residual", .number(evResidual))) }
+            fields.append(("ev_household_solves", .integer(ev.totalSolves)))
+            fields.append(("ev_household_steps", .integer(ev.steps)))
+            fields.append(("ev_values", .string(request.evValues.rawValue)))
+            fields.append(("ev_start", .number(request.evStart)))
+            var multipleMass = 0.0
+            for k in ev.multipleRoots.indices where ev.multipleRoots[k] { multipleMass += old.masses[k] / total }
+            fields.append(("ev_multiple_root_states", .integer(ev.multipleRoots.filter { $0 }.count)))
+            fields.append(("ev_multiple_root_population_share", .number(multipleMass)))
+            fields.append(("ev_value_tolerance", .number(EquivalentVariation.Settings().valueTolerance)))
+            fields.append(("ev_income_groups_percent", .object([(0.2, 0.8, "p20_p80"), (0.5, 0.5, "p50_p50")].map { lo, hi, name in
+                let g = cs.incomeGroups(low: lo, high: hi)
+                // An empty group (few income states) has no mean: it is left out, not written as null.
+                let groups = [("poor", g.poor), ("middle", g.middle), ("rich", g.rich)].filter { $0.1.share > 0 }
+                return (name, .object(groups.map { ($0.0, JSON.number($0.1.welfare!)) }))
+            })))
+        }
+        fields.append(("equilibrium", .object([
+            ("status", .string(result.converged ? "converged" : "not-converged")),
+            ("closure", .string(rebate ? Closure.worldRateRebate.rawValue : Closure.worldRate.rawValue)),
+            ("iterations", .integer(result.iterations)), ("world_evaluations", .integer(result.evaluations)),
+            ("strategy", .string(result.strategy)),
+        ] + (result.residuals.allSatisfy { $0.isFinite } ? [("residual_max", JSON.number(result.residualMax))]
+             : [("residual_note", JSON.string("no finite residual: the last trial prices are infeasible"))]))))
+        fields.append(("baseline", .string(request.baseline)))
+        for (name, seconds) in timings { fields.append(("\(name)_wall_seconds", .number(seconds))) }
+        fields.append(("ranks", .integer(ranks)))
+        fields.append(("wall_seconds", .number(wallSeconds)))
+        fields.append(("run_id", .string(runID)))
+        fields.append(("version", .string(hatVersion)))
+        fields.append(("run", runJSON(config: cfg, runID: runID, ranks: ranks)))
+        return JSON.object(fields).droppingNonFinite() ?? .object([])
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Output
+import Parallel
+
+/// The output folder, prepared, locked and recovered on the root, with the names it will receive checked;
+/// the refusal (or "") agreed by every rank (collective). Other ranks get no folder.
+public func prepareOutputFolder(_ directory: String, outputs: [String], file: String, key: String,
+                         comm: Communicator) throws -> (RunFolder?, String) {
+    var folder: RunFolder?
+    var refusal = ""
+    if comm.isRoot {
+        do {
+            let f = try RunFolder.prepare(directory, file: file, key: key)
+            folder = f
+            try f.lock(file: file, key: key)
+            f.recover()
+            try f.checkTargets(outputs, file: file, key: key)
+        } catch {
+            refusal = "\(error)"
+            folder?.abandon()
+            folder = nil
+        }
+    }
+    try comm.broadcast(&refusal)
+    return (folder, refusal)
+}
+
+/// Agree over every rank on whether staging `names` failed (`localProblem` is this rank's failure or ""; the
+/// lowest failing rank's message reaches all), let the root write its own files (`writeRootFiles`) and
+/// commit everything at once. Any failure: one message, nothing committed, exit 4 on every rank.
+public func commitStagedOutputs(_ names: [String], folder: RunFolder?, comm: Communicator, directory: String,
+                         localProblem: String, note: String, writeRootFiles: () throws -> Void) throws {
+    var problem = localProblem
+    let failing = try comm.allReduce([Int64(problem.isEmpty ? comm.size : comm.rank)].map { -$0 })[0]
+    if failing != -Int64(comm.size) {
+        try comm.broadcast(&problem, root: Int(-failing))
+    } else if comm.isRoot, let folder {
+        do {
+            try writeRootFiles()
+            try folder.commit(names)
+        } catch {
+            problem = "\(error)"
+        }
+    }
+    try comm.broadcast(&problem)
+    if !problem.isEmpty {
+        folder?.discard(names)
+        folder?.abandon()
+        throw HatFailure("writing outputs into \(directory): \(problem); nothing was written (\(note))", code: HatExit.io)
+    }
+}
