@@ -4,7 +4,7 @@ import PackageDescription
 
 // Numerical kernels are compiled for the CPU that builds them (HPC users build on the nodes they run on).
 // Set HAT_TARGET_CPU (e.g. `haswell` for any AVX2/FMA x86-64, `znver4`, `skylake-avx512`) to override;
-// see README "Build options". -vector-library=LIBMVEC lets LLVM call glibc's vectorised exp/log.
+// see docs/PERFORMANCE.md, "Build options". -vector-library=LIBMVEC lets LLVM call glibc's vectorised exp/log.
 let targetCPU = ProcessInfo.processInfo.environment["HAT_TARGET_CPU"] ?? "native"
 // HAT_CHECKED=1 keeps preconditions and array bounds checks in the kernels (-O instead of -Ounchecked):
 // scripts/test.sh runs the unit tests in such a build too.

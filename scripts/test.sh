@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
-# The Eaton–Kortum tests read the data beside the checkout (README "Data"); it is not in the repository.
+# The Eaton–Kortum tests read the data beside the checkout (docs/CONFIGURATION-GUIDE.md, "Data worlds");
+# it is not in the repository.
 if [ ! -f ../shared/data/ek2002/ek-data.csv ]; then
   echo "test: ../shared/data (the Eaton-Kortum data and calibration files) is missing beside the checkout" >&2
   exit 1

@@ -13,7 +13,7 @@ import Parallel
 /// Coleman steps from the cold start, N = the most steps any probe multiplier needs to reach the tolerance,
 /// plus a margin; V^x is then continuous in x, every bracketed root exists, and each solve still checks that
 /// its policy met the tolerance (else the state is flagged). V^x differs from the author's by the level
-/// change of those few extra steps (measured in the README).
+/// change of those few extra steps (measured in docs/WELFARE.md, "The equivalent variation of every state").
 ///
 /// Cost: a household solve at x gives V^x for every state at once, but each state's root needs a solve
 /// at its own x. So: (1) solve at many shared multipliers (nodes) spanning a bracket, spread over the ranks,

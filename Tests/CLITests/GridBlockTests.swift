@@ -3,7 +3,8 @@ import TestSupport
 import XCTest
 
 /// Grid blocks end to end: countries split into blocks of income states over groups of ranks give the
-/// 1-rank numbers bit for bit, in summary.json and in every dataset of solution.h5 (README "Grid blocks").
+/// 1-rank numbers bit for bit, in summary.json and in every dataset of solution.h5
+/// (docs/PERFORMANCE.md, "Spreading the work").
 final class GridBlockTests: XCTestCase {
     /// Every household dataset and the distribution, printed with every digit.
     func dump(_ path: String) throws -> String {

@@ -80,7 +80,8 @@ final class SolveCommandTests: XCTestCase {
 
     /// Warm-started equilibria (households and distributions start from the previous evaluation) reach the
     /// cold root within tolerance and are themselves rank-invariant. A warm start makes the residual depend
-    /// on the previous point by up to the inner tolerances, so it needs tight ones (README "Warm starts").
+    /// on the previous point by up to the inner tolerances, so it needs tight ones
+    /// (docs/CONFIGURATION-GUIDE.md, "Warm starts").
     func testWarmStartedEquilibriumEqualsColdAndIsRankInvariant() throws {
         let tight = ["--set", "equilibrium.household_tolerance=1e-12", "--set", "equilibrium.distribution_tolerance=1e-13",
                      "--set", "equilibrium.jacobian_step=1e-6"]
@@ -153,7 +154,7 @@ final class SolveCommandTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: out)
     }
 
-    /// The two-country reference through the command line and MPI, as the README's main job runs it.
+    /// The two-country reference through the command line and MPI, as the main job (scripts/main.sh) runs it.
     func testTwoCountryUnderMPI() throws {
         let out = temporaryDirectory()
         let config = packageRoot.appendingPathComponent("configs/two-country.toml").path

@@ -133,8 +133,8 @@ final class CompositionTests: XCTestCase {
 
     func testEvaluatorUpdateKeepsWorkspacesAndWarmStarts() throws {
         // Warm inner solves make the residual depend on the path: tight inner tolerances keep it smooth
-        // (README "warm starts") but the warm distribution still leaves noise near 1e-8, so the market
-        // tolerance is 1e-8 here; the cold comparisons use the same settings.
+        // (docs/CONFIGURATION-GUIDE.md, "Warm starts") but the warm distribution still leaves noise near
+        // 1e-8, so the market tolerance is 1e-8 here; the cold comparisons use the same settings.
         let config = try ConfigurationLoader.load(path: configPath("three-country.toml"),
                                                   overrides: ["equilibrium.household_tolerance=1e-12", "equilibrium.tolerance=1e-8"])
         var options = config.equilibrium

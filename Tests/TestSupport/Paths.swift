@@ -7,7 +7,8 @@ public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 /// A shipped configuration, `configs/NAME`.
 public func configPath(_ name: String) -> String { packageRoot.appendingPathComponent("configs/\(name)").path }
 
-/// The shared data folder: $HAT_DATA_DIR if set, else `../shared/data` beside the checkout (README "Data").
+/// The shared data folder: $HAT_DATA_DIR if set, else `../shared/data` beside the checkout
+/// (docs/CONFIGURATION-GUIDE.md, "Data worlds").
 public let sharedData: URL = {
     if let dir = ProcessInfo.processInfo.environment["HAT_DATA_DIR"] { return URL(fileURLWithPath: dir) }
     return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
