@@ -9,8 +9,28 @@ import Solvers
 public let hatVersion = "0.1.0"
 
 /// The headline numbers of a solve (CONTRACT.md `summary.json`).
+/// What `hat solve` adds to summary.json about how the work was spread and what was analysed.
+public struct SolveSummaryFields {
+    /// `parallel.grid_blocks` and the layout it gave (WorldEvaluator.layoutDescription()).
+    public var gridBlocks: String
+    public var layout: String
+    /// Max rank load / mean − 1, and each rank's share of the measured cost.
+    public var loadImbalance: Double
+    public var rankLoads: [Double]
+    /// `[analysis]`: its results, or {"error": why} when it could not be computed; nil without [analysis].
+    public var analysis: JSON?
+
+    public init(gridBlocks: String, layout: String, loadImbalance: Double, rankLoads: [Double], analysis: JSON?) {
+        self.gridBlocks = gridBlocks; self.layout = layout; self.loadImbalance = loadImbalance
+        self.rankLoads = rankLoads; self.analysis = analysis
+    }
+}
+
+/// summary.json of a solve: status, what was solved, prices, residuals, trade, the gravity comparison, and
+/// the run fields; `solve` adds the layout and the analysis (`hat solve`; nil for other callers).
 public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ranks: Int, wallSeconds: Double,
-                        gravity: GravityComparison? = nil, peakMemoryMiB: [Double] = [], runID: String = "") -> JSON {
+                        gravity: GravityComparison? = nil, peakMemoryMiB: [Double] = [], runID: String = "",
+                        solve: SolveSummaryFields? = nil) -> JSON {
     let report = result.report
     let shares = report.tradeShares
     let names = config.world.names
@@ -21,6 +41,13 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     let reportingMax = normInf(result.reportResiduals)
     var fields: [(String, JSON)] = []
     func appendRunFields(peakMemory: Bool) {
+        if let solve {
+            fields.append(("grid_blocks", .string(solve.gridBlocks)))
+            fields.append(("layout", .string(solve.layout)))
+            fields.append(("load_imbalance", .number(solve.loadImbalance)))
+            fields.append(("rank_loads", .numbers(solve.rankLoads)))
+            if let analysis = solve.analysis { fields.append(("analysis", analysis)) }
+        }
         fields.append(("iterations", .integer(result.iterations)))
         fields.append(("world_evaluations", .integer(result.evaluations)))
         fields.append(("ranks", .integer(ranks)))

@@ -227,20 +227,16 @@ public struct SolveJob {
         } }
         try commitStagedOutputs(names, folder: folder, comm: comm, directory: dir, localProblem: problem,
                                 note: "earlier outputs there are unchanged") {
-            var summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
-                                      wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
-                                      peakMemoryMiB: peakMemory, runID: runID)
             let loads = evaluator.layout.loads(costs: evaluator.costs)
             let total = loads.reduce(0, +)
-            summary = summary.inserting("grid_blocks", .string(cfg.gridBlocks.rawValue), before: "iterations")
-            summary = summary.inserting("layout", .string(evaluator.layoutDescription()), before: "iterations")
-            summary = summary.inserting("load_imbalance", .number(evaluator.layout.imbalance(costs: evaluator.costs)), before: "iterations")
-            summary = summary.inserting("rank_loads", .numbers(loads.map { total > 0 ? $0 / total : 0 }), before: "iterations")
-            if let analysis {
-                summary = summary.inserting("analysis", analysisJSON(analysis, names: cfg.world.names), before: "iterations")
-            } else if !analysisProblem.isEmpty {
-                summary = summary.inserting("analysis", .object([("error", .string(analysisProblem))]), before: "iterations")
-            }
+            let analysisFields: JSON? = analysis.map { analysisJSON($0, names: cfg.world.names) }
+                ?? (analysisProblem.isEmpty ? nil : .object([("error", .string(analysisProblem))]))
+            let fields = SolveSummaryFields(gridBlocks: cfg.gridBlocks.rawValue, layout: evaluator.layoutDescription(),
+                                            loadImbalance: evaluator.layout.imbalance(costs: evaluator.costs),
+                                            rankLoads: loads.map { total > 0 ? $0 / total : 0 }, analysis: analysisFields)
+            let summary = summaryJSON(config: cfg, result: result, ranks: comm.size,
+                                      wallSeconds: Date().timeIntervalSince(started), gravity: gravity,
+                                      peakMemoryMiB: peakMemory, runID: runID, solve: fields)
             try writeDurably(summary.rendered() + "\n", to: staged("summary.json"))
         }
     }
