@@ -24,17 +24,19 @@ final class RunsLibraryTests: XCTestCase {
         for name in SolveJob.outputs { XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + name), name) }
 
         let base = try BaselineRun.read(directory: dir, config: cfg)
-        let summary = try readJSON(dir + "/summary.json")
-        XCTAssertEqual(base.beta, summary["beta"] as? Double)
-        XCTAssertEqual(base.wages, summary["wages"] as? [Double])
-
-        // closure_parameters must say what the configuration holds fixed, bit for bit.
         let path = dir + "/summary.json"
+        let summary = try JSON.parse(String(contentsOfFile: path, encoding: .utf8))
+        XCTAssertEqual(base.beta.bitPattern, summary["beta"]?.double?.bitPattern)
+        XCTAssertEqual(base.wages.map(\.bitPattern), summary["wages"]?.doubles?.map(\.bitPattern))
+
+        // closure_parameters must say what the configuration holds fixed, bit for bit: one ulp off is refused.
         let fixed = cfg.equilibrium.closure.parameter
-        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
-        XCTAssertEqual((object["closure_parameters"] as? [String: Double])?[fixed.name], fixed.value)
-        object["closure_parameters"] = [fixed.name: fixed.value.nextUp]
-        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+        guard case .object(var fields) = summary, let k = fields.firstIndex(where: { $0.0 == "closure_parameters" }) else {
+            return XCTFail("summary.json has no closure_parameters")
+        }
+        XCTAssertEqual(fields[k].1[fixed.name]?.double, fixed.value)
+        fields[k].1 = .object([(fixed.name, .number(fixed.value.nextUp))])
+        try (JSON.object(fields).rendered() + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try BaselineRun.read(directory: dir, config: cfg)) { error in
             let e = error as? ConfigError
             XCTAssertEqual(e?.key, "closure_parameters.\(fixed.name)", "\(error)")
