@@ -52,10 +52,13 @@ let package = Package(
         // The σε × γ sweep: points over rank groups, the ψ̃ secant, the table, the elasticity target.
         .target(name: "Sweeps", dependencies: ["Analysis", "Calibration", "Equilibrium", "Gravity", "HATConfig", "Output", "Parallel", "Runs", "Solvers", "Storage"],
                 swiftSettings: kernelFlags),
+        // The timed cases of `hat bench` (timing, not tests).
+        .target(name: "Benchmarks", dependencies: ["Equilibrium", "HATConfig", "HATModel", "Output", "Parallel"],
+                swiftSettings: kernelFlags),
         // The command line only: parsing, printing, exit codes.
         .executableTarget(name: "hat", dependencies: [
             "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel", "Calibration", "Storage", "Solvers", "Checksum", "Analysis",
-            "Runs", "Sweeps",
+            "Runs", "Sweeps", "Benchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: kernelFlags),
 
