@@ -429,7 +429,8 @@ struct Reader {
             }
             cal.startFile = file
         }
-        // Shifts of the start vector (e.g. the perturbed start of the acceptance test), applied block by block.
+        // Shifts of the start vector (e.g. the perturbed start of the acceptance test): stored here, applied
+        // block by block by CalibrationProblem(configuration:).
         var shifts: [(key: String, value: Double)] = []
         for k in ["shift_log_tfp", "shift_theta_m", "shift_distance"] {
             let v = try double("calibration", k)

@@ -29,13 +29,6 @@ public indirect enum JSON: Equatable {
         }
     }
 
-    /// An object with one more field, placed before the field `key` (or last when there is none).
-    public func inserting(_ name: String, _ value: JSON, before key: String) -> JSON {
-        guard case .object(var fields) = self else { return self }
-        let at = fields.firstIndex { $0.0 == key } ?? fields.count
-        fields.insert((name, value), at: at)
-        return .object(fields)
-    }
     public static func matrix(_ m: [[Double]]) -> JSON { .array(m.map { numbers($0) }) }
 
     public func rendered(indent: Int = 0) -> String {

@@ -8,7 +8,6 @@ import Solvers
 /// The version of hat: the one place it is written (`hat --version`, summary.json, solution.h5, bench JSON).
 public let hatVersion = "0.1.0"
 
-/// The headline numbers of a solve (CONTRACT.md `summary.json`).
 /// What `hat solve` adds to summary.json about how the work was spread and what was analysed.
 public struct SolveSummaryFields {
     /// `parallel.grid_blocks` and the layout it gave (WorldEvaluator.layoutDescription()).
@@ -26,7 +25,7 @@ public struct SolveSummaryFields {
     }
 }
 
-/// summary.json of a solve: status, what was solved, prices, residuals, trade, the gravity comparison, and
+/// The headline numbers of a solve (CONTRACT.md `summary.json`): status, what was solved, prices, residuals, trade, the gravity comparison, and
 /// the run fields; `solve` adds the layout and the analysis (`hat solve`; nil for other callers).
 public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ranks: Int, wallSeconds: Double,
                         gravity: GravityComparison? = nil, peakMemoryMiB: [Double] = [], runID: String = "",

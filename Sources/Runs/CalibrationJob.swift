@@ -41,13 +41,14 @@ public struct CalibrationJob {
     public func run(started: Date) throws -> Finished {
         let cfg = loaded.configuration
         let comm = communicator
-        guard case let .fixedRate(rate) = cfg.equilibrium.closure else {
-            throw ConfigError(file: cfg.source(of: "equilibrium.closure"), key: "equilibrium.closure",
-                              problem: "hat calibrate solves wages and beta at a fixed R: set closure = \"fixed-rate\" (got \"\(cfg.equilibrium.closure.kind.rawValue)\")")
-        }
+        // A world built from data first, then the closure (the order the messages have always come in).
         guard let probe = CalibrationProblem(configuration: cfg) else {
             throw ConfigError(file: cfg.source(of: "world.data_dir"), key: "world.data_dir",
                               problem: "hat calibrate needs a world built from data: set [world] data_dir and parameters")
+        }
+        guard case let .fixedRate(rate) = cfg.equilibrium.closure else {
+            throw ConfigError(file: cfg.source(of: "equilibrium.closure"), key: "equilibrium.closure",
+                              problem: "hat calibrate solves wages and beta at a fixed R: set closure = \"fixed-rate\" (got \"\(cfg.equilibrium.closure.kind.rawValue)\")")
         }
         let startKey = CalibrationProblem.startKey(cfg.calibration)
         guard probe.world(at: probe.theta0) != nil else {

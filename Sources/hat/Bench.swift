@@ -1,5 +1,4 @@
 import ArgumentParser
-import COpenBLAS
 import Benchmarks
 import Equilibrium
 import Foundation

@@ -37,6 +37,19 @@ func finish(_ end: RunEnd) {
     exit(end.exitCode)
 }
 
+/// The argument parser's message without the help and usage lines it may append. A value the user typed
+/// can itself hold a newline (`--experiment $'x\ny'`): it stays in the message, which `reportError` then
+/// prints on one line with the newline escaped.
+func parserMessage(_ message: String) -> String {
+    var kept: [Substring] = []
+    for line in message.split(separator: "\n", omittingEmptySubsequences: false) {
+        if line.hasPrefix("Help:") || line.hasPrefix("Usage:") || (line.isEmpty && !kept.isEmpty) { break }
+        kept.append(line)
+    }
+    let text = kept.joined(separator: "\n")
+    return text.isEmpty ? "invalid arguments" : text
+}
+
 func fail(_ message: String, code: Int32) -> Never {
     reportError(message)
     if HDF5File.leftBrokenFile {
@@ -75,7 +88,7 @@ enum Main {
                 Hat.exit(withError: error)
             }
             if code == .validationFailure || error is ValidationError {
-                reportError(Hat.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments")
+                reportError(parserMessage(Hat.message(for: error)))
                 exit(HatExit.badInput)
             }
             fail("\(error)", code: code.rawValue == 0 ? 1 : code.rawValue)

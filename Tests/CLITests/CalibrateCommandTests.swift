@@ -199,8 +199,11 @@ final class CalibrateCommandTests: XCTestCase {
             (["calibrate", Self.config, "--set", "calibration.tolerance=0"], "calibration.tolerance"),
             (["calibrate", Self.config, "--set", "calibration.keep_checkpoints=0"], "calibration.keep_checkpoints"),
             (["calibrate", Self.config, "--set", "calibration.start=\"/nonexistent/start.csv\""], "calibration.start"),
+            // A start that a shift makes infinite names the shift (exp(1e6) overflows every TFP).
+            (["calibrate", Self.config, "--set", "calibration.shift_log_tfp=1e6"], "[calibration.shift_log_tfp]"),
             (["calibrate", Self.config, "--groups", "2"], "--groups"),
             (["calibrate", Self.config, "--groups", "0"], "--groups"),
+            (["calibrate", Self.config, "--resume", "--resume-if-checkpointed"], "--resume-if-checkpointed"),
         ]
         for c in cases {
             let out = temporaryDirectory() + "/never"

@@ -228,5 +228,14 @@ final class NewcomerDefectTests: XCTestCase {
         let planner = try hat(["planner", twoCountry, "--out", full + "/a\nb"], timeout: 120)
         XCTAssertEqual(planner.status, 4, planner.stderr)
         XCTAssertEqual(planner.stderr.split(separator: "\n").count, 1, planner.stderr)
+        // Values the argument parser refuses keep their reason after an escaped newline.
+        for (option, value, reason) in [("--experiment", "x\ny", "not one of unilateral"), ("--ev-values", "a\nb", "author")] {
+            var arguments = ["counterfactual", twoCountry, "--baseline", dir]
+            arguments += option == "--experiment" ? [option, value] : ["--experiment", "unilateral", option, value]
+            let r = try hat(arguments)
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains(option) && r.stderr.contains(reason) && r.stderr.contains("\\n"), r.stderr)
+        }
     }
 }

@@ -68,7 +68,10 @@ final class SweepCommandTests: XCTestCase {
         r = try hat(["sweep", good, "--point", "6"])
         XCTAssertEqual(r.status, 2); XCTAssertTrue(r.stderr.contains("has 6 points"), r.stderr)
         r = try hat(["sweep", good, "--point", "1", "--collect"])
-        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertEqual(r.status, 2, r.stderr); XCTAssertTrue(r.stderr.contains("--point") && r.stderr.contains("--collect"), r.stderr)
+        r = try hat(["sweep", good, "--collect", "--target"])                           // one mode at a time
+        XCTAssertEqual(r.status, 2, r.stderr); XCTAssertTrue(r.stderr.contains("--collect") && r.stderr.contains("--target"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         r = try hat(["sweep", good, "--groups", "2"])                                  // 2 groups on 1 rank
         XCTAssertEqual(r.status, 2, r.stderr); XCTAssertTrue(r.stderr.contains("--groups"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out/points/0001"), "nothing written on bad input")
