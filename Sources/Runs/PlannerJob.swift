@@ -54,7 +54,15 @@ public struct PlannerJob {
                         ("elasticities", rows(plan.elasticities)),
                         ("multipliers", .numbers(plan.multipliers)),
                         ("residual_max", .number(residualMax)),
+                        // Proposition 4: W and dW/d log d_ij per period, and discounted where β is fixed.
+                        ("welfare_per_period", .number(plan.welfare)),
+                        ("welfare_derivatives", rows(plan.welfareDerivatives)),
                     ]
+                    let fixed = cfg.equilibrium.closure.parameter
+                    if fixed.name == "beta" {
+                        fields += [("beta", .number(fixed.value)),
+                                   ("welfare_derivatives_discounted", rows(plan.welfareDerivatives.map { $0 / (1 - fixed.value) }))]
+                    }
                 }
                 fields += [("iterations", .integer(plan.iterations)), ("wall_seconds", .number(Date().timeIntervalSince(started))),
                            ("version", .string(hatVersion)), ("run", runJSON(config: cfg, runID: folder.runID, ranks: comm.size))]

@@ -88,6 +88,38 @@ final class WelfareTests: XCTestCase {
         for r in plan.residuals { XCTAssertEqual(r, 0, accuracy: 1e-10) }
     }
 
+    /// Proposition 4: the planner's welfare responds to a trade cost by the envelope term ψ_i σ_i θ_ij π_ij L_i
+    /// (per period). Checked against central differences of W with the planner re-solved at d_ij e^{±h}, for
+    /// every pair (own costs included), with CRRA utility on an asymmetric world and with log utility.
+    func testPlannerWelfareDerivativeIsPropositionFour() throws {
+        for name in ["three-country.toml", "two-country-log.toml"] {
+            let config = try ConfigurationLoader.load(path: configPath(name))
+            let world = config.world, m = world.count
+            let plan = try EfficientAllocation.solve(world: world, model: config.model, tolerance: 1e-13)
+            XCTAssertTrue(plan.converged, name)
+            let h = 1e-4
+            for i in 0..<m {
+                for j in 0..<m {
+                    func welfare(_ step: Double) throws -> Double {
+                        var shifted = world
+                        shifted.tradeCosts[i * m + j] *= exp(step)
+                        let p = try EfficientAllocation.solve(world: shifted, model: config.model, tolerance: 1e-13)
+                        XCTAssertTrue(p.converged, "\(name) (\(i), \(j))")
+                        return p.welfare
+                    }
+                    let difference = (try welfare(h) - welfare(-h)) / (2 * h)
+                    let formula = plan.welfareDerivatives[i * m + j]
+                    XCTAssertLessThan(formula, 0, "a higher cost lowers welfare")
+                    XCTAssertEqual(formula, difference, accuracy: 1e-6 * max(1, abs(difference)), "\(name) (\(i), \(j))")
+                    // The same number through the elasticity: ψ_i σ_i θ_ij π_ij L_i.
+                    let sigma = CountryScaling(tfp: world.tfp[i], model: config.model).sigma
+                    XCTAssertEqual(formula, world.tfp[i] * sigma * plan.elasticities[i * m + j] * plan.choiceProbabilities[i * m + j] * world.labor[i],
+                                   accuracy: 1e-15 * abs(formula))
+                }
+            }
+        }
+    }
+
     /// With CRRA utility on an asymmetric world the planner clears every resource constraint and its shares
     /// are proper (rows sum to one, positive).
     func testPlannerClearsResourcesOnAsymmetricWorld() throws {
