@@ -85,14 +85,21 @@ public struct EquivalentVariation: Sendable {
         try compute(old: old, target: .values(target), settings: settings, communicator: comm)
     }
 
+    /// `log` gets progress lines on the root rank (this rank's share of each phase, rate and time left) at
+    /// most every `HAT_PROGRESS_SECONDS` (default 5).
     public static func compute(old: HouseholdProblem, target given: Target, settings: Settings = Settings(),
-                               communicator comm: Communicator) throws -> EquivalentVariation {
+                               communicator comm: Communicator, log: Logger = .silent) throws -> EquivalentVariation {
         let na = old.assets.count, nS = old.income.count
         let nState = na * nS
         var target: [Double]
         if case let .values(v) = given { target = v } else { target = [] }
         precondition(target.isEmpty || target.count == nState)
         let solver = HouseholdSolver(assets: na, shocks: nS, varieties: old.varieties)
+        /// Progress of a phase over `count` items spread over the ranks.
+        func progress(_ phase: String, _ count: Int, unit: String) -> PhaseProgress {
+            PhaseProgress("equivalent variation, \(phase)", unit: unit,
+                          total: Partition(count: count, parts: comm.size).range(of: comm.rank).count, log: log)
+        }
 
         /// V^x of every state after exactly `steps` Coleman steps, or nil where the problem is infeasible at
         /// x or the policy has not met the tolerance by then.
@@ -121,7 +128,9 @@ public struct EquivalentVariation: Sendable {
         // The step count: the most steps the author's stopping rule takes at any node, plus the margin.
         var xs: [Double] = (0..<settings.nodes).map { lo + (hi - lo) * Double($0) / Double(settings.nodes - 1) }
         let probes = xs
+        let probing = progress("step counts", probes.count, unit: "multipliers")
         let needed: [[Double]] = try distributedMap(count: probes.count, communicator: comm) { i in
+            defer { probing.tick() }
             var pr = old
             pr.resourceScale = probes[i]
             let n = (try? solver.solve(pr, tolerance: settings.householdTolerance, maxIterations: settings.householdMaxIterations))
@@ -145,7 +154,8 @@ public struct EquivalentVariation: Sendable {
             }
             target = AnalysedHousehold.exAnteValues(problem: newProblem, values: newSolver.values)
         }
-        var vs: [[Double]] = try solveNodes(xs, states: nState, comm: comm, values: values)
+        var vs: [[Double]] = try solveNodes(xs, states: nState, comm: comm, progress: progress("shared solves", xs.count, unit: "multipliers"),
+                                            values: values)
         for _ in 0..<12 {
             var needHigher = false, needLower = false
             for k in 0..<nState {
@@ -168,7 +178,8 @@ public struct EquivalentVariation: Sendable {
                 lo = newLo
             }
             if added.isEmpty { break }
-            let addedValues = try solveNodes(added, states: nState, comm: comm, values: values)
+            let addedValues = try solveNodes(added, states: nState, comm: comm,
+                                             progress: progress("widening the bracket", added.count, unit: "multipliers"), values: values)
             let merged = (xs.indices.map { (xs[$0], vs[$0]) } + added.indices.map { (added[$0], addedValues[$0]) })
                 .sorted { $0.0 < $1.0 }
             xs = merged.map(\.0); vs = merged.map(\.1)
@@ -178,7 +189,9 @@ public struct EquivalentVariation: Sendable {
         // value at every such multiplier is shared (gathered), so that each state's next step has other
         // states' points within ~1e-5 of its root and usually lands within the tolerance.
         let share = nState <= settings.shareLimit
+        let starting = progress("first solves", nState, unit: "states")
         let first: [FirstSolve] = try distributedMap(count: nState, communicator: comm) { k in
+            defer { starting.tick() }
             let g = (0..<xs.count).map { vs[$0][k] - target[k] }
             guard let (p, q) = nodeBracket(xs, g, start: settings.start), g[p] != 0 else {
                 return (FirstSolve(x: .nan, values: []), "")
@@ -188,7 +201,9 @@ public struct EquivalentVariation: Sendable {
             return (FirstSolve(x: x, values: share ? v : [v[k]]), "")
         }
         // Stage 3: per state, a bracketed secant (Illinois) from the tightest sign change among its points.
+        let polishing = progress("polishing", nState, unit: "states")
         let results: [StateRoot] = try distributedMap(count: nState, communicator: comm) { k in
+            defer { polishing.tick() }
             let g = (0..<xs.count).map { vs[$0][k] - target[k] }
             let finite = xs.indices.filter { g[$0].isFinite }
             guard let (p, q) = nodeBracket(xs, g, start: settings.start) else {
@@ -217,10 +232,11 @@ public struct EquivalentVariation: Sendable {
     }
 
     /// V^x at every node (NaN rows where infeasible), spread over the ranks.
-    static func solveNodes(_ xs: [Double], states: Int, comm: Communicator,
+    static func solveNodes(_ xs: [Double], states: Int, comm: Communicator, progress: PhaseProgress,
                            values: (Double) -> [Double]?) throws -> [[Double]] {
         try distributedMap(count: xs.count, communicator: comm) { i in
-            (values(xs[i]) ?? [Double](repeating: .nan, count: states), "")
+            defer { progress.tick() }
+            return (values(xs[i]) ?? [Double](repeating: .nan, count: states), "")
         }
     }
 

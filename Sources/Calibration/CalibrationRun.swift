@@ -548,28 +548,3 @@ public enum CalibrationError: Error, CustomStringConvertible {
         }
     }
 }
-
-/// Rate-limited progress lines of a long phase: at most one every `interval` seconds (0: every one), and
-/// none in a phase shorter than that, so that a small calibration's log keeps its shape. `begin` starts a
-/// phase; `due` says whether a line may be printed now. Used on the root's thread only.
-final class ProgressThrottle: @unchecked Sendable {
-    /// Seconds between two lines: `HAT_PROGRESS_SECONDS` (0 prints every line, for tests), else 5.
-    static func interval(_ environment: [String: String]) -> Double {
-        guard let text = environment["HAT_PROGRESS_SECONDS"], let v = Double(text), v.isFinite, v >= 0 else { return 5 }
-        return v
-    }
-
-    let interval: Double
-    private var last = Date()
-
-    init(interval: Double) { self.interval = interval }
-
-    func begin() { last = Date() }
-
-    func due() -> Bool {
-        let now = Date()
-        guard now.timeIntervalSince(last) >= interval else { return false }
-        last = now
-        return true
-    }
-}

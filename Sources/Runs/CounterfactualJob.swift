@@ -197,7 +197,7 @@ public struct CounterfactualJob {
             var settings = EquivalentVariation.Settings()
             settings.start = request.evStart
             let target: EquivalentVariation.Target = request.evValues == .consistent ? .sameSteps(new.problem) : .values(new.exAnteValues)
-            ev = try EquivalentVariation.compute(old: old.problem, target: target, settings: settings, communicator: comm)
+            ev = try EquivalentVariation.compute(old: old.problem, target: target, settings: settings, communicator: comm, log: log)
             timings.append(("equivalent_variation", Date().timeIntervalSince(t0)))
             log(String(format: "equivalent variation of %d states in %.2f s (%d household solves, %d shared); %d not converged",
                        ev!.multipliers.count, Date().timeIntervalSince(t0), ev!.totalSolves, ev!.nodes.count, ev!.unconvergedCount))

@@ -66,6 +66,28 @@ final class AnalysisCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 
+    /// The equivalent variation reports its phases on the root rank (every line with HAT_PROGRESS_SECONDS=0:
+    /// done/total, rate, time left), and the welfare it writes is the same bits as without them.
+    func testEquivalentVariationReportsProgressWithoutChangingItsNumbers() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try baseline(base)
+        let arguments = ["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "unilateral"] + Self.small
+        let loud = try runProcess(hatBinary, arguments + ["--out", base + "/loud"], timeout: 600, environment: ["HAT_PROGRESS_SECONDS": "0"])
+        XCTAssertEqual(loud.status, 0, loud.stderr)
+        let lines = loud.stderr.split(separator: "\n").filter { $0.hasPrefix("hat: equivalent variation, ") }
+        for phase in ["step counts", "shared solves", "first solves", "polishing"] {
+            XCTAssertTrue(lines.contains { $0.contains(phase + ": ") && $0.contains(" per second, about ") && $0.hasSuffix(" s left") }, "\(phase): \(loud.stderr)")
+        }
+        let quiet = try hat(arguments + ["--out", base + "/quiet"])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertFalse(quiet.stderr.contains("equivalent variation, "), "a short run prints no progress lines at the default interval")
+        let a = try readJSON(base + "/loud/counterfactual.json"), b = try readJSON(base + "/quiet/counterfactual.json")
+        for key in ["ev_mean_percent", "ev_min", "ev_max", "ev_quintiles_percent", "R_after"] {
+            XCTAssertEqual("\(a[key] ?? "none")", "\(b[key] ?? "none")", key)
+        }
+    }
+
     /// counterfactual.json has CONTRACT.md's keys; every state has a converged EV; 1, 2 and 3 ranks give
     /// the same welfare/ev bits and the same JSON numbers.
     func testCounterfactualIsCompleteAndRankInvariant() throws {

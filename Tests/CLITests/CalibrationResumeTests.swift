@@ -74,7 +74,7 @@ final class CalibrationResumeTests: XCTestCase {
     }
 }
 
-/// Progress lines of the long phases (issue: a large calibration printed nothing for minutes): the inner
+/// Progress lines of the long phases (a large calibration used to print nothing for minutes): the inner
 /// equilibria's lines and evaluations and the Jacobian's columns, rate-limited by HAT_PROGRESS_SECONDS
 /// (0 here: every line), and the output files unchanged by them.
 final class CalibrationProgressTests: XCTestCase {
