@@ -1,10 +1,8 @@
 import ArgumentParser
 import Benchmarks
-import Equilibrium
 import Foundation
 import Runs
 import HATConfig
-import HATModel
 import Output
 import Parallel
 

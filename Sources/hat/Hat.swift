@@ -31,10 +31,13 @@ func reportError(_ message: String) {
 }
 
 /// End a command that wrote (or kept) its results: exit 0 by returning, 3 or 75 by ending the process.
-func finish(_ end: RunEnd) {
-    guard end != .converged else { return }
+func finish(_ end: RunEnd) { finish(exitCode: end.exitCode) }
+
+/// The same for a command that computes its own exit code (a sweep: the worst of its points).
+func finish(exitCode code: Int32) {
+    guard code != 0 else { return }
     MPIEnvironment.finalize()
-    exit(end.exitCode)
+    exit(code)
 }
 
 /// The argument parser's message without the help and usage lines it may append. A value the user typed

@@ -105,9 +105,6 @@ struct Sweep: ParsableCommand {
         case (nil, let point?): code = try sweep.runPoint(point)
         case (nil, nil): code = try sweep.runAll(groups: groups)
         }
-        if code != 0 {
-            MPIEnvironment.finalize()
-            Foundation.exit(code)
-        }
+        finish(exitCode: code)
     }
 }
