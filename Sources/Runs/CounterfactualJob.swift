@@ -7,14 +7,6 @@ import Output
 import Parallel
 import Solvers
 
-/// Which new ex-ante values the equivalent variation matches (`--ev-values`).
-public enum EVTargetValues: String, CaseIterable, Sendable {
-    /// The reported new equilibrium's values (household tolerance 1e-10, as in the author's code).
-    case author
-    /// Solved with the same fixed steps as the old-price values, so that no change gives an EV of exactly zero.
-    case consistent
-}
-
 /// `hat counterfactual`: a trade-cost or tariff experiment against a solved baseline — the new equilibrium
 /// (one world R, β fixed at the baseline's), the equivalent variation of every state of the analysed
 /// country, the ACR benchmark — into counterfactual.json and counterfactual.h5, together or not at all.
@@ -31,7 +23,8 @@ public struct CounterfactualJob {
         /// The analysed country (default: [analysis] country, else the last country).
         public var country: String?
         public var evStart = 1.05
-        public var evValues = EVTargetValues.author
+        /// Which household values the EV compares (`--ev-method`).
+        public var evMethod = EquivalentVariation.Method.author
         /// Whether `--out` was given (else the outputs go to BASELINE/counterfactual-EXPERIMENT).
         public var outputFolderGiven = false
 
@@ -196,7 +189,9 @@ public struct CounterfactualJob {
             t0 = Date()
             var settings = EquivalentVariation.Settings()
             settings.start = request.evStart
-            let target: EquivalentVariation.Target = request.evValues == .consistent ? .sameSteps(new.problem) : .values(new.exAnteValues)
+            settings.method = request.evMethod
+            // The author's ΔV is the reported new household's; the converged method solves its own.
+            let target: EquivalentVariation.Target = request.evMethod == .author ? .values(new.exAnteValues) : .solved(new.problem)
             ev = try EquivalentVariation.compute(old: old.problem, target: target, settings: settings, communicator: comm, log: log)
             timings.append(("equivalent_variation", Date().timeIntervalSince(t0)))
             log(String(format: "equivalent variation of %d states in %.2f s (%d household solves, %d shared); %d not converged",
@@ -234,7 +229,7 @@ public struct CounterfactualJob {
                                          attributes: ["description": "equivalent variation lambda(s, a): gross multiplier of period resources at the old prices (100 (lambda - 1) is the percent gain)",
                                                       "dimensions": "income_state, asset"])
                     try file.writeShared("welfare/converged", shape: shape, values: ev.converged.map { $0 ? 1 : 0 },
-                                         attributes: ["description": "1 where the state's root was found to the value tolerance", "dimensions": "income_state, asset"])
+                                         attributes: ["description": "1 where the state's root is bracketed within the multiplier tolerance (1e-10)", "dimensions": "income_state, asset"])
                     try file.writeShared("welfare/residual", shape: shape, values: ev.residuals,
                                          attributes: ["description": "V at the old prices with multiplier lambda minus the new value", "dimensions": "income_state, asset"])
                     try file.writeShared("welfare/distribution_before", shape: shape, values: old.masses,
@@ -246,7 +241,11 @@ public struct CounterfactualJob {
                     try file.writeShared("welfare/multiple_roots", shape: shape, values: ev.multipleRoots.map { $0 ? 1 : 0 },
                                          attributes: ["description": "1 where V at the old prices minus the new value changes sign more than once over the multipliers: the EV is not unique (the root nearest --ev-start is reported)", "dimensions": "income_state, asset"])
                     try file.writeShared("welfare/new_values", shape: shape, values: ev.target,
-                                         attributes: ["description": "the new ex-ante values the EV matches (--ev-values)", "dimensions": "income_state, asset"])
+                                         attributes: ["description": "the new ex-ante values the EV matches (the reported new household's for --ev-method author, converged values for converged)", "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/bracket_width", shape: shape, values: ev.bracketWidths,
+                                         attributes: ["description": "width in lambda of the state's final bracket of the root", "dimensions": "income_state, asset"])
+                    try file.writeShared("welfare/jump", shape: shape, values: ev.jumps.map { $0 ? 1 : 0 },
+                                         attributes: ["description": "1 where the final bracket straddles a change of the household solve's step count (--ev-method author): V at the old prices may jump there", "dimensions": "income_state, asset"])
                 }
             }
         } catch {
@@ -312,15 +311,21 @@ public struct CounterfactualJob {
             fields.append(("ev_unconverged", .integer(ev.unconvergedCount)))
             let evResidual = normInf(ev.residuals)
             if evResidual.isFinite { fields.append(("ev_max_abs_residual", .number(evResidual))) }
+            // The states whose V^x is continuous across their bracket: there the residual is what 1e-10 in x is worth.
+            let continuous = normInf(ev.residuals.indices.filter { !ev.jumps[$0] }.map { ev.residuals[$0] })
+            if continuous.isFinite { fields.append(("ev_max_abs_residual_without_jumps", .number(continuous))) }
             fields.append(("ev_household_solves", .integer(ev.totalSolves)))
-            fields.append(("ev_household_steps", .integer(ev.steps)))
-            fields.append(("ev_values", .string(request.evValues.rawValue)))
+            fields.append(("ev_household_steps", .integer(ev.householdSteps)))
+            fields.append(("ev_method", .string(ev.method.rawValue)))
             fields.append(("ev_start", .number(request.evStart)))
+            fields.append(("ev_max_bracket_width", .number(ev.bracketWidths.max() ?? 0)))
             var multipleMass = 0.0
             for k in ev.multipleRoots.indices where ev.multipleRoots[k] { multipleMass += old.masses[k] / total }
             fields.append(("ev_multiple_root_states", .integer(ev.multipleRoots.filter { $0 }.count)))
             fields.append(("ev_multiple_root_population_share", .number(multipleMass)))
-            fields.append(("ev_value_tolerance", .number(EquivalentVariation.Settings().valueTolerance)))
+            fields.append(("ev_jump_states", .integer(ev.jumps.filter { $0 }.count)))
+            fields.append(("ev_multiplier_tolerance", .number(EquivalentVariation.Settings().multiplierTolerance)))
+            if ev.method == .converged { fields.append(("ev_value_tolerance", .number(EquivalentVariation.Settings().valueTolerance))) }
             fields.append(("ev_income_groups_percent", .object([(0.2, 0.8, "p20_p80"), (0.5, 0.5, "p50_p50")].map { lo, hi, name in
                 let g = cs.incomeGroups(low: lo, high: hi)
                 // An empty group (few income states) has no mean: it is left out, not written as null.

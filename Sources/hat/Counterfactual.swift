@@ -36,9 +36,9 @@ struct Counterfactual: ParsableCommand {
             help: "Where the EV of a state has several roots (debt service above income), take the root nearest this multiplier (1.05 is the author's start; 1 takes the branch through no change).")
     var evStart: Double = 1.05
 
-    @Option(name: .customLong("ev-values"),
-            help: ArgumentHelp("author: the new values are the reported new equilibrium's (household tolerance 1e-10, as in the author's code); consistent: solved with the same fixed steps as the old-price values, so that no change gives an EV of exactly zero.", valueName: "author|consistent"))
-    var evValues: EVTargetValues = .author
+    @Option(name: .customLong("ev-method"),
+            help: ArgumentHelp("author: HAT-SPEC 6.5 as written (every value solve stops by the 1e-12 policy rule from the cold start; the new values are the reported new equilibrium's); converged: both sides' values iterated to their fixed point, so that no change gives an EV of zero.", valueName: "author|converged"))
+    var evMethod: EquivalentVariation.Method = .author
 
     var request: CounterfactualJob.Request {
         var request = CounterfactualJob.Request(baseline: baseline, experiment: experiment)
@@ -46,7 +46,7 @@ struct Counterfactual: ParsableCommand {
         request.tariff = tariff
         request.country = country
         request.evStart = evStart
-        request.evValues = evValues
+        request.evMethod = evMethod
         request.outputFolderGiven = options.out != nil
         return request
     }
@@ -62,4 +62,4 @@ struct Counterfactual: ParsableCommand {
     }
 }
 
-extension EVTargetValues: ExpressibleByArgument {}
+extension EquivalentVariation.Method: ExpressibleByArgument {}

@@ -76,7 +76,7 @@ final class AnalysisCommandTests: XCTestCase {
         let loud = try runProcess(hatBinary, arguments + ["--out", base + "/loud"], timeout: 600, environment: ["HAT_PROGRESS_SECONDS": "0"])
         XCTAssertEqual(loud.status, 0, loud.stderr)
         let lines = loud.stderr.split(separator: "\n").filter { $0.hasPrefix("hat: equivalent variation, ") }
-        for phase in ["step counts", "shared solves", "first solves", "polishing"] {
+        for phase in ["shared solves", "first solves", "polishing"] {
             XCTAssertTrue(lines.contains { $0.contains(phase + ": ") && $0.contains(" per second, about ") && $0.hasSuffix(" s left") }, "\(phase): \(loud.stderr)")
         }
         let quiet = try hat(arguments + ["--out", base + "/quiet"])
@@ -88,17 +88,18 @@ final class AnalysisCommandTests: XCTestCase {
         }
     }
 
-    /// counterfactual.json has CONTRACT.md's keys; every state has a converged EV; 1, 2 and 3 ranks give
-    /// the same welfare/ev bits and the same JSON numbers.
+    /// counterfactual.json has CONTRACT.md's keys; every state has a converged EV; for both EV methods, 1, 2
+    /// and 3 ranks give the same welfare/ev bits and the same JSON numbers.
     func testCounterfactualIsCompleteAndRankInvariant() throws {
         let base = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
         try baseline(base)
+        for method in ["author", "converged"] {
         var dumps: [String] = [], texts: [String] = []
         for ranks in [1, 2, 3] {
-            let out = base + "/cf-\(ranks)"
+            let out = base + (method == "author" ? "/cf-\(ranks)" : "/cf-\(method)-\(ranks)")
             let r = try mpirun(ranks: ranks, ["counterfactual", configPath("two-country.toml"), "--baseline", base,
-                                              "--experiment", "unilateral", "--out", out] + Self.small)
+                                              "--experiment", "unilateral", "--ev-method", method, "--out", out] + Self.small)
             XCTAssertEqual(r.status, 0, r.stderr)
             let json = try readJSON(out + "/counterfactual.json")
             for key in ["status", "experiment", "factor", "country", "R_before", "R_after", "wages_before", "wages_after",
@@ -107,6 +108,7 @@ final class AnalysisCommandTests: XCTestCase {
                 XCTAssertNotNil(json[key], key)
             }
             XCTAssertEqual(json["status"] as? String, "converged")
+            XCTAssertEqual(json["ev_method"] as? String, method)
             XCTAssertEqual(json["ev_states"] as? Int, 30 * 6)
             XCTAssertEqual(json["ev_unconverged"] as? Int, 0)
             XCTAssertEqual((json["ev_quintiles_percent"] as? [Double])?.count, 5)
@@ -118,6 +120,7 @@ final class AnalysisCommandTests: XCTestCase {
         XCTAssertEqual(dumps[0], dumps[1]); XCTAssertEqual(dumps[0], dumps[2])
         XCTAssertEqual(texts[0], texts[1]); XCTAssertEqual(texts[0], texts[2])
         XCTAssertTrue(dumps[0].contains("DATASPACE  SIMPLE { ( 6, 30 ) / ( 6, 30 ) }"))
+        }
         let inspect = try hat(["inspect", base + "/cf-1/counterfactual.h5"])
         XCTAssertTrue(inspect.stdout.contains("0 not converged"), inspect.stdout)
     }
@@ -199,7 +202,8 @@ final class AnalysisCommandTests: XCTestCase {
             (["--baseline", base, "--experiment", "unilateral", "--factor", "-0.9"], "--factor"),
             (["--baseline", base, "--experiment", "tariff", "--factor", "0.9"], "--factor"),
             (["--baseline", base, "--experiment", "global", "--tariff", "0.1"], "--tariff"),
-            (["--baseline", base, "--experiment", "unilateral", "--ev-values", "exact"], "--ev-values"),
+            (["--baseline", base, "--experiment", "unilateral", "--ev-method", "exact"], "--ev-method"),
+            (["--baseline", base, "--experiment", "unilateral", "--ev-values", "author"], "--ev-values"),
         ]
         for (arguments, expected) in cases {
             let out = base + "/bad"
@@ -213,7 +217,7 @@ final class AnalysisCommandTests: XCTestCase {
         }
     }
 
-    /// No change at all (--factor 1): with the new values solved like the old ones (`--ev-values consistent`)
+    /// No change at all (--factor 1): with both sides' values converged (`--ev-method converged`)
     /// and the branch through no change (`--ev-start 1`), every state's EV is exactly zero; the author's
     /// procedure leaves the documented small bias. A baseline with unrebated tariffs refuses a tariff
     /// experiment (exit 2).
@@ -223,11 +227,12 @@ final class AnalysisCommandTests: XCTestCase {
         try baseline(base)
         let out = base + "/none"
         let r = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "unilateral",
-                         "--factor", "1", "--ev-values", "consistent", "--ev-start", "1", "--out", out] + Self.small)
+                         "--factor", "1", "--ev-method", "converged", "--ev-start", "1", "--out", out] + Self.small)
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try readJSON(out + "/counterfactual.json")
-        XCTAssertEqual(json["ev_min"] as? Double ?? 0, 1, accuracy: 1e-9)
-        XCTAssertEqual(json["ev_max"] as? Double ?? 0, 1, accuracy: 1e-9)
+        XCTAssertEqual(json["ev_min"] as? Double ?? 0, 1, accuracy: 1e-12)
+        XCTAssertEqual(json["ev_max"] as? Double ?? 0, 1, accuracy: 1e-12)
+        XCTAssertEqual(json["ev_method"] as? String, "converged")
         XCTAssertEqual(json["ev_unconverged"] as? Int, 0)
         XCTAssertEqual(json["R_after"] as? Double ?? 0, json["R_before"] as? Double ?? 1, accuracy: 1e-10)
         // The author's values: a small positive bias outside the non-monotone states.
@@ -281,7 +286,10 @@ final class AnalysisCommandTests: XCTestCase {
         let json = try readJSON(cf + "/counterfactual.json")
         XCTAssertEqual(json["ev_states"] as? Int, 1000)
         XCTAssertEqual(json["ev_unconverged"] as? Int, 0)
-        XCTAssertLessThanOrEqual(json["ev_max_abs_residual"] as? Double ?? 1, 1e-9)
+        XCTAssertEqual(json["ev_method"] as? String, "author")
+        XCTAssertLessThanOrEqual(json["ev_max_bracket_width"] as? Double ?? 1, 1e-10)
+        XCTAssertLessThanOrEqual(json["ev_max_abs_residual_without_jumps"] as? Double ?? 1, 1e-8)
+        XCTAssertLessThan(json["ev_jump_states"] as? Int ?? 1000, 50, "jumps are where the step count changes, a few states")
         XCTAssertEqual(json["rate_wage_ratio"] as? Double ?? 0, 1.046, accuracy: 0.005, "the paper's +4.6 %")
         let q = try XCTUnwrap(json["ev_quintiles_percent"] as? [Double])
         XCTAssertGreaterThan(q[0] / q[4], 3, "the poorest quintile gains several times the richest's (paper: 4-5x)")

@@ -229,7 +229,7 @@ final class NewcomerDefectTests: XCTestCase {
         XCTAssertEqual(planner.status, 4, planner.stderr)
         XCTAssertEqual(planner.stderr.split(separator: "\n").count, 1, planner.stderr)
         // Values the argument parser refuses keep their reason after an escaped newline.
-        for (option, value, reason) in [("--experiment", "x\ny", "not one of unilateral"), ("--ev-values", "a\nb", "author")] {
+        for (option, value, reason) in [("--experiment", "x\ny", "not one of unilateral"), ("--ev-method", "a\nb", "author")] {
             var arguments = ["counterfactual", twoCountry, "--baseline", dir]
             arguments += option == "--experiment" ? [option, value] : ["--experiment", "unilateral", option, value]
             let r = try hat(arguments)
