@@ -11,6 +11,8 @@ output folder. Writes PNGs into --out (default BASELINE_DIR/figures) and prints 
   quintiles.png               import share, elasticity, MPC and assets by expenditure quintile
   ev_quintiles.png            EV (percent) by expenditure quintile            (with --counterfactual)
   ev_assets.png               EV (percent) over the asset grid per income state (with --counterfactual)
+  decomposition.png           the gains' split by expenditure quintile: substitution, factor prices, asset
+                              holdings, stacked, and their total (a counterfactual run with --decompose)
 
 Exit status: 0 done, 2 bad input (arguments, a missing or unreadable output folder or file, a missing module),
 4 the figures or their names could not be written. Every failure is one line on standard error.
@@ -201,7 +203,12 @@ def read_counterfactual(folder):
                 "masses": dataset(f, "welfare/distribution_before", option, path)[:],
                 "pc": dataset(f, "welfare/expenditure_before", option, path)[:],
                 "grid": dataset(f, "welfare/assets", option, path)[:],
-                "experiment": text_attribute(f, "experiment", option, path)}
+                "experiment": text_attribute(f, "experiment", option, path),
+                "decomposition": ({name: f[f"decomposition/{name}"][:] for name in
+                                   ("substitution", "factor_prices", "asset_holdings", "total", "transfer_value")}
+                                  if "decomposition/total" in f else None),
+                "mean_labour_income": (float(f["decomposition/mean_labour_income"][0])
+                                       if "decomposition/total" in f else None)}
 
 
 def read(reader, option, folder, name):
@@ -311,6 +318,30 @@ def draw_counterfactual(c, out, written):
     if ev.shape[0] <= 12:
         ax.legend(fontsize=6, ncol=2)
     save(fig, out, "ev_assets.png", written)
+    if c["decomposition"] is not None:
+        d = c["decomposition"]
+        # As per-period transfers of the same value (each state's term over its dV/d tau), in percent of mean
+        # labour income, which counterfactual.json records.
+        unit = c["mean_labour_income"]
+        means = {name: exact_quintiles((100 * values / d["transfer_value"] / unit).ravel(), c["masses"].ravel(), c["pc"].ravel())
+                 for name, values in d.items() if name != "transfer_value"}
+        fig, ax = plt.subplots(figsize=(6, 4))
+        x = np.arange(1, 6)
+        # Positive parts stack upwards from zero, negative parts downwards, so every term stays visible.
+        up, down = np.zeros(5), np.zeros(5)
+        for name, label in (("substitution", "substitution (A)"), ("factor_prices", "factor prices (B)"),
+                            ("asset_holdings", "asset holdings (C)")):
+            v = means[name]
+            bottom = np.where(v >= 0, up, down)
+            ax.bar(x, v, bottom=bottom, label=label, width=0.6)
+            up, down = up + np.maximum(v, 0), down + np.minimum(v, 0)
+        ax.plot(x, means["total"], "k_", markersize=18, mew=2, label="total")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xlabel("expenditure quintile")
+        ax.set_ylabel("equal-value transfer, % of mean labour income")
+        ax.set_title(f"Where the gains come from ({experiment})")
+        ax.legend(fontsize=7)
+        save(fig, out, "decomposition.png", written)
 
 
 def make_folder(out):

@@ -25,6 +25,9 @@ public struct CounterfactualJob {
         public var evStart = 1.05
         /// Which household values the EV compares (`--ev-method`).
         public var evMethod = EquivalentVariation.Method.author
+        /// `--decompose`: Proposition 2's split of the gains, by central differences of this size in h
+        /// (h = 1 is the experiment); nil = not asked.
+        public var decomposeStep: Double?
         /// Whether `--out` was given (else the outputs go to BASELINE/counterfactual-EXPERIMENT).
         public var outputFolderGiven = false
 
@@ -41,6 +44,9 @@ public struct CounterfactualJob {
             if let factor, !(factor > 0 && factor.isFinite) { throw bad("--factor", "must be a finite number > 0 (got \(factor))") }
             if let tariff, !(tariff > -1 && tariff.isFinite) { throw bad("--tariff", "must be a finite number > -1 (got \(tariff))") }
             guard evStart > 0, evStart.isFinite else { throw bad("--ev-start", "must be a finite number > 0 (got \(evStart))") }
+            if let step = decomposeStep, !(step > 0 && step <= 0.25) {
+                throw bad("--decompose-step", "must be a number in (0, 0.25] (got \(step))")
+            }
         }
     }
 
@@ -182,6 +188,7 @@ public struct CounterfactualJob {
         timings.append(("equilibrium", Date().timeIntervalSince(t0)))
 
         var ev: EquivalentVariation?
+        var decomposition: GainsDecomposition?
         var newShares: [Double]?
         if result.converged && !result.report.failed {
             let new = try AnalysedHousehold.gather(country: c, from: evaluator, prices: result.prices)
@@ -196,6 +203,12 @@ public struct CounterfactualJob {
             timings.append(("equivalent_variation", Date().timeIntervalSince(t0)))
             log(String(format: "equivalent variation of %d states in %.2f s (%d household solves, %d shared); %d not converged",
                        ev!.multipliers.count, Date().timeIntervalSince(t0), ev!.totalSolves, ev!.nodes.count, ev!.unconvergedCount))
+            if let step = request.decomposeStep {
+                t0 = Date()
+                decomposition = try decompose(step: step, cfg: cfg, world: cfg.world, newWorld: newWorld, country: c, base: base,
+                                              new: result.prices, old: old, income: income, comm: comm, log: log)
+                timings.append(("decomposition", Date().timeIntervalSince(t0)))
+            }
         } else {
             log("the new equilibrium did not converge (\(result.reason.message)): no welfare computed")
         }
@@ -244,6 +257,23 @@ public struct CounterfactualJob {
                                          attributes: ["description": "the new ex-ante values the EV matches (the reported new household's for --ev-method author, converged values for converged)", "dimensions": "income_state, asset"])
                     try file.writeShared("welfare/bracket_width", shape: shape, values: ev.bracketWidths,
                                          attributes: ["description": "width in lambda of the state's final bracket of the root", "dimensions": "income_state, asset"])
+                    if let d = decomposition {
+                        for (name, values, what) in [
+                            ("substitution", d.substitution, "A: gains from the goods' prices relative to the home good, discounted along the household's future (transition operator)"),
+                            ("factor_prices", d.factorPrices, "B: gains from R, w and transfers measured in the home good, discounted likewise"),
+                            ("asset_holdings", d.assetHoldings, "C: what re-optimising the savings policy adds (central difference of V minus V of the baseline savings policy)"),
+                            ("distribution", d.distribution, "V(a, s) times the derivative of the stationary mass of the state (sum over states: the distribution term of dW)"),
+                            ("total", d.total, "derivative of the converged ex-ante value (central difference)"),
+                            ("home_share_change", d.homeShareChange, "derivative of log pi_ii"),
+                            ("transfer_value", d.transferValue, "dV/d tau, the value of one more unit of the numeraire every period (X / this is the per-period transfer worth X)"),
+                        ] {
+                            try file.writeShared("decomposition/\(name)", shape: shape, values: values,
+                                                 attributes: ["description": what + ", per unit of h (h = 1 is the experiment)",
+                                                              "dimensions": "income_state, asset"])
+                        }
+                        try file.writeShared("decomposition/mean_labour_income", shape: [1], values: [d.meanLabourIncome],
+                                             attributes: ["description": "w E[z] of the analysed country at the baseline, the unit of the means in counterfactual.json"])
+                    }
                     try file.writeShared("welfare/jump", shape: shape, values: ev.jumps.map { $0 ? 1 : 0 },
                                          attributes: ["description": "1 where the final bracket straddles a change of the household solve's step count (--ev-method author): V at the old prices may jump there", "dimensions": "income_state, asset"])
                 }
@@ -255,7 +285,7 @@ public struct CounterfactualJob {
                                 note: "earlier outputs there are unchanged") {
             let json = counterfactualJSON(cfg: cfg, experiment: exp, factor: factor, tariff: tariff, rebate: rebate, country: c, base: base, result: result,
                                           oldHousehold: old, oldShares: oldShares, newShares: newShares,
-                                          elasticity: elasticity, ev: ev, timings: timings, ranks: comm.size,
+                                          elasticity: elasticity, ev: ev, decomposition: decomposition, timings: timings, ranks: comm.size,
                                           wallSeconds: Date().timeIntervalSince(started), runID: runID)
             try writeDurably(json.rendered() + "\n", to: staged("counterfactual.json"))
         }
@@ -270,7 +300,7 @@ public struct CounterfactualJob {
     func counterfactualJSON(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, rebate: Bool,
                             country c: Int, base: BaselineRun,
                             result: EquilibriumResult, oldHousehold old: AnalysedHousehold, oldShares: [Double],
-                            newShares: [Double]?, elasticity: Double, ev: EquivalentVariation?,
+                            newShares: [Double]?, elasticity: Double, ev: EquivalentVariation?, decomposition: GainsDecomposition?,
                             timings: [(String, Double)], ranks: Int, wallSeconds: Double, runID: String) -> JSON {
         let names = cfg.world.names
         let evConverged = ev.map { $0.unconvergedCount == 0 } ?? false
@@ -333,6 +363,7 @@ public struct CounterfactualJob {
                 return (name, .object(groups.map { ($0.0, JSON.number($0.1.welfare!)) }))
             })))
         }
+        if let d = decomposition { fields.append(("decomposition", decompositionJSON(d, old: old))) }
         fields.append(("equilibrium", .object([
             ("status", .string(result.converged ? "converged" : "not-converged")),
             ("closure", .string(rebate ? Closure.worldRateRebate.rawValue : Closure.worldRate.rawValue)),
@@ -348,5 +379,65 @@ public struct CounterfactualJob {
         fields.append(("version", .string(hatVersion)))
         fields.append(("run", runJSON(config: cfg, runID: runID, ranks: ranks)))
         return JSON.object(fields).droppingNonFinite() ?? .object([])
+    }
+
+    /// The equilibria at h = ±step along the experiment (the same closure, from the baseline's prices moved
+    /// along the line to the new equilibrium's) and the analysed household's decomposition there.
+    func decompose(step: Double, cfg: RunConfiguration, world: World, newWorld: World, country c: Int, base: BaselineRun,
+                   new: Prices, old: AnalysedHousehold, income: IncomeProcess, comm: Communicator,
+                   log: Logger) throws -> GainsDecomposition {
+        var problems: [HouseholdProblem] = []
+        for h in [step, -step] {
+            let w = GainsDecomposition.world(from: world, to: newWorld, at: h)
+            let rebating = w.rebatingCountries
+            var eq = cfg.equilibrium
+            eq.closure = rebating.isEmpty ? .worldRate(beta: base.beta) : .worldRateRebate(beta: base.beta, rebating: rebating)
+            let wages = zip(base.wages, new.wages).map { $0 + h * ($1 - $0) }
+            eq.start = EquilibriumStart(wages: wages, rate: base.rates[0] + h * (new.rates[0] - base.rates[0]), beta: base.beta)
+            if !rebating.isEmpty {
+                var x = MarketClosure.worldRate(beta: base.beta).unknowns(at: eq.start, countries: w.count)
+                x += rebating.map { base.transfers[$0] + h * (new.transfers[$0] - base.transfers[$0]) }
+                eq.start.unknowns = x
+            }
+            let evaluator = try WorldEvaluator(world: w, model: cfg.model, communicator: comm, income: income)
+            let result = try solveEquilibrium(evaluator: evaluator, options: eq, log: .silent)
+            guard result.converged && !result.report.failed else {
+                throw AnalysisError("decomposition: the equilibrium at h = \(h) did not converge (\(result.reason.message))")
+            }
+            log(String(format: "decomposition: equilibrium at h = %+g in %d evaluations", h, result.evaluations))
+            problems.append(w.householdProblem(country: c, model: cfg.model, income: income, prices: result.prices))
+        }
+        let d = try GainsDecomposition.compute(baseline: old.problem, plus: problems[0], minus: problems[1], step: step)
+        log(String(format: "decomposition: A + B + C matches the differenced values to %.1e (relative, worst state)", d.identityGap))
+        return d
+    }
+
+    /// Means by expenditure quintile and income group of each term (baseline distribution), and the
+    /// population aggregates of Proposition 2.
+    func decompositionJSON(_ d: GainsDecomposition, old: AnalysedHousehold) -> JSON {
+        let terms: [(String, [Double])] = [("substitution", d.substitution), ("factor_prices", d.factorPrices),
+                                           ("asset_holdings", d.assetHoldings), ("total", d.total)]
+        var household = 0.0, distribution = 0.0, mass = 0.0
+        for k in d.total.indices { household += old.masses[k] * d.total[k]; distribution += d.distribution[k]; mass += old.masses[k] }
+        var fields: [(String, JSON)] = [
+            ("step", .number(d.step)),
+            ("units", .string("per unit of h (h = 1 is the experiment); each state's term as the per-period transfer of the same value (the term over dV/d tau), in percent of mean labour income w E[z]")),
+            ("identity_gap", .number(d.identityGap)),
+            ("mean_labour_income", .number(d.meanLabourIncome)),
+            ("aggregate_household_gains_value", .number(household / mass)),
+            ("aggregate_distribution_term_value", .number(distribution)),
+        ]
+        // Means as per-period transfers of the same value, in percent of mean labour income (comparable
+        // across households, unlike values).
+        let percent = d.percentOfIncome
+        fields.append(("quintiles_percent", .object(terms.map { name, values in
+            (name, JSON.numbers(CrossSection(old, welfare: percent(values)).quintiles().map { $0.welfare! }))
+        })))
+        fields.append(("income_groups_percent", .object(terms.map { name, values in
+            let g = CrossSection(old, welfare: percent(values)).incomeGroups(low: 0.2, high: 0.8)
+            let groups = [("poor", g.poor), ("middle", g.middle), ("rich", g.rich)].filter { $0.1.share > 0 }
+            return (name, JSON.object(groups.map { ($0.0, JSON.number($0.1.welfare!)) }))
+        })))
+        return .object(fields)
     }
 }

@@ -40,6 +40,13 @@ struct Counterfactual: ParsableCommand {
             help: ArgumentHelp("author: HAT-SPEC 6.5 as written (every value solve stops by the 1e-12 policy rule from the cold start; the new values are the reported new equilibrium's); converged: both sides' values iterated to their fixed point, so that no change gives an EV of zero.", valueName: "author|converged"))
     var evMethod: EquivalentVariation.Method = .author
 
+    @Flag(help: "Also split every state's gains as in Proposition 2 (substitution, factor prices, asset holdings, distribution), by central differences along the experiment.")
+    var decompose = false
+
+    @Option(name: .customLong("decompose-step"), parsing: .unconditional,
+            help: ArgumentHelp("The central difference's half-width in h, where h = 1 is the whole experiment (default 0.001); with --decompose only.", valueName: "h"))
+    var decomposeStep: Double?
+
     var request: CounterfactualJob.Request {
         var request = CounterfactualJob.Request(baseline: baseline, experiment: experiment)
         request.factor = factor
@@ -47,11 +54,15 @@ struct Counterfactual: ParsableCommand {
         request.country = country
         request.evStart = evStart
         request.evMethod = evMethod
+        request.decomposeStep = decompose ? (decomposeStep ?? 1e-3) : decomposeStep
         request.outputFolderGiven = options.out != nil
         return request
     }
 
     func validate() throws {
+        if decomposeStep != nil && !decompose {
+            throw ValidationError(ConfigError(file: "--decompose-step", key: "", problem: "applies only with --decompose").description)
+        }
         do { try request.check() } catch let e as ConfigError { throw ValidationError(e.description) }
     }
 

@@ -125,6 +125,54 @@ final class AnalysisCommandTests: XCTestCase {
         XCTAssertTrue(inspect.stdout.contains("0 not converged"), inspect.stdout)
     }
 
+    /// --decompose: the five terms of every state in counterfactual.h5, their quintile and income-group
+    /// means in counterfactual.json, A + B + C equal to the differenced values, the same bits on 1 and 2
+    /// ranks, and the welfare numbers unchanged by asking for it.
+    func testDecomposeWritesEveryStatesSplitAndItsMeans() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try baseline(base)
+        var dumps: [String] = []
+        let names = ["substitution", "factor_prices", "asset_holdings", "distribution", "total"]
+        for ranks in [1, 2] {
+            let out = base + "/split-\(ranks)"
+            let r = try mpirun(ranks: ranks, ["counterfactual", configPath("two-country.toml"), "--baseline", base,
+                                              "--experiment", "unilateral", "--decompose", "--out", out] + Self.small)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("decomposition: A + B + C matches"), r.stderr)
+            let json = try readJSON(out + "/counterfactual.json")
+            let d = try XCTUnwrap(json["decomposition"] as? [String: Any])
+            XCTAssertEqual(d["step"] as? Double, 1e-3)
+            XCTAssertLessThan(d["identity_gap"] as? Double ?? 1, 1e-6)
+            let quintiles = try XCTUnwrap(d["quintiles_percent"] as? [String: [Double]])
+            XCTAssertTrue(quintiles["total"]!.allSatisfy { $0 > 0 }, "every quintile gains from cheaper imports")
+            for name in ["substitution", "factor_prices", "asset_holdings", "total"] {
+                XCTAssertEqual(quintiles[name]?.count, 5, name)
+                XCTAssertNotNil((d["income_groups_percent"] as? [String: Any])?[name], name)
+            }
+            for q in 0..<5 {
+                let sum = quintiles["substitution"]![q] + quintiles["factor_prices"]![q] + quintiles["asset_holdings"]![q]
+                XCTAssertEqual(sum, quintiles["total"]![q], accuracy: 1e-6 * abs(quintiles["total"]![q]))
+            }
+            dumps.append(try dump(out + "/counterfactual.h5", names.map { "/decomposition/\($0)" }))
+        }
+        XCTAssertEqual(dumps[0], dumps[1])
+        XCTAssertTrue(dumps[0].contains("DATASPACE  SIMPLE { ( 6, 30 ) / ( 6, 30 ) }"))
+        // The figure: stacked bars by quintile, drawn only for a decomposed counterfactual.
+        let f = try runProcess("/usr/bin/python3", [packageRoot.appendingPathComponent("scripts/figures.py").path, base,
+                                                    "--counterfactual", base + "/split-1", "--out", base + "/figures"])
+        XCTAssertEqual(f.status, 0, f.stderr)
+        XCTAssertTrue(f.stdout.contains(base + "/figures/decomposition.png"), f.stdout)
+        let plain = base + "/plain"
+        XCTAssertEqual(try hat(["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "unilateral",
+                                "--out", plain] + Self.small).status, 0)
+        let a = try readJSON(plain + "/counterfactual.json"), b = try readJSON(base + "/split-1/counterfactual.json")
+        XCTAssertNil(a["decomposition"])
+        for key in ["ev_mean_percent", "ev_min", "ev_max", "ev_quintiles_percent", "R_after"] {
+            XCTAssertEqual("\(a[key] ?? "none")", "\(b[key] ?? "none")", key)
+        }
+    }
+
     /// The ACR elasticity is the baseline analysis's aggregate elasticity when the baseline analysed the
     /// country, and the same number computed afresh when it did not.
     func testAcrElasticityReusedOrRecomputedAlike() throws {
@@ -203,6 +251,11 @@ final class AnalysisCommandTests: XCTestCase {
             (["--baseline", base, "--experiment", "tariff", "--factor", "0.9"], "--factor"),
             (["--baseline", base, "--experiment", "global", "--tariff", "0.1"], "--tariff"),
             (["--baseline", base, "--experiment", "unilateral", "--ev-method", "exact"], "--ev-method"),
+            (["--baseline", base, "--experiment", "unilateral", "--decompose-step", "0.001"], "--decompose-step"),
+            (["--baseline", base, "--experiment", "unilateral", "--decompose", "--decompose-step", "0"], "--decompose-step"),
+            (["--baseline", base, "--experiment", "unilateral", "--decompose", "--decompose-step", "0.5"], "--decompose-step"),
+            (["--baseline", base, "--experiment", "unilateral", "--decompose", "--decompose-step", "nan"], "--decompose-step"),
+            (["--baseline", base, "--experiment", "unilateral", "--decompose", "--decompose-step", "x"], "--decompose-step"),
             (["--baseline", base, "--experiment", "unilateral", "--ev-values", "author"], "--ev-values"),
         ]
         for (arguments, expected) in cases {
