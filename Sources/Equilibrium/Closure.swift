@@ -11,12 +11,13 @@ public enum Closure: String, CaseIterable, Sendable {
     case fixedRate = "fixed-rate"
     /// Financial autarky: R_i clears country i's bond market. Unknowns log(ŵ_1..ŵ_{M−1}, R_1..R_M).
     case autarky = "autarky"
-    /// World-rate with tariff revenue rebated lump sum (HAT-SPEC §4.3 (d)): every household of a country i
-    /// that levies tariffs receives the same transfer τ_i (per capita), and τ_i balances the government budget
+    /// World-rate with tariff revenue rebated lump sum (HAT-SPEC §4.3 (d)): the households of a country i
+    /// that levies tariffs receive transfers of mean τ_i per capita (the same τ_i for all of them under the
+    /// default per-capita `RebateScheme`), and τ_i balances the government budget
     /// T_i = Σ_j t_ij/(1+t_ij) M_ij = L_i τ_i. Unknowns log(ŵ_1..ŵ_{M−1}, R) and τ_i (levels) of the rebating
-    /// countries (`MarketClosure.worldRateRebate(beta:rebating:)`); without tariffs it is world-rate. Which
-    /// countries rebate depends on the world, so the kind-level counts, names and residuals below are those
-    /// of world-rate; `MarketClosure`'s add the transfers.
+    /// countries (`MarketClosure.worldRateRebate(beta:rebating:scheme:)`); without tariffs, or with the
+    /// `discard` scheme, it is world-rate. Which countries rebate depends on the world, so the kind-level
+    /// counts, names and residuals below are those of world-rate; `MarketClosure`'s add the transfers.
     case worldRateRebate = "world-rate-rebate"
 
     public func unknownCount(countries m: Int) -> Int {
@@ -95,22 +96,32 @@ public enum MarketClosure: Sendable, Equatable {
     /// Each R_i clears country i's bond market at the fixed β.
     case autarky(beta: Double)
     /// One R clears the world bond market at the fixed β; the tariff revenue of each country in `rebating`
-    /// (those with a non-zero tariff) is rebated per capita.
-    case worldRateRebate(beta: Double, rebating: [Int])
+    /// (those with a non-zero tariff) is rebated with mean τ_i per capita, spread over the income states as
+    /// `scheme` says (per capita by default). Under `discard` nothing is rebated: no transfer unknowns.
+    case worldRateRebate(beta: Double, rebating: [Int], scheme: RebateScheme = .perCapita)
 
     /// The closure of `kind` holding its parameter fixed: `rate` is used by fixed-rate, `beta` by the others.
-    /// World-rate-rebate rebates in the countries of `world` that levy a tariff.
-    public init(_ kind: Closure, rate: Double, beta: Double, world: World? = nil) {
+    /// World-rate-rebate rebates in the countries of `world` that levy a tariff, with `scheme` (the other
+    /// kinds ignore it).
+    public init(_ kind: Closure, rate: Double, beta: Double, world: World? = nil, scheme: RebateScheme = .perCapita) {
         switch kind {
         case .worldRate: self = .worldRate(beta: beta)
         case .fixedRate: self = .fixedRate(rate: rate)
         case .autarky: self = .autarky(beta: beta)
-        case .worldRateRebate: self = .worldRateRebate(beta: beta, rebating: world?.rebatingCountries ?? [])
+        case .worldRateRebate:
+            self = .worldRateRebate(beta: beta, rebating: world?.rebatingCountries ?? [], scheme: scheme)
         }
     }
 
-    /// The countries whose tariff revenue is an unknown transfer.
-    public var rebating: [Int] { if case let .worldRateRebate(_, r) = self { return r } else { return [] } }
+    /// The countries whose tariff revenue is an unknown transfer (none under `discard`).
+    public var rebating: [Int] {
+        if case let .worldRateRebate(_, r, scheme) = self, scheme.pays { return r } else { return [] }
+    }
+
+    /// The rebate scheme of world-rate-rebate; nil for the closures that rebate nothing.
+    public var rebateScheme: RebateScheme? {
+        if case let .worldRateRebate(_, _, scheme) = self { return scheme } else { return nil }
+    }
 
     public func unknownCount(countries m: Int) -> Int { kind.unknownCount(countries: m) + rebating.count }
 
@@ -147,7 +158,7 @@ public enum MarketClosure: Sendable, Equatable {
     /// The fixed parameter by name ("beta" or "R"), for outputs.
     public var parameter: (name: String, value: Double) {
         switch self {
-        case let .worldRate(beta), let .autarky(beta), let .worldRateRebate(beta, _): return ("beta", beta)
+        case let .worldRate(beta), let .autarky(beta), let .worldRateRebate(beta, _, _): return ("beta", beta)
         case let .fixedRate(rate): return ("R", rate)
         }
     }
@@ -180,10 +191,11 @@ public enum MarketClosure: Sendable, Equatable {
             return Prices(wages: wages, rates: [Double](repeating: rate, count: m), beta: exp(x[m - 1]))
         case let .autarky(beta):
             return Prices(wages: wages, rates: (0..<m).map { exp(x[m - 1 + $0]) }, beta: beta)
-        case let .worldRateRebate(beta, rebating):
+        case let .worldRateRebate(beta, _, scheme):
             var transfers = [Double](repeating: 0, count: m)
             for (k, i) in rebating.enumerated() { transfers[i] = x[m + k] }
-            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta, transfers: transfers)
+            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta,
+                          transfers: transfers, rebate: scheme)
         }
     }
 

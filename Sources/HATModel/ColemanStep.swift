@@ -96,14 +96,14 @@ extension HouseholdSolver {
         let rows = (shocks.lowerBound * na)..<(shocks.upperBound * na)
         for k in rows { einv[k] = expect[k] }
         VectorMath.pow(einv + rows.lowerBound, count: rows.count, power: -invGamma)
-        // Period resources λ(R a + w z_s) + τ on the grid.
+        // Period resources λ(R a + w z_s) + τ_s on the grid (τ_s = τ unless the transfer varies by state).
         let z = pr.income.z
         // The merge interpolates with t ∈ [0, 1] on each interval: a′ = a_i + t (a_{i+1} − a_i) and the
         // continuation β Φ̄_i + t β (Φ̄_{i+1} − Φ̄_i); the interval differences are taken once per step.
         pr.assets.withUnsafeBufferPointer { grid in
             for a in 0..<(na - 1) { gridStep[a] = grid[a + 1] - grid[a] }
             for s in shocks {
-                let income = lam * pr.wage * z[s] + pr.transfer
+                let income = lam * pr.wage * z[s] + pr.transfer(shock: s)
                 for a in 0..<na { cash[s * na + a] = lam * pr.rate * grid[a] + income }
                 let bar = phiBar + s * na, base = barBase + s * na, step = barStep + s * na
                 for a in 0..<na { base[a] = beta * bar[a] }
@@ -120,7 +120,7 @@ extension HouseholdSolver {
                 let scale = logUtility ? 1.0 : exp((1 - invGamma) * log(pj))   // p_j^(1−1/γ)
                 for s in shocks {
                     let rs = s * na, base = (j * nS + s) * na
-                    let shift = lam * pr.wage * z[s] + pr.transfer
+                    let shift = lam * pr.wage * z[s] + pr.transfer(shock: s)
                     // 4. Endogenous grid ã: the current assets from which a′ = grid[a] is optimal.
                     for a in 0..<na { aTilde[a] = (scale * einv[rs + a] + grid[a] - shift) * invRl }
                     var increasing = true

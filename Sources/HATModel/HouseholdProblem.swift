@@ -24,20 +24,32 @@ public struct HouseholdProblem: Sendable {
     public var wage: Double
     /// Gross interest rate R_i.
     public var rate: Double
-    /// Lump-sum transfer τ_i per household.
+    /// Lump-sum transfer τ_i per household, the same in every state.
     public var transfer: Double = 0
+    /// Lump-sum transfers that depend on the income state (a rebate scheme other than per capita): the
+    /// household in state s receives `transfer + transferByShock[s]`. nil (the default) is the scalar
+    /// transfer alone, computed exactly as without this field. Kept apart from `transfer` so that a uniform
+    /// extra payment (the MPCs' one-off transfer) still adds the same amount in every state.
+    public var transferByShock: [Double]? = nil
     /// Proportional multiplier λτ on period resources (equivalent variation).
     public var resourceScale: Double = 1
 
     public init(assets: [Double], income: IncomeProcess, gamma: Double, beta: Double, sigma: Double,
                 home: Int, homeQuality: [Double], prices: [Double], wage: Double, rate: Double,
-                transfer: Double = 0, resourceScale: Double = 1) {
+                transfer: Double = 0, resourceScale: Double = 1, transferByShock: [Double]? = nil) {
         self.assets = assets; self.income = income; self.gamma = gamma; self.beta = beta
         self.sigma = sigma; self.home = home; self.homeQuality = homeQuality; self.prices = prices
         self.wage = wage; self.rate = rate; self.transfer = transfer; self.resourceScale = resourceScale
+        self.transferByShock = transferByShock
     }
 
     public var varieties: Int { prices.count }
+
+    /// The lump-sum transfer of income state s: period resources are λτ(R a + w z_s) + `transfer(shock: s)`.
+    @inline(__always) public func transfer(shock s: Int) -> Double {
+        if let byShock = transferByShock { return transfer + byShock[s] }
+        return transfer
+    }
     /// Whether this household has log utility (see `isLogUtility(gamma:)`).
     public var isLogUtility: Bool { Self.isLogUtility(gamma: gamma) }
 

@@ -67,12 +67,18 @@ public struct Prices: Sendable, Equatable {
     public var rates: [Double]
     /// Discount factor β: the closure's fixed value, or its unknown (fixed-rate closure).
     public var beta: Double
-    /// Lump-sum transfer τ_i per household of each country (tariff rebates; zero otherwise).
+    /// Lump-sum transfer τ_i per household of each country (tariff rebates; zero otherwise): the mean
+    /// transfer per capita, spread over the income states by `rebate`.
     public var transfers: [Double]
+    /// How each country's transfer is spread over its households' income states (per capita unless a
+    /// rebate closure says otherwise).
+    public var rebate: RebateScheme
 
-    public init(wages: [Double], rates: [Double], beta: Double, transfers: [Double]? = nil) {
+    public init(wages: [Double], rates: [Double], beta: Double, transfers: [Double]? = nil,
+                rebate: RebateScheme = .perCapita) {
         self.wages = wages; self.rates = rates; self.beta = beta
         self.transfers = transfers ?? [Double](repeating: 0, count: wages.count)
+        self.rebate = rebate
     }
 
 }
@@ -83,15 +89,28 @@ extension World {
         (0..<count).map { j in wages[j] / tfp[j] * tradeCost(importer: i, exporter: j) * (1 + tariff(importer: i, exporter: j)) }
     }
 
-    /// Country i's household problem with the country scaling of HAT-SPEC §1.5.
+    /// Country i's household problem with the country scaling of HAT-SPEC §1.5. The transfer τ_i reaches
+    /// the households as `prices.rebate` says: per capita as the scalar `transfer`; spread by income state
+    /// as `transferByShock` = τ_i φ_s (with a zero scalar part); not at all under `discard`.
     public func householdProblem(country i: Int, model: ModelParameters, income: IncomeProcess,
                                  prices: Prices) -> HouseholdProblem {
         let scaling = CountryScaling(tfp: tfp[i], model: model)
-        return HouseholdProblem(
+        var problem = HouseholdProblem(
             assets: scaling.assetGrid, income: income, gamma: model.gamma, beta: prices.beta,
             sigma: scaling.sigma, home: i, homeQuality: scaling.homeQuality(income),
             prices: buyerPrices(importer: i, wages: prices.wages), wage: prices.wages[i], rate: prices.rates[i],
             transfer: prices.transfers[i])
+        switch prices.rebate {
+        case .perCapita: break
+        case .discard: problem.transfer = 0
+        case .labourIncome, .bottomQuintile:
+            let tau = prices.transfers[i]
+            if tau != 0, let profile = prices.rebate.profile(for: income) {
+                problem.transfer = 0
+                problem.transferByShock = profile.map { tau * $0 }
+            }
+        }
+        return problem
     }
 }
 
