@@ -165,9 +165,12 @@ public struct EquivalentVariation: Sendable {
 
         // Resources x(R a₁ + w z) + τ − a₁ must stay positive at the borrowing limit with the lowest income:
         // when R a₁ + w z_min < 0 a larger x scales up the debt service and x has a ceiling.
-        let zMin = old.income.z.min() ?? 1
-        let atLimit = old.rate * old.assets[0] + old.wage * zMin
-        let ceiling = atLimit < 0 ? (old.transfer - old.assets[0]) / -atLimit : .infinity
+        // With transfers that depend on the income state, the tightest state decides.
+        var ceiling = Double.infinity
+        for s in 0..<nS {
+            let atLimit = old.rate * old.assets[0] + old.wage * old.income.z[s]
+            if atLimit < 0 { ceiling = min(ceiling, (old.transfer(shock: s) - old.assets[0]) / -atLimit) }
+        }
 
         // Stage 1: shared nodes, widened until every state's root is bracketed. Converged method: with few
         // enough doubles, the nodes' solutions come along for warm starts.

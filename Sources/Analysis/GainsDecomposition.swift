@@ -133,7 +133,7 @@ public struct GainsDecomposition: Sendable {
 
     /// The transfer a household in income state s receives (per capita, plus any per-state part).
     static func transfer(_ problem: HouseholdProblem, shock s: Int) -> Double {
-        problem.transfer
+        problem.transfer(shock: s)
     }
 
     /// The world at h along the experiment from `baseline` to `changed`: log d(h) = log d + h (log d′ − log d)
