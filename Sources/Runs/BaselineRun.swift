@@ -1,3 +1,4 @@
+import Analysis
 import Equilibrium
 import Foundation
 import HATConfig
@@ -97,5 +98,42 @@ public struct BaselineRun {
             run.analysedElasticity = (country, value)
         }
         return run
+    }
+}
+
+/// What a run against a baseline (`hat counterfactual`, `hat policy`) checks and computes before its long
+/// computation: the analysed country (the option, else [analysis] country, else the last country), the
+/// baseline's summary.json checked against the configuration, and the analysed household re-solved cold at
+/// the reporting tolerance (the same bits as the baseline's reporting evaluation, on every rank). Prices at
+/// which that household cannot be solved are bad input.
+public struct BaselineHousehold {
+    public let country: Int
+    public let base: BaselineRun
+    public let income: IncomeProcess
+    public let household: AnalysedHousehold
+
+    public init(config cfg: RunConfiguration, baseline: String, country: String?, purpose: String) throws {
+        let world = cfg.world, m = world.count
+        if let country {
+            guard let i = world.countryIndex(country) else {
+                throw ConfigError(file: "--country", key: "", problem: "\"\(country)\" is not a country of this world (\(world.names.joined(separator: ", ")))")
+            }
+            self.country = i
+        } else {
+            self.country = cfg.analysis?.country ?? m - 1
+        }
+        guard m >= 2 else { throw ConfigError(file: cfg.path, key: "world.countries", problem: "\(purpose) needs at least two countries") }
+        base = try BaselineRun.read(directory: baseline, config: cfg)
+        income = IncomeProcess(cfg.model.income)
+        do {
+            household = try AnalysedHousehold.solve(country: self.country, world: world, model: cfg.model, income: income,
+                                                    prices: base.prices,
+                                                    householdTolerance: cfg.equilibrium.reportingHouseholdTolerance,
+                                                    distributionTolerance: cfg.equilibrium.evaluation.distributionTolerance)
+            guard household.masses.allSatisfy({ $0.isFinite }) else { throw AnalysisError("the stationary distribution is not finite") }
+        } catch {
+            throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "wages",
+                              problem: "the household problem of \(world.names[self.country]) cannot be solved at the baseline's prices: \(error)")
+        }
     }
 }

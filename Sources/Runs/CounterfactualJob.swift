@@ -68,18 +68,9 @@ public struct CounterfactualJob {
         let baseline = request.baseline, country = request.country
         let factor = request.factor ?? 0.9, tariff = request.tariff ?? 0.1
         let exp = request.experiment.canonical(in: cfg.world)
-        let world = cfg.world, m = world.count
-        let c: Int
-        if let country {
-            guard let i = world.countryIndex(country) else {
-                throw ConfigError(file: "--country", key: "", problem: "\"\(country)\" is not a country of this world (\(world.names.joined(separator: ", ")))")
-            }
-            c = i
-        } else {
-            c = cfg.analysis?.country ?? m - 1
-        }
-        guard m >= 2 else { throw ConfigError(file: cfg.path, key: "world.countries", problem: "a counterfactual needs at least two countries") }
-        let base = try BaselineRun.read(directory: baseline, config: cfg)
+        let world = cfg.world
+        let loadedBaseline = try BaselineHousehold(config: cfg, baseline: baseline, country: country, purpose: "a counterfactual")
+        let c = loadedBaseline.country, base = loadedBaseline.base
         let newWorld: World
         do { newWorld = try exp.apply(to: world, country: c, factor: factor, tariff: tariff) } catch {
             throw ConfigError(file: "--experiment", key: "", problem: "\(error)")
@@ -91,20 +82,7 @@ public struct CounterfactualJob {
             throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "closure",
                               problem: "the baseline has tariffs whose revenue is not rebated (closure \(base.closure.rawValue)), but a tariff counterfactual rebates it; solve the baseline with equilibrium.closure = \"world-rate-rebate\"")
         }
-        // The baseline household at its prices, re-solved cold at the reporting tolerance: the same bits as
-        // the baseline's reporting evaluation (also cold), on every rank. Prices at which it cannot be solved
-        // are bad input.
-        let income = IncomeProcess(cfg.model.income)
-        let old: AnalysedHousehold
-        do {
-            old = try AnalysedHousehold.solve(country: c, world: world, model: cfg.model, income: income, prices: base.prices,
-                                              householdTolerance: cfg.equilibrium.reportingHouseholdTolerance,
-                                              distributionTolerance: cfg.equilibrium.evaluation.distributionTolerance)
-            guard old.masses.allSatisfy({ $0.isFinite }) else { throw AnalysisError("the stationary distribution is not finite") }
-        } catch {
-            throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "wages",
-                              problem: "the household problem of \(world.names[c]) cannot be solved at the baseline's prices: \(error)")
-        }
+        let income = loadedBaseline.income, old = loadedBaseline.household
         if !request.outputFolderGiven {
             cfg.outputDirectory = (baseline as NSString).appendingPathComponent("counterfactual-" + exp.label.replacingOccurrences(of: ":", with: "-"))
         }

@@ -113,33 +113,15 @@ public struct PolicyJob {
     public func run(started: Date) throws -> RunEnd {
         var cfg = loaded.configuration
         try request.check()
-        let world = cfg.world, m = world.count
-        let c: Int
-        if let country = request.country {
-            guard let i = world.countryIndex(country) else {
-                throw ConfigError(file: "--country", key: "", problem: "\"\(country)\" is not a country of this world (\(world.names.joined(separator: ", ")))")
-            }
-            c = i
-        } else {
-            c = cfg.analysis?.country ?? m - 1
-        }
-        guard m >= 2 else { throw ConfigError(file: cfg.path, key: "world.countries", problem: "a tariff policy needs at least two countries") }
-        let base = try BaselineRun.read(directory: request.baseline, config: cfg)
+        let world = cfg.world
+        let loadedBaseline = try BaselineHousehold(config: cfg, baseline: request.baseline, country: request.country,
+                                                   purpose: "a tariff policy")
+        let c = loadedBaseline.country, base = loadedBaseline.base
+        let income = loadedBaseline.income, old = loadedBaseline.household
         let summary = (request.baseline as NSString).appendingPathComponent("summary.json")
         if base.closure != .worldRateRebate && world.hasTariffs {
             throw ConfigError(file: summary, key: "closure",
                               problem: "the baseline has tariffs whose revenue is not rebated (closure \(base.closure.rawValue)), but the policy rebates tariff revenue; solve the baseline with equilibrium.closure = \"world-rate-rebate\"")
-        }
-        let income = IncomeProcess(cfg.model.income)
-        let old: AnalysedHousehold
-        do {
-            old = try AnalysedHousehold.solve(country: c, world: world, model: cfg.model, income: income, prices: base.prices,
-                                              householdTolerance: cfg.equilibrium.reportingHouseholdTolerance,
-                                              distributionTolerance: cfg.equilibrium.evaluation.distributionTolerance)
-            guard old.masses.allSatisfy({ $0.isFinite }) else { throw AnalysisError("the stationary distribution is not finite") }
-        } catch {
-            throw ConfigError(file: summary, key: "wages",
-                              problem: "the household problem of \(world.names[c]) cannot be solved at the baseline's prices: \(error)")
         }
         if !request.outputFolderGiven {
             cfg.outputDirectory = (request.baseline as NSString).appendingPathComponent("policy-\(world.names[c])-\(request.scheme.rawValue)")
