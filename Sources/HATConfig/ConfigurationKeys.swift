@@ -152,7 +152,7 @@ public enum ConfigFileKind: String, Sendable, CaseIterable {
     /// The heading of the kind in `hat keys` and CONFIGURATION.md.
     public var title: String {
         switch self {
-        case .run: return "Run configuration (hat solve, calibrate, counterfactual, planner, bench CONFIG)"
+        case .run: return "Run configuration (hat solve, calibrate, counterfactual, planner, policy, bench CONFIG)"
         case .sweep: return "Sweep specification (hat sweep SPEC)"
         }
     }

@@ -16,6 +16,8 @@ public struct BaselineRun {
     /// The aggregate trade elasticity of the country the baseline analysed (`[analysis]`), when it did.
     public var analysedElasticity: (country: String, value: Double)?
 
+    /// A baseline's tariff revenue is rebated per capita (a run configuration has no other scheme), so its
+    /// prices carry that scheme.
     public var prices: Prices { Prices(wages: wages, rates: rates, beta: beta, transfers: transfers) }
 
     public static func read(directory: String, config cfg: RunConfiguration) throws -> BaselineRun {

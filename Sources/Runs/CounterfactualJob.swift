@@ -28,6 +28,9 @@ public struct CounterfactualJob {
         /// `--decompose`: Proposition 2's split of the gains, by central differences of this size in h
         /// (h = 1 is the experiment); nil = not asked.
         public var decomposeStep: Double?
+        /// How the tariff revenue is paid back (`--rebate`; nil = per capita, the baseline's rule). Only where
+        /// there is revenue: a tariff experiment, or a baseline that rebates its tariffs.
+        public var rebateScheme: RebateScheme?
         /// Whether `--out` was given (else the outputs go to BASELINE/counterfactual-EXPERIMENT).
         public var outputFolderGiven = false
 
@@ -82,6 +85,11 @@ public struct CounterfactualJob {
             throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "closure",
                               problem: "the baseline has tariffs whose revenue is not rebated (closure \(base.closure.rawValue)), but a tariff counterfactual rebates it; solve the baseline with equilibrium.closure = \"world-rate-rebate\"")
         }
+        if let scheme = request.rebateScheme, !rebate {
+            throw ConfigError(file: "--rebate", key: "",
+                              problem: "the \(exp.label) experiment on this baseline (closure \(base.closure.rawValue)) raises no tariff revenue to pay back as \(scheme.rawValue)")
+        }
+        let scheme = request.rebateScheme ?? .perCapita
         let income = loadedBaseline.income, old = loadedBaseline.household
         if !request.outputFolderGiven {
             cfg.outputDirectory = (baseline as NSString).appendingPathComponent("counterfactual-" + exp.label.replacingOccurrences(of: ":", with: "-"))
@@ -108,20 +116,9 @@ public struct CounterfactualJob {
         }
 
         log("counterfactual \(exp.label)\(exp.isTariff ? String(format: ", tariff %g", tariff) : String(format: ", factor %g", factor)), analysed country \(world.names[c]), \(comm.size) rank(s)")
-        do {
-            return try solve(cfg: cfg, experiment: exp, factor: factor, tariff: tariff, newWorld: newWorld, rebate: rebate, country: c,
-                      base: base, old: old, income: income, comm: comm, log: log, folder: folder, started: started)
-        } catch let failure as HatFailure {
-            // Agreed by every rank (a refused or failed write): its own exit code, and the folders this run
-            // made removed again.
-            folder?.abandon()
-            throw failure
-        } catch {
-            folder?.abandon()
-            if let failure = error as? CollectiveFailure, failure.agreed { throw HatFailure("\(error)", code: 1) }
-            if error is AnalysisError { throw HatFailure("\(error)", code: 1) }
-            Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
-            comm.abort(code: 1)
+        return try abandoningOnFailure(folder, comm: comm) {
+            try solve(cfg: cfg, experiment: exp, factor: factor, tariff: tariff, newWorld: newWorld, rebate: rebate ? scheme : nil, country: c,
+                base: base, old: old, income: income, comm: comm, log: log, folder: folder, started: started)
         }
     }
 
@@ -133,7 +130,7 @@ public struct CounterfactualJob {
     }
 
     func solve(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, newWorld: World,
-               rebate: Bool, country c: Int, base: BaselineRun, old: AnalysedHousehold, income: IncomeProcess,
+               rebate: RebateScheme?, country c: Int, base: BaselineRun, old: AnalysedHousehold, income: IncomeProcess,
                comm: Communicator, log: Logger, folder: RunFolder?, started: Date) throws -> RunEnd {
         let names = cfg.world.names
         var timings: [(String, Double)] = []
@@ -153,9 +150,9 @@ public struct CounterfactualJob {
 
         // The new equilibrium: one world R, β fixed at the baseline's, from the baseline's prices.
         var eq = cfg.equilibrium
-        eq.closure = rebate ? .worldRateRebate(beta: base.beta, rebating: newWorld.rebatingCountries) : .worldRate(beta: base.beta)
+        eq.closure = rebate.map { .worldRateRebate(beta: base.beta, rebating: newWorld.rebatingCountries, scheme: $0) } ?? .worldRate(beta: base.beta)
         eq.start = EquilibriumStart(wages: base.wages, rate: base.rates[0], beta: base.beta)
-        if rebate {
+        if rebate != nil {
             var x = MarketClosure.worldRate(beta: base.beta).unknowns(at: eq.start, countries: newWorld.count)
             x += eq.closure.rebating.map { base.transfers[$0] }
             eq.start.unknowns = x
@@ -184,7 +181,7 @@ public struct CounterfactualJob {
             if let step = request.decomposeStep {
                 t0 = Date()
                 decomposition = try decompose(step: step, cfg: cfg, world: cfg.world, newWorld: newWorld, country: c, base: base,
-                                              new: result.prices, old: old, income: income, comm: comm, log: log)
+                                              new: result.prices, scheme: rebate ?? .perCapita, old: old, income: income, comm: comm, log: log)
                 timings.append(("decomposition", Date().timeIntervalSince(t0)))
             }
         } else {
@@ -275,7 +272,7 @@ public struct CounterfactualJob {
         return result.converged && evConverged ? .converged : .notConverged
     }
 
-    func counterfactualJSON(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, rebate: Bool,
+    func counterfactualJSON(cfg: RunConfiguration, experiment exp: TradeExperiment, factor: Double, tariff: Double, rebate: RebateScheme?,
                             country c: Int, base: BaselineRun,
                             result: EquilibriumResult, oldHousehold old: AnalysedHousehold, oldShares: [Double],
                             newShares: [Double]?, elasticity: Double, ev: EquivalentVariation?, decomposition: GainsDecomposition?,
@@ -296,7 +293,10 @@ public struct CounterfactualJob {
             ("wages_before", .numbers(base.wages)),
             ("wages_after", .numbers(result.prices.wages)),
         ]
-        if rebate { fields.append(("transfers_after", .numbers(result.prices.transfers))) }
+        if let rebate {
+            fields.append(("transfers_after", .numbers(result.prices.transfers)))
+            fields.append(("rebate_scheme", .string(rebate.rawValue)))
+        }
         fields.append(("home_share_before", .number(oldShares[c])))
         if let newShares {
             fields.append(("home_share_after", .number(newShares[c])))
@@ -344,7 +344,7 @@ public struct CounterfactualJob {
         if let d = decomposition { fields.append(("decomposition", decompositionJSON(d, old: old))) }
         fields.append(("equilibrium", .object([
             ("status", .string(result.converged ? "converged" : "not-converged")),
-            ("closure", .string(rebate ? Closure.worldRateRebate.rawValue : Closure.worldRate.rawValue)),
+            ("closure", .string(rebate != nil ? Closure.worldRateRebate.rawValue : Closure.worldRate.rawValue)),
             ("iterations", .integer(result.iterations)), ("world_evaluations", .integer(result.evaluations)),
             ("strategy", .string(result.strategy)),
         ] + (result.residuals.allSatisfy { $0.isFinite } ? [("residual_max", JSON.number(result.residualMax))]
@@ -362,14 +362,14 @@ public struct CounterfactualJob {
     /// The equilibria at h = ±step along the experiment (the same closure, from the baseline's prices moved
     /// along the line to the new equilibrium's) and the analysed household's decomposition there.
     func decompose(step: Double, cfg: RunConfiguration, world: World, newWorld: World, country c: Int, base: BaselineRun,
-                   new: Prices, old: AnalysedHousehold, income: IncomeProcess, comm: Communicator,
+                   new: Prices, scheme: RebateScheme, old: AnalysedHousehold, income: IncomeProcess, comm: Communicator,
                    log: Logger) throws -> GainsDecomposition {
         var problems: [HouseholdProblem] = []
         for h in [step, -step] {
             let w = GainsDecomposition.world(from: world, to: newWorld, at: h)
             let rebating = w.rebatingCountries
             var eq = cfg.equilibrium
-            eq.closure = rebating.isEmpty ? .worldRate(beta: base.beta) : .worldRateRebate(beta: base.beta, rebating: rebating)
+            eq.closure = rebating.isEmpty ? .worldRate(beta: base.beta) : .worldRateRebate(beta: base.beta, rebating: rebating, scheme: scheme)
             let wages = zip(base.wages, new.wages).map { $0 + h * ($1 - $0) }
             eq.start = EquilibriumStart(wages: wages, rate: base.rates[0] + h * (new.rates[0] - base.rates[0]), beta: base.beta)
             if !rebating.isEmpty {

@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import Output
 import Parallel
 
@@ -47,5 +48,25 @@ public func commitStagedOutputs(_ names: [String], folder: RunFolder?, comm: Com
         folder?.discard(names)
         folder?.abandon()
         throw HatFailure("writing outputs into \(directory): \(problem); nothing was written (\(note))", code: HatExit.io)
+    }
+}
+
+/// Run a job's work after its output folder is prepared; on failure the folders this run made are removed and
+/// the error becomes the run's exit. A `HatFailure` (agreed by every rank: a refused or failed write) keeps
+/// its code; a failure every rank agreed on through a collective driver, or an `AnalysisError` (raised alike
+/// on every rank from the same gathered numbers), exits 1 on each rank. Anything else may have happened on
+/// this rank alone: it is printed and every rank ends, so that none is left waiting in a collective.
+public func abandoningOnFailure<T>(_ folder: RunFolder?, comm: Communicator, _ work: () throws -> T) throws -> T {
+    do {
+        return try work()
+    } catch let failure as HatFailure {
+        folder?.abandon()
+        throw failure
+    } catch {
+        folder?.abandon()
+        if let failure = error as? CollectiveFailure, failure.agreed { throw HatFailure("\(error)", code: 1) }
+        if error is AnalysisError { throw HatFailure("\(error)", code: 1) }
+        Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
+        comm.abort(code: 1)
     }
 }

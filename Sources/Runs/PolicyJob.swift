@@ -167,18 +167,9 @@ public struct PolicyJob {
         known = try comm.allGather(comm.isRoot ? known : [])
 
         log("policy: \(world.names[c])'s uniform import tariff on [\(request.lower), \(request.upper)], revenue \(request.scheme.rawValue), objectives \(request.objectives.map(\.label).joined(separator: ", ")), EV \(request.evMethod.rawValue), \(comm.size) rank(s) in \(request.groups) group(s)\(known.isEmpty ? "" : ", \(known.count) candidates from \(PolicyJob.checkpointName)")")
-        do {
-            return try search(cfg: cfg, country: c, base: base, old: old, income: income, known: known, comm: comm, log: log,
-                              folder: folder, checkpoint: checkpoint, started: started)
-        } catch let failure as HatFailure {
-            folder?.abandon()
-            throw failure
-        } catch {
-            folder?.abandon()
-            if let failure = error as? CollectiveFailure, failure.agreed { throw HatFailure("\(error)", code: 1) }
-            if error is AnalysisError { throw HatFailure("\(error)", code: 1) }
-            Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
-            comm.abort(code: 1)
+        return try abandoningOnFailure(folder, comm: comm) {
+            try search(cfg: cfg, country: c, base: base, old: old, income: income, known: known, comm: comm, log: log,
+                folder: folder, checkpoint: checkpoint, started: started)
         }
     }
 
@@ -332,11 +323,14 @@ public struct PolicyJob {
             try file.setAttribute("/", "program", "hat policy")
             try file.setAttribute("/", "country", cfg.world.names[c])
             try file.setAttribute("/", "rebate", request.scheme.rawValue)
-            try file.writeShared("candidates/tariff", shape: [list.count], values: list.map(\.tariff),
-                                 attributes: ["description": "every evaluated uniform import tariff"])
+            // Only the candidates whose equilibrium and EV converged, as in policy.json's welfare_curve: a
+            // failed one has no welfare to store (policy.json lists their tariffs).
+            let curve = list.filter(\.converged)
+            try file.writeShared("candidates/tariff", shape: [curve.count], values: curve.map(\.tariff),
+                                 attributes: ["description": "every evaluated uniform import tariff whose equilibrium and EV converged"])
             for objective in PolicyObjective.all {
                 try file.writeShared("candidates/welfare_\(objective.label.replacingOccurrences(of: ":", with: "_"))",
-                                     shape: [list.count], values: list.map { $0.welfare(objective) },
+                                     shape: [curve.count], values: curve.map { $0.welfare(objective) },
                                      attributes: ["description": "W(t) of the objective \(objective.label) (mean lambda)"])
             }
             let shape = [old.shockCount, old.assetCount]
@@ -375,6 +369,7 @@ public struct PolicyJob {
                     ]))
                 })),
                 ("candidates", .integer(list.count)),
+                ("unconverged_candidates", .numbers(list.filter { !$0.converged }.map(\.tariff))),
                 ("ranks", .integer(comm.size)), ("groups", .integer(request.groups)),
                 ("wall_seconds", .number(Date().timeIntervalSince(started))),
                 ("run_id", .string(runID)), ("version", .string(hatVersion)),

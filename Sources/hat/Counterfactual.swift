@@ -2,12 +2,13 @@ import Analysis
 import ArgumentParser
 import Foundation
 import HATConfig
+import HATModel
 import Runs
 
 struct Counterfactual: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A trade-cost or tariff counterfactual against a solved baseline, with the equivalent variation of every state.",
-        discussion: "Reads the prices and beta of a converged `hat solve` of the same configuration (--baseline DIR, its summary.json). unilateral multiplies the analysed country's import costs by --factor, global every pair's, bilateral:ISO one pair's; tariff and tariff:ISO levy --tariff on the analysed country's imports (on top of any existing tariff), the revenue rebated per capita (closure world-rate-rebate). The new equilibrium has one world R and beta fixed at the baseline's, from the baseline's wages and R. Then the equivalent variation of every state of the analysed country (--country, else [analysis] country, else the last country), the ACR benchmark and the change in R/w. Writes counterfactual.json and counterfactual.h5 into --out (default BASELINE/counterfactual-EXPERIMENT). Exit 3 when the equilibrium or some state's EV does not converge.")
+        discussion: "Reads the prices and beta of a converged `hat solve` of the same configuration (--baseline DIR, its summary.json). unilateral multiplies the analysed country's import costs by --factor, global every pair's, bilateral:ISO one pair's; tariff and tariff:ISO levy --tariff on the analysed country's imports (on top of any existing tariff), the revenue rebated per capita (closure world-rate-rebate), or as --rebate says. The new equilibrium has one world R and beta fixed at the baseline's, from the baseline's wages and R. Then the equivalent variation of every state of the analysed country (--country, else [analysis] country, else the last country), the ACR benchmark and the change in R/w. Writes counterfactual.json and counterfactual.h5 into --out (default BASELINE/counterfactual-EXPERIMENT). Exit 3 when the equilibrium or some state's EV does not converge.")
 
     @OptionGroup var options: ConfigurationOptions
 
@@ -40,6 +41,9 @@ struct Counterfactual: ParsableCommand {
             help: ArgumentHelp("author: HAT-SPEC 6.5 as written (every value solve stops by the 1e-12 policy rule from the cold start; the new values are the reported new equilibrium's); converged: both sides' values iterated to their fixed point, so that no change gives an EV of zero.", valueName: "author|converged"))
     var evMethod: EquivalentVariation.Method = .author
 
+    @Option(help: ArgumentHelp("How tariff revenue is paid back: per-capita (the default), labour-income (in proportion to w z), bottom-quintile (to the poorest fifth by income) or discard (thrown away); only where there is revenue (a tariff experiment, or a baseline with rebated tariffs).", valueName: "scheme"))
+    var rebate: RebateScheme?
+
     @Flag(help: "Also split every state's gains as in Proposition 2 (substitution, factor prices, asset holdings, distribution), by central differences along the experiment.")
     var decompose = false
 
@@ -54,6 +58,7 @@ struct Counterfactual: ParsableCommand {
         request.country = country
         request.evStart = evStart
         request.evMethod = evMethod
+        request.rebateScheme = rebate
         request.decomposeStep = decompose ? (decomposeStep ?? 1e-3) : decomposeStep
         request.outputFolderGiven = options.out != nil
         return request

@@ -79,7 +79,7 @@ final class PolicyCommandTests: XCTestCase {
     }
 
     /// Throwing the revenue away gives a lower welfare curve than rebating it per capita at every t > 0,
-    /// and the same at t = 0; a finished run resumed from its candidates gives the same numbers without
+    /// and the same at t = 0, and `hat counterfactual --rebate discard` reproduces a point of it; a finished run resumed from its candidates gives the same numbers without
     /// solving again; a second run into the folder without --resume is refused.
     func testDiscardedRevenueIsWorseAndResumeReusesTheCandidates() throws {
         let base = temporaryDirectory()
@@ -98,6 +98,22 @@ final class PolicyCommandTests: XCTestCase {
             if point[0] == 0 { XCTAssertEqual(point[1], other, accuracy: 1e-12) } else { XCTAssertLessThan(point[1], other, "t = \(point[0])") }
         }
         XCTAssertGreaterThanOrEqual(compared, 5)
+        // `hat counterfactual --rebate` at one of the discard curve's tariffs: the same W by its own path.
+        let point = try XCTUnwrap(curve(discard).first { $0[0] > 0.1 })
+        let single = base + "/cf-discard"
+        let c = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "tariff",
+                         "--tariff", "\(point[0])", "--rebate", "discard", "--ev-method", "converged", "--out", single] + Self.small)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let cf = try readJSON(single + "/counterfactual.json")
+        XCTAssertEqual(cf["rebate_scheme"] as? String, "discard")
+        XCTAssertEqual(1 + (cf["ev_mean_percent"] as? Double ?? 0) / 100, point[1], accuracy: 1e-8)
+        // Nothing to pay back: a trade-cost cut on a baseline without tariffs refuses --rebate.
+        let none = try hat(["counterfactual", configPath("two-country.toml"), "--baseline", base, "--experiment", "unilateral",
+                            "--rebate", "labour-income", "--out", base + "/cf-none"] + Self.small)
+        XCTAssertEqual(none.status, 2, none.stderr)
+        XCTAssertEqual(none.stderr.split(separator: "\n").count, 1, none.stderr)
+        XCTAssertTrue(none.stderr.contains("--rebate"), none.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: base + "/cf-none"))
         // Resume: remove the outputs, keep the candidates.
         let folder = base + "/per-capita"
         for name in ["policy.json", "policy.h5"] { try FileManager.default.removeItem(atPath: folder + "/" + name) }
