@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Pictures from hat's outputs (hat writes data; this turns it into figures).
 
-    scripts/figures.py BASELINE_DIR [--counterfactual DIR] [--out DIR]
+    scripts/figures.py BASELINE_DIR [--counterfactual DIR] [--policy DIR ...] [--out DIR]
 
 BASELINE_DIR is a `hat solve` output folder (solution.h5 with an [analysis] group); DIR a `hat counterfactual`
-output folder. Writes PNGs into --out (default BASELINE_DIR/figures) and prints their names:
+output folder; each --policy DIR a `hat policy` output folder (one per rebate scheme, same country). Writes PNGs into --out (default BASELINE_DIR/figures) and prints their names:
 
   trade_flows.png             model vs data log trade ratios log(pi_ij / pi_ii) (data worlds only)
   bilateral_elasticities.png  the analysed country's bilateral elasticity against the price it pays
@@ -13,6 +13,8 @@ output folder. Writes PNGs into --out (default BASELINE_DIR/figures) and prints 
   ev_assets.png               EV (percent) over the asset grid per income state (with --counterfactual)
   decomposition.png           the gains' split by expenditure quintile: substitution, factor prices, asset
                               holdings, stacked, and their total (a counterfactual run with --decompose)
+  policy_curves.png           W(t) against the tariff per rebate scheme, utilitarian and bottom quintile,
+                              each optimum marked                                      (with --policy)
 
 Exit status: 0 done, 2 bad input (arguments, a missing or unreadable output folder or file, a missing module),
 4 the figures or their names could not be written. Every failure is one line on standard error.
@@ -22,6 +24,7 @@ A python3 without them (a pyenv or venv one) hands the run over to the first pyt
 /usr/bin/python3, that has them; HAT_FIGURES_HANDOVER=0 turns that off.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -62,6 +65,7 @@ def parse(argv):
     ap = Parser(prog="figures.py", description=__doc__.splitlines()[0])
     ap.add_argument("baseline", metavar="BASELINE")
     ap.add_argument("--counterfactual", metavar="DIR")
+    ap.add_argument("--policy", metavar="DIR", action="append", default=[])
     ap.add_argument("--out", metavar="DIR")
     return ap.parse_args(argv)
 
@@ -211,6 +215,32 @@ def read_counterfactual(folder):
                                        if "decomposition/total" in f else None)}
 
 
+def read_policy(folder):
+    option = "--policy"
+    path, f = open_input(option, folder, "policy.h5", "hat policy")
+    with f:
+        curves = {}
+        for label in ("utilitarian", "bottom-quintile"):
+            name = "candidates/welfare_" + label
+            curves[label] = dataset(f, name, option, path)[:]
+        tariff = dataset(f, "candidates/tariff", option, path)[:]
+        scheme = text_attribute(f, "rebate", option, path)
+        country = text_attribute(f, "country", option, path)
+    optima = {}
+    summary = os.path.join(folder, "policy.json")
+    try:
+        with open(summary, encoding="utf-8") as j:
+            found = json.load(j)
+        found = found.get("optimum", {}) if isinstance(found, dict) else None
+        if not isinstance(found, dict):
+            raise ValueError("no optimum object")
+    except (OSError, ValueError) as e:
+        raise BadInput(f"{option} {summary}: cannot read it ({reason(e)})")
+    for label, at in found.items():
+        optima[label] = (float(at["tariff"]), float(at["welfare"]))
+    return {"path": path, "tariff": tariff, "curves": curves, "scheme": scheme, "country": country, "optima": optima}
+
+
 def read(reader, option, folder, name):
     """reader(folder), with a damaged file (a truncated dataset, a wrong type or shape) as BadInput."""
     try:
@@ -344,6 +374,27 @@ def draw_counterfactual(c, out, written):
         save(fig, out, "decomposition.png", written)
 
 
+def draw_policies(policies, out, written):
+    countries = sorted({p["country"] for p in policies})
+    if len(countries) > 1:
+        raise BadInput(f"--policy: the folders are for different countries ({', '.join(countries)})")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, label in zip(axes, ("utilitarian", "bottom-quintile")):
+        for p in policies:
+            order = np.argsort(p["tariff"])
+            t, w = p["tariff"][order], p["curves"][label][order]
+            line, = ax.plot(100 * t, 100 * (w - 1), marker=".", lw=1, label=p["scheme"])
+            if label in p["optima"]:
+                at, value = p["optima"][label]
+                ax.plot([100 * at], [100 * (value - 1)], "*", color=line.get_color(), markersize=11)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xlabel(f"{countries[0]}'s uniform import tariff, percent")
+        ax.set_ylabel("W(t): mean EV, percent" if label == "utilitarian" else "W(t): bottom quintile's EV, percent")
+        ax.set_title(f"{label} (optimum starred)")
+        ax.legend(fontsize=7, title="revenue", title_fontsize=7)
+    save(fig, out, "policy_curves.png", written)
+
+
 def make_folder(out):
     """Make OUT and its missing parents; the folders made, outermost first (removed again on failure)."""
     made = []
@@ -377,7 +428,7 @@ def remove_made(made):
 
 
 def run(args):
-    for option, value in (("--counterfactual", args.counterfactual), ("--out", args.out)):
+    for option, value in (("--counterfactual", args.counterfactual), ("--out", args.out)) + tuple(("--policy", p) for p in args.policy):
         if value == "":
             raise BadInput(f"{option}: empty folder name")
     out = args.out if args.out is not None else os.path.join(args.baseline, "figures")
@@ -386,18 +437,21 @@ def run(args):
     counterfactual = None
     if args.counterfactual is not None:
         counterfactual = read(read_counterfactual, "--counterfactual", args.counterfactual, "counterfactual.h5")
+    policies = [read(read_policy, "--policy", folder, "policy.h5") for folder in args.policy]
     if os.path.lexists(out) and not os.path.isdir(out):
         raise BadInput(f"{option_out} {out}: exists and is not a folder")
     made = make_folder(out)
     written = []
     try:
-        for draw, data, option in ((draw_baseline, baseline, "BASELINE"), (draw_counterfactual, counterfactual, "--counterfactual")):
+        for draw, data, option in ((draw_baseline, baseline, "BASELINE"), (draw_counterfactual, counterfactual, "--counterfactual"),
+                                   (draw_policies, policies or None, "--policy")):
             if data is None:
                 continue
             try:
                 draw(data, out, written)
             except (ValueError, IndexError, TypeError, KeyError) as e:
-                raise BadInput(f"{option} {data['path']}: unexpected contents ({e})")
+                where = data[0]["path"] if isinstance(data, list) else data["path"]
+                raise BadInput(f"{option} {where}: unexpected contents ({e})")
     except BaseException:
         remove_made(made)
         raise

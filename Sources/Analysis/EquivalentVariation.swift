@@ -50,6 +50,9 @@ public struct EquivalentVariation: Sendable {
         public var lower = 0.9, upper = 1.2
         /// Shared solves across the first bracket.
         public var nodes = 41
+        /// Converged method: further shared solves at quantiles of the states' first root estimates, so that
+        /// every state's first solve starts from (and aims by) a cubic through nearby solutions.
+        public var denseNodes = 32
         /// Up to this many states, every state's values at every state's first multiplier are gathered
         /// (nState² doubles: 8 MB for 1000 states); above it each state refines from its own points only.
         public var shareLimit = 2048
@@ -179,13 +182,45 @@ public struct EquivalentVariation: Sendable {
             throw AnalysisError("equivalent variation: no feasible bracket of multipliers (the debt service at the borrowing limit caps x at \(ceiling))")
         }
         let shareSolutions = method == .converged
-            && 2 * nAll * (settings.nodes + 12 * 8) <= settings.warmStartLimit
+            && 2 * nAll * (settings.nodes + 12 * 8 + settings.denseNodes + 2) <= settings.warmStartLimit
         var nodes: [Node] = []
-        func solveNodes(_ xs: [Double], phase: String) throws -> [Node] {
+        /// The warm start of a solve at x (converged method): the cubic (Lagrange) through the solutions of the
+        /// two solved nodes on either side of x (fewer at the ends), or the nearest one outside them. The
+        /// solutions are smooth in x, so between close nodes the start is within about h⁴ of the solution.
+        func nearestNode(_ x: Double) -> Start {
+            guard shareSolutions else { return .cold }
+            let solved = nodes.filter { $0.solution != nil }
+            guard let nearest = solved.min(by: { abs($0.x - x) < abs($1.x - x) }) else { return .cold }
+            guard let below = solved.lastIndex(where: { $0.x <= x }), below + 1 < solved.count else {
+                return .from(nearest.solution!)
+            }
+            let window = Array(solved[max(0, below - 1)...min(solved.count - 1, below + 2)])
+            let weights = window.indices.map { a in
+                window.indices.reduce(1.0) { w, b in b == a ? w : w * (x - window[b].x) / (window[a].x - window[b].x) }
+            }
+            func blend(_ part: (HouseholdPolicy) -> [Double]) -> [Double] {
+                var out = [Double](repeating: 0, count: part(window[0].solution!).count)
+                for (w, node) in zip(weights, window) {
+                    let u = part(node.solution!)
+                    for i in out.indices { out[i] += w * u[i] }
+                }
+                return out
+            }
+            let consumption = blend(\.consumption)
+            // A cubic may overshoot where the solution bends sharply (the borrowing limit): then linearly.
+            guard consumption.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                let (p, q) = (solved[below].solution!, solved[below + 1].solution!)
+                let t = (x - solved[below].x) / (solved[below + 1].x - solved[below].x)
+                func line(_ u: [Double], _ w: [Double]) -> [Double] { (0..<u.count).map { u[$0] + t * (w[$0] - u[$0]) } }
+                return .from(HouseholdPolicy(consumption: line(p.consumption, q.consumption), values: line(p.values, q.values)))
+            }
+            return .from(HouseholdPolicy(consumption: consumption, values: blend(\.values)))
+        }
+        func solveNodes(_ xs: [Double], phase: String, warm: Bool = false) throws -> [Node] {
             let p = progress(phase, xs.count, unit: "multipliers")
             return try distributedMap(count: xs.count, communicator: comm) { i in
                 defer { p.tick() }
-                guard let (v, steps) = values(at: xs[i], from: .cold) else {
+                guard let (v, steps) = values(at: xs[i], from: warm ? nearestNode(xs[i]) : .cold) else {
                     return (Node(x: xs[i], values: [Double](repeating: .nan, count: nState), steps: -1, solution: nil), "")
                 }
                 return (Node(x: xs[i], values: v, steps: steps, solution: shareSolutions ? solver.policy : nil), "")
@@ -220,23 +255,91 @@ public struct EquivalentVariation: Sendable {
             if added.isEmpty { break }
             nodes = (nodes + (try solveNodes(added, phase: "widening the bracket"))).sorted { $0.x < $1.x }
         }
-        let xs = nodes.map(\.x)
-        /// The warm start of a solve at x (converged method): the solutions of the solved nodes on either side
-        /// of x, interpolated linearly (the nearest one outside them).
-        func nearestNode(_ x: Double) -> Start {
-            guard shareSolutions else { return .cold }
-            let solved = nodes.filter { $0.solution != nil }
-            guard let nearest = solved.min(by: { abs($0.x - x) < abs($1.x - x) }) else { return .cold }
-            guard let below = solved.last(where: { $0.x <= x }), let above = solved.first(where: { $0.x > x }) else {
-                return .from(nearest.solution!)
+        if method == .converged && shareSolutions && settings.denseNodes > 1 {
+            // Dense nodes where the roots are: at quantiles of the states' first estimates (the cubics
+            // through the nodes so far), each solve from the cubic through its solved neighbours.
+            let xs0 = nodes.map(\.x)
+            let estimates = (0..<nState).compactMap { k -> Double? in
+                let g = nodes.map { $0.values[k] - target[k] }
+                guard let (p, q) = nodeBracket(xs0, g, start: settings.start), g[p] != 0 else { return nil }
+                return cubicRoot(xs0, g, p, q)
+            }.sorted()
+            if let first = estimates.first, let last = estimates.last {
+                let d = settings.denseNodes
+                var dense = (0...d).map { estimates[Int((Double($0) * Double(estimates.count - 1) / Double(d)).rounded())] }
+                let pad = max(1e-6, 1e-3 * (last - first))
+                dense[0] -= pad; dense[d] += pad
+                var kept: [Double] = []
+                for x in dense where x > lo && x < hi && (kept.last.map { x - $0 > 1e-7 } ?? true)
+                    && !xs0.contains(where: { abs($0 - x) <= 1e-7 }) {
+                    kept.append(x)
+                }
+                nodes = (nodes + (try solveNodes(kept, phase: "dense shared solves", warm: true))).sorted { $0.x < $1.x }
             }
-            let t = (x - below.x) / (above.x - below.x)
-            let (p, q) = (below.solution!, above.solution!)
-            func blend(_ u: [Double], _ w: [Double]) -> [Double] { (0..<u.count).map { u[$0] + t * (w[$0] - u[$0]) } }
-            return .from(HouseholdPolicy(consumption: blend(p.consumption, q.consumption), values: blend(p.values, q.values)))
+        }
+        let xs = nodes.map(\.x)
+        /// Converged method, per state: one solve at the root of the cubic through the nodes around its sign
+        /// change (from the cubic through their solutions), one just past the Newton step from there (on the
+        /// far side of the predicted root, from the first solve's solution), so that usually the two bracket
+        /// the root within the tolerance; then the bracketing secant as in the author's stage 3.
+        func convergedRoots() throws -> EquivalentVariation {
+            let tolerance = settings.multiplierTolerance
+            let searching = progress("states", nState, unit: "states")
+            let results: [StateRoot] = try distributedMap(count: nState, communicator: comm) { k in
+                defer { searching.tick() }
+                var points = nodes.map { RootPoint(x: $0.x, g: $0.values[k] - target[k], steps: $0.steps) }
+                let g = points.map(\.g)
+                let finite = xs.indices.filter { g[$0].isFinite }
+                let signChanges = zip(finite, finite.dropFirst()).filter { g[$0] == 0 || (g[$0] < 0) != (g[$1] < 0) }.count
+                guard let (p, q) = nodeBracket(xs, g, start: settings.start) else {
+                    let best = finite.min { abs(g[$0]) < abs(g[$1]) }
+                    return (StateRoot(x: best.map { xs[$0] } ?? 1, residual: best.map { g[$0] } ?? 0, width: .infinity,
+                                      converged: false, jump: false, solves: 0, signChanges: signChanges), "")
+                }
+                if g[p] == 0 {
+                    return (StateRoot(x: xs[p], residual: 0, width: 0, converged: true, jump: false, solves: 0,
+                                      signChanges: signChanges), "")
+                }
+                var started = false
+                func evaluate(_ x: Double) -> RootPoint? {
+                    let start: Start = started ? .previous : nearestNode(x)
+                    started = true
+                    return values(at: x, from: start).map { RootPoint(x: x, g: $0.values[k] - target[k], steps: $0.steps) }
+                }
+                let (left, right) = (xs[finite.last { $0 < p } ?? p], xs[finite.first { $0 > q } ?? q])
+                let x1 = cubicRoot(xs, g, p, q)
+                var solves = 1
+                if let first = evaluate(x1) {
+                    points.append(first)
+                    let slope = cubicSlope(xs, g, p, q, at: x1)
+                    if first.g != 0 && slope.isFinite && slope != 0 {
+                        let newton = x1 - first.g / slope
+                        let probe = newton + (newton >= x1 ? 0.45 : -0.45) * tolerance
+                        if probe > left && probe < right {
+                            solves += 1
+                            if let second = evaluate(probe) { points.append(second) }
+                        }
+                    }
+                }
+                points = points.filter { $0.x >= left && $0.x <= right }
+                let root = bracketRoot(points, near: x1, tolerance: tolerance, maxEvaluations: settings.maxEvaluations,
+                                       evaluate: evaluate)
+                return (StateRoot(x: root.x, residual: root.residual, width: root.width, converged: root.converged,
+                                  jump: false, solves: solves + root.solves, signChanges: signChanges), "")
+            }
+            let steps = try comm.allReduce([Int64(localSteps)], sum: true)[0]
+            return EquivalentVariation(method: method, multipliers: results.map(\.x), converged: results.map(\.converged),
+                                       residuals: results.map(\.residual), bracketWidths: results.map(\.width),
+                                       jumps: results.map(\.jump), solves: results.map(\.solves), nodes: xs,
+                                       householdSteps: Int(steps), multipleRoots: results.map { $0.signChanges > 1 },
+                                       target: target)
         }
 
-        // Stage 2: one solve per state at the root of its local cubic. With few enough states every state's
+        if method == .converged {
+            return try convergedRoots()
+        }
+
+        // Stage 2 (author): one solve per state at the root of its local cubic. With few enough states every state's
         // value at every such multiplier is shared (gathered), so that each state's next step has other
         // states' points near its root.
         let share = nState <= settings.shareLimit
@@ -323,12 +426,12 @@ public struct EquivalentVariation: Sendable {
         return bracket
     }
 
-    /// The root in [x_p, x_q] of the cubic through up to four finite nodes around the bracket (bisection).
-    static func cubicRoot(_ xs: [Double], _ g: [Double], _ p: Int, _ q: Int) -> Double {
+    /// The cubic through up to four finite nodes around the bracket [x_p, x_q] (Lagrange form).
+    static func localCubic(_ xs: [Double], _ g: [Double], _ p: Int) -> (Double) -> Double {
         let finite = xs.indices.filter { g[$0].isFinite }
         let position = finite.firstIndex(of: p)!
         let window = Array(finite[max(0, position - 1)...min(finite.count - 1, position + 2)])
-        func cubic(_ x: Double) -> Double {
+        return { x in
             var total = 0.0
             for a in window {
                 var basis = 1.0
@@ -337,6 +440,17 @@ public struct EquivalentVariation: Sendable {
             }
             return total
         }
+    }
+
+    /// The slope at x of the cubic of `localCubic` (a central difference: exact up to rounding for a cubic).
+    static func cubicSlope(_ xs: [Double], _ g: [Double], _ p: Int, _ q: Int, at x: Double) -> Double {
+        let cubic = localCubic(xs, g, p), e = 1e-3 * (xs[q] - xs[p])
+        return (cubic(x + e) - cubic(x - e)) / (2 * e)
+    }
+
+    /// The root in [x_p, x_q] of the cubic through up to four finite nodes around the bracket (bisection).
+    static func cubicRoot(_ xs: [Double], _ g: [Double], _ p: Int, _ q: Int) -> Double {
+        let cubic = localCubic(xs, g, p)
         var l = xs[p], r = xs[q], gl = g[p]
         for _ in 0..<200 where r - l > 1e-15 * r {
             let mid = 0.5 * (l + r), gm = cubic(mid)

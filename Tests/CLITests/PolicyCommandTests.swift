@@ -98,6 +98,18 @@ final class PolicyCommandTests: XCTestCase {
             if point[0] == 0 { XCTAssertEqual(point[1], other, accuracy: 1e-12) } else { XCTAssertLessThan(point[1], other, "t = \(point[0])") }
         }
         XCTAssertGreaterThanOrEqual(compared, 5)
+        // The figure of both curves; a --policy folder without policy.h5 is one line naming it, exit 2.
+        let script = packageRoot.appendingPathComponent("scripts/figures.py").path
+        let f = try runProcess("/usr/bin/python3", [script, base, "--policy", base + "/per-capita", "--policy", base + "/discard",
+                                                    "--out", base + "/figures"])
+        XCTAssertEqual(f.status, 0, f.stderr)
+        XCTAssertTrue(f.stdout.contains(base + "/figures/policy_curves.png"), f.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/figures/policy_curves.png"))
+        let missing = try runProcess("/usr/bin/python3", [script, base, "--policy", base, "--out", base + "/no-figures"])
+        XCTAssertEqual(missing.status, 2, missing.stderr)
+        XCTAssertEqual(missing.stderr.split(separator: "\n").count, 1, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("--policy") && missing.stderr.contains("policy.h5"), missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: base + "/no-figures"))
         // `hat counterfactual --rebate` at one of the discard curve's tariffs: the same W by its own path.
         let point = try XCTUnwrap(curve(discard).first { $0[0] > 0.1 })
         let single = base + "/cf-discard"
