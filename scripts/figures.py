@@ -376,8 +376,6 @@ def draw_counterfactual(c, out, written):
 
 def draw_policies(policies, out, written):
     countries = sorted({p["country"] for p in policies})
-    if len(countries) > 1:
-        raise BadInput(f"--policy: the folders are for different countries ({', '.join(countries)})")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, label in zip(axes, ("utilitarian", "bottom-quintile")):
         for p in policies:
@@ -438,6 +436,9 @@ def run(args):
     if args.counterfactual is not None:
         counterfactual = read(read_counterfactual, "--counterfactual", args.counterfactual, "counterfactual.h5")
     policies = [read(read_policy, "--policy", folder, "policy.h5") for folder in args.policy]
+    countries = sorted({p["country"] for p in policies})
+    if len(countries) > 1:
+        raise BadInput(f"--policy: the folders are for different countries ({', '.join(countries)})")
     if os.path.lexists(out) and not os.path.isdir(out):
         raise BadInput(f"{option_out} {out}: exists and is not a folder")
     made = make_folder(out)

@@ -44,15 +44,17 @@ extension HouseholdSolver {
         var stats = ConvergedValueStats(iterations: 0, policyChange: .infinity, valueBound: .infinity, converged: false)
         var slot = 0
         var lastSpan = Double.infinity, lastRatio = Double.infinity, sinceJump = 0
+        var lastArgLow = -1, lastArgHigh = -1, spanAtJump = Double.infinity, extrapolating = true
         for iteration in 1...max(maxIterations, 1) {
             let change = try colemanStep(problem, cIn: slot, vIn: slot, cOut: 1 - slot, vOut: 1 - slot,
                                          iteration: iteration, blocks: nil, record: recordAssetPolicy)
             slot = 1 - slot
             let vNew = vBuf[slot], vOld = vBuf[1 - slot]
-            var low = Double.infinity, high = -Double.infinity
+            var low = Double.infinity, high = -Double.infinity, argLow = 0, argHigh = 0
             for k in 0..<nAll {
                 let d = vNew[k] - vOld[k]
-                low = min(low, d); high = max(high, d)
+                if d < low { low = d; argLow = k }
+                if d > high { high = d; argHigh = k }
             }
             stats.iterations = iteration
             stats.policyChange = change
@@ -61,17 +63,21 @@ extension HouseholdSolver {
             // Once the policy has settled, what is left of the values' error beyond a constant decays
             // geometrically, at the ratio of successive spans of Δ. When that ratio has held for three steps,
             // jump to the geometric limit of the non-constant part (Aitken's step on the slowest mode): about a
-            // quarter fewer steps. Acceptance is unchanged: it is always the bound of a plain step, and a
-            // step that is accepted is never extrapolated.
+            // quarter fewer steps. The span ratio has no sign, so the extremes of Δ must also sit at the same
+            // states as one step before (a mode that alternates in sign swaps them); a jump after which the
+            // span grows ends the extrapolation for this solve. Acceptance is unchanged: it is always the
+            // bound of a plain step, and a step that is accepted is never extrapolated.
             let span = high - low, ratio = span / lastSpan
             sinceJump += 1
-            if change < 1e-9 && sinceJump >= 3 && ratio < 0.98 && abs(ratio - lastRatio) < 1e-3 * ratio
-                && stats.valueBound > valueTolerance {
+            if sinceJump == 1 && span > spanAtJump { extrapolating = false }
+            if extrapolating && change < 1e-9 && sinceJump >= 3 && ratio < 0.98 && abs(ratio - lastRatio) < 1e-3 * ratio
+                && argLow == lastArgLow && argHigh == lastArgHigh && stats.valueBound > valueTolerance {
                 let f = ratio / (1 - ratio), mid = 0.5 * (low + high)
                 for k in 0..<nAll { vNew[k] += f * (vNew[k] - vOld[k] - mid) }
                 sinceJump = 0
+                spanAtJump = span
             }
-            lastSpan = span; lastRatio = ratio
+            lastSpan = span; lastRatio = ratio; lastArgLow = argLow; lastArgHigh = argHigh
             if change < policyTolerance && stats.valueBound <= valueTolerance {
                 let shift = factor * 0.5 * (low + high)
                 for k in 0..<nAll { vNew[k] += shift }

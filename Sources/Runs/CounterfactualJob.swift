@@ -85,9 +85,18 @@ public struct CounterfactualJob {
             throw ConfigError(file: (baseline as NSString).appendingPathComponent("summary.json"), key: "closure",
                               problem: "the baseline has tariffs whose revenue is not rebated (closure \(base.closure.rawValue)), but a tariff counterfactual rebates it; solve the baseline with equilibrium.closure = \"world-rate-rebate\"")
         }
-        if let scheme = request.rebateScheme, !rebate {
-            throw ConfigError(file: "--rebate", key: "",
-                              problem: "the \(exp.label) experiment on this baseline (closure \(base.closure.rawValue)) raises no tariff revenue to pay back as \(scheme.rawValue)")
+        if let scheme = request.rebateScheme {
+            if !rebate || newWorld.rebatingCountries.isEmpty {
+                throw ConfigError(file: "--rebate", key: "",
+                                  problem: "the \(exp.label) experiment on this baseline (closure \(base.closure.rawValue)) raises no tariff revenue to pay back as \(scheme.rawValue)")
+            }
+            // The scheme applies to all revenue of every rebating country: with tariffs already in the
+            // baseline (paid back per capita there) another scheme would count the change of scheme as
+            // part of the experiment.
+            if scheme != .perCapita && world.hasTariffs {
+                throw ConfigError(file: "--rebate", key: "",
+                                  problem: "the baseline already has tariffs, whose revenue it pays back per capita; \(scheme.rawValue) would change that too (use a baseline without tariffs)")
+            }
         }
         let scheme = request.rebateScheme ?? .perCapita
         let income = loadedBaseline.income, old = loadedBaseline.household
@@ -181,7 +190,7 @@ public struct CounterfactualJob {
             if let step = request.decomposeStep {
                 t0 = Date()
                 decomposition = try decompose(step: step, cfg: cfg, world: cfg.world, newWorld: newWorld, country: c, base: base,
-                                              new: result.prices, scheme: rebate ?? .perCapita, old: old, income: income, comm: comm, log: log)
+                                              new: result.prices, rebate: rebate, old: old, income: income, comm: comm, log: log)
                 timings.append(("decomposition", Date().timeIntervalSince(t0)))
             }
         } else {
@@ -359,17 +368,18 @@ public struct CounterfactualJob {
         return JSON.object(fields).droppingNonFinite() ?? .object([])
     }
 
-    /// The equilibria at h = ±step along the experiment (the same closure, from the baseline's prices moved
+    /// The equilibria at h = ±step along the experiment (the counterfactual's closure, from the baseline's prices moved
     /// along the line to the new equilibrium's) and the analysed household's decomposition there.
     func decompose(step: Double, cfg: RunConfiguration, world: World, newWorld: World, country c: Int, base: BaselineRun,
-                   new: Prices, scheme: RebateScheme, old: AnalysedHousehold, income: IncomeProcess, comm: Communicator,
+                   new: Prices, rebate: RebateScheme?, old: AnalysedHousehold, income: IncomeProcess, comm: Communicator,
                    log: Logger) throws -> GainsDecomposition {
         var problems: [HouseholdProblem] = []
         for h in [step, -step] {
             let w = GainsDecomposition.world(from: world, to: newWorld, at: h)
-            let rebating = w.rebatingCountries
+            // The counterfactual's own closure: revenue rebated (by its scheme) exactly when it is there.
             var eq = cfg.equilibrium
-            eq.closure = rebating.isEmpty ? .worldRate(beta: base.beta) : .worldRateRebate(beta: base.beta, rebating: rebating, scheme: scheme)
+            eq.closure = rebate.map { .worldRateRebate(beta: base.beta, rebating: w.rebatingCountries, scheme: $0) } ?? .worldRate(beta: base.beta)
+            let rebating = eq.closure.rebating
             let wages = zip(base.wages, new.wages).map { $0 + h * ($1 - $0) }
             eq.start = EquilibriumStart(wages: wages, rate: base.rates[0] + h * (new.rates[0] - base.rates[0]), beta: base.beta)
             if !rebating.isEmpty {

@@ -123,6 +123,12 @@ public struct PolicyJob {
             throw ConfigError(file: summary, key: "closure",
                               problem: "the baseline has tariffs whose revenue is not rebated (closure \(base.closure.rawValue)), but the policy rebates tariff revenue; solve the baseline with equilibrium.closure = \"world-rate-rebate\"")
         }
+        // The scheme applies to all revenue of every rebating country: the baseline's own tariffs (paid back
+        // per capita there) would change scheme too, and that change would count as the policy's effect.
+        if request.scheme != .perCapita && world.hasTariffs {
+            throw ConfigError(file: "--rebate", key: "",
+                              problem: "the baseline already has tariffs, whose revenue it pays back per capita; \(request.scheme.rawValue) would change that too (use a baseline without tariffs)")
+        }
         if !request.outputFolderGiven {
             cfg.outputDirectory = (request.baseline as NSString).appendingPathComponent("policy-\(world.names[c])-\(request.scheme.rawValue)")
         }
@@ -260,7 +266,10 @@ public struct PolicyJob {
             let sub = try comm.split(color: group, key: comm.rank)
             let mine = Partition(count: missing.count, parts: groupCount).range(of: group)
             var local: [Candidate] = []
+            // Progress over the root's group (the other groups have as many candidates, give or take one).
+            let progress = PhaseProgress("policy, grid candidates", unit: "candidates", total: mine.count, log: log)
             for i in mine {
+                defer { progress.tick() }
                 let candidate = try evaluateOrRecordFailure(missing[i], start: baseStart, cfg: cfg, country: c, base: base,
                                                             old: old, income: income, comm: sub, log: log)
                 if sub.isRoot { local.append(candidate) }

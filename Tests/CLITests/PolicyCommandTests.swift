@@ -169,5 +169,21 @@ final class PolicyCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssertTrue(r.stderr.contains("world-rate-rebate"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: tb + "/p/policy.json"))
+        // A baseline with rebated tariffs: its revenue is paid back per capita, so another scheme is refused
+        // by the policy and by a tariff counterfactual (it would change the baseline's own rebate too).
+        let rebated = tariffs + ["--set", "equilibrium.closure=\"world-rate-rebate\""]
+        let rb = base + "/rebated-base"
+        let solved = try hat(["solve", configPath("two-country.toml"), "--out", rb] + Self.small + rebated)
+        XCTAssertEqual(solved.status, 0, solved.stderr)
+        let runs = [["policy", configPath("two-country.toml"), "--baseline", rb, "--country", "HOME", "--rebate", "labour-income", "--out", rb + "/p"],
+                    ["counterfactual", configPath("two-country.toml"), "--baseline", rb, "--experiment", "tariff", "--tariff", "0.3",
+                     "--rebate", "bottom-quintile", "--out", rb + "/p"]]
+        for arguments in runs {
+            let refused = try hat(arguments + Self.small + rebated)
+            XCTAssertEqual(refused.status, 2, "\(arguments[0]): \(refused.stderr)")
+            XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, refused.stderr)
+            XCTAssertTrue(refused.stderr.contains("--rebate") && refused.stderr.contains("already has tariffs"), refused.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: rb + "/p"), "\(arguments[0])")
+        }
     }
 }
