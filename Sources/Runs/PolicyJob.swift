@@ -73,21 +73,29 @@ public struct PolicyJob {
         var wages: [Double]
         var transfers: [Double]
         var evaluations: Int
+        /// States whose EV did not converge (no root of V^x = ΔV bracketed: with R a + w z < 0 there may be
+        /// none); −1 when the equilibrium or the analysis itself failed.
+        var unconvergedStates: Int
 
         init(tariff: Double, converged: Bool, welfare: [Double], evMean: Double, evQuintiles: [Double], multipliers: [Double],
-             rate: Double, wages: [Double], transfers: [Double], evaluations: Int) {
+             rate: Double, wages: [Double], transfers: [Double], evaluations: Int, unconvergedStates: Int) {
             self.tariff = tariff; self.converged = converged; self.welfare = welfare; self.evMean = evMean
             self.evQuintiles = evQuintiles; self.multipliers = multipliers; self.rate = rate; self.wages = wages
-            self.transfers = transfers; self.evaluations = evaluations
+            self.transfers = transfers; self.evaluations = evaluations; self.unconvergedStates = unconvergedStates
+        }
+        /// A candidate whose equilibrium or analysis failed: no welfare.
+        static func failed(_ t: Double, rate: Double, wages: [Double], transfers: [Double], evaluations: Int) -> Candidate {
+            Candidate(tariff: t, converged: false, welfare: PolicyObjective.all.map { _ in .nan }, evMean: .nan, evQuintiles: [],
+                      multipliers: [], rate: rate, wages: wages, transfers: transfers, evaluations: evaluations, unconvergedStates: -1)
         }
         func pack(into m: inout MessageWriter) {
             m.write(tariff); m.write(converged); m.write(welfare); m.write(evMean); m.write(evQuintiles); m.write(multipliers)
-            m.write(rate); m.write(wages); m.write(transfers); m.write(evaluations)
+            m.write(rate); m.write(wages); m.write(transfers); m.write(evaluations); m.write(unconvergedStates)
         }
         init(unpacking m: inout MessageReader) throws {
             tariff = try m.read(); converged = try m.read(); welfare = try m.read(); evMean = try m.read()
             evQuintiles = try m.read(); multipliers = try m.read(); rate = try m.read(); wages = try m.read()
-            transfers = try m.read(); evaluations = try m.read()
+            transfers = try m.read(); evaluations = try m.read(); unconvergedStates = try m.read()
         }
         func welfare(_ objective: PolicyObjective) -> Double { welfare[PolicyObjective.all.firstIndex(of: objective)!] }
 
@@ -96,7 +104,8 @@ public struct PolicyJob {
                      ("welfare", .object(zip(PolicyObjective.all, welfare).map { ($0.label, JSON.number($1)) })),
                      ("ev_mean_percent", .number(evMean)), ("ev_quintiles_percent", .numbers(evQuintiles)),
                      ("R", .number(rate)), ("wages", .numbers(wages)), ("transfers", .numbers(transfers)),
-                     ("world_evaluations", .integer(evaluations)), ("multipliers", .numbers(multipliers))])
+                     ("world_evaluations", .integer(evaluations)), ("ev_unconverged", .integer(unconvergedStates)),
+                     ("multipliers", .numbers(multipliers))])
         }
         init?(json: JSON) {
             guard let t = json["tariff"]?.double, case let .bool(c)? = json["converged"],
@@ -105,8 +114,9 @@ public struct PolicyJob {
                   let n = json["world_evaluations"]?.double, let lambda = json["multipliers"]?.doubles else { return nil }
             let welfare = PolicyObjective.all.compactMap { w[$0.label]?.double }
             guard welfare.count == PolicyObjective.all.count else { return nil }
+            let unconverged = json["ev_unconverged"]?.double.map { Int($0) } ?? (c ? 0 : -1)
             self.init(tariff: t, converged: c, welfare: welfare, evMean: mean, evQuintiles: q, multipliers: lambda,
-                      rate: r, wages: wages, transfers: tr, evaluations: Int(n))
+                      rate: r, wages: wages, transfers: tr, evaluations: Int(n), unconvergedStates: unconverged)
         }
     }
 
@@ -200,9 +210,8 @@ public struct PolicyJob {
         }
         let evaluator = try WorldEvaluator(world: newWorld, model: cfg.model, communicator: comm, income: income)
         let result = try solveEquilibrium(evaluator: evaluator, options: eq, log: .silent)
-        let failed = Candidate(tariff: t, converged: false, welfare: PolicyObjective.all.map { _ in .nan }, evMean: .nan,
-                               evQuintiles: [], multipliers: [], rate: result.prices.rates[0], wages: result.prices.wages,
-                               transfers: result.prices.transfers, evaluations: result.evaluations)
+        let failed = Candidate.failed(t, rate: result.prices.rates[0], wages: result.prices.wages, transfers: result.prices.transfers,
+                                      evaluations: result.evaluations)
         guard result.converged && !result.report.failed else { return failed }
         let new = try AnalysedHousehold.gather(country: c, from: evaluator, prices: result.prices)
         var settings = EquivalentVariation.Settings()
@@ -216,7 +225,7 @@ public struct PolicyJob {
         return Candidate(tariff: t, converged: ev.unconvergedCount == 0, welfare: PolicyObjective.all.map { $0.value(multipliers: lambda, household: old) },
                          evMean: mean / mass, evQuintiles: CrossSection(old, welfare: percent).quintiles().map { $0.welfare! },
                          multipliers: lambda, rate: result.prices.rates[0], wages: result.prices.wages,
-                         transfers: result.prices.transfers, evaluations: result.evaluations)
+                         transfers: result.prices.transfers, evaluations: result.evaluations, unconvergedStates: ev.unconvergedCount)
     }
 
     /// `evaluate`, with an analysis that fails (agreed within `comm`) recorded as a candidate that did not
@@ -225,12 +234,15 @@ public struct PolicyJob {
                                  country c: Int, base: BaselineRun, old: AnalysedHousehold, income: IncomeProcess,
                                  comm: Communicator, log: Logger) throws -> Candidate {
         do {
-            return try evaluate(t, start: start, cfg: cfg, country: c, base: base, old: old, income: income, comm: comm)
+            let candidate = try evaluate(t, start: start, cfg: cfg, country: c, base: base, old: old, income: income, comm: comm)
+            if candidate.unconvergedStates > 0 {
+                log(String(format: "policy: t = %.6f: the EV of %d state(s) has no bracketed root, so W is not defined there", t,
+                           candidate.unconvergedStates))
+            }
+            return candidate
         } catch let error as AnalysisError {
             log("policy: t = \(t): \(error)")
-            return Candidate(tariff: t, converged: false, welfare: PolicyObjective.all.map { _ in .nan }, evMean: .nan,
-                             evQuintiles: [], multipliers: [], rate: start.rate, wages: start.wages, transfers: start.transfers,
-                             evaluations: 0)
+            return Candidate.failed(t, rate: start.rate, wages: start.wages, transfers: start.transfers, evaluations: 0)
         }
     }
 
@@ -309,12 +321,23 @@ public struct PolicyJob {
             optima.append((objective, found, at))
             log(String(format: "policy: %@ optimum t = %.6f (bracket %.6f to %.6f, %d evaluations), W = %.10f",
                        objective.label, found.x, found.bracket.0, found.bracket.1, found.evaluations, found.value))
+            if let limit = PolicyJob.undefinedEnd(of: found, done) {
+                log(String(format: "policy: %@: W is not defined at t = %.6f, an end of the final bracket, so t = %.6f is the best where it is defined, not an interior optimum (not converged)",
+                           objective.label, limit, found.x))
+            }
         }
         try writeOutputs(cfg: cfg, country: c, old: old, grid: grid, done: done, optima: optima, comm: comm, folder: folder,
                          started: started)
         folder?.unlock()
-        let allConverged = optima.allSatisfy { $0.2.converged }
+        let allConverged = optima.allSatisfy { $0.2.converged && PolicyJob.undefinedEnd(of: $0.1, done) == nil }
         return allConverged ? .converged : .notConverged
+    }
+
+    /// An end of Brent's final bracket where W is not defined (a candidate that did not converge). The
+    /// search treats W there as −∞, so the maximum it returns may sit against that end rather than at a
+    /// stationary point of W. The bracket's ends are always evaluated candidates (grid points or Brent's own).
+    static func undefinedEnd(of found: ScalarMaximum, _ done: [Double: Candidate]) -> Double? {
+        [found.bracket.0, found.bracket.1].first { done[$0].map { !$0.converged } ?? false }
     }
 
     func writeOutputs(cfg: RunConfiguration, country c: Int, old: AnalysedHousehold, grid: [Double], done: [Double: Candidate],
@@ -357,7 +380,7 @@ public struct PolicyJob {
         try commitStagedOutputs(PolicyJob.outputs, folder: folder, comm: comm, directory: dir, localProblem: problem,
                                 note: "the candidates are in \(PolicyJob.checkpointName)") {
             let json = JSON.object([
-                ("status", .string(optima.allSatisfy { $0.2.converged } ? "converged" : "not-converged")),
+                ("status", .string(optima.allSatisfy { $0.2.converged && PolicyJob.undefinedEnd(of: $0.1, done) == nil } ? "converged" : "not-converged")),
                 ("country", .string(cfg.world.names[c])),
                 ("instrument", .string("tariff")),
                 ("rebate", .string(request.scheme.rawValue)),
@@ -374,6 +397,7 @@ public struct PolicyJob {
                         ("ev_mean_percent", .number(at.evMean)), ("ev_quintiles_percent", .numbers(at.evQuintiles)),
                         ("bracket", .numbers([found.bracket.0, found.bracket.1])),
                         ("at_range_end", .bool(found.x <= request.lower + request.tolerance || found.x >= request.upper - request.tolerance)),
+                        ("undefined_at_bracket_end", PolicyJob.undefinedEnd(of: found, done).map(JSON.number) ?? .null),
                         ("evaluations", .integer(found.evaluations)), ("R", .number(at.rate)), ("transfers", .numbers(at.transfers)),
                     ]))
                 })),

@@ -139,6 +139,35 @@ final class PolicyCommandTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("--resume"), refused.stderr)
     }
 
+    /// Where W is not defined (some state's EV has no root: with a deep borrowing limit, R a + w z < 0, V^x
+    /// has a minimum in x, and a household that loses more than it has no multiplier), the search does not
+    /// pass off the edge of that region as an optimum: the candidate records how many states, the optimum
+    /// names the undefined end of its bracket, and the run ends not converged (exit 3, outputs written).
+    func testAnOptimumAgainstTheRegionWhereWIsUndefinedIsNotConverged() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let deep = ["--set", "model.phi=1.5"]
+        let r0 = try hat(["solve", configPath("two-country.toml"), "--out", base] + Self.small + deep)
+        XCTAssertEqual(r0.status, 0, r0.stderr)
+        let (r, json) = try policy(base, base + "/p", ["--rebate", "labour-income"] + deep)
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertEqual(json["status"] as? String, "not-converged")
+        XCTAssertTrue(r.stderr.contains("has no bracketed root"), r.stderr)
+        let best = try optimum(json, "utilitarian")
+        let edge = try XCTUnwrap(best["undefined_at_bracket_end"] as? Double, "\(best)")
+        let unconverged = try XCTUnwrap(json["unconverged_candidates"] as? [Double])
+        XCTAssertTrue(unconverged.contains(edge), "\(edge) in \(unconverged)")
+        let t = try XCTUnwrap(best["tariff"] as? Double)
+        XCTAssertLessThan(abs(edge - t), 1e-3, "the best defined point is next to the edge")
+        let candidates = try XCTUnwrap(try readJSON(base + "/p/policy-candidates.json")["candidates"] as? [[String: Any]])
+        let atEdge = try XCTUnwrap(candidates.first { ($0["tariff"] as? Double) == edge })
+        XCTAssertGreaterThan(atEdge["ev_unconverged"] as? Int ?? 0, 0)
+        XCTAssertEqual(atEdge["converged"] as? Bool, false)
+        // The curve lists only candidates where W is defined.
+        let curve = try XCTUnwrap((json["welfare_curve"] as? [String: Any])?["utilitarian"] as? [[Double]])
+        XCTAssertFalse(curve.contains { unconverged.contains($0[0]) })
+    }
+
     /// Bad input: exit 2, one line naming the option or key, nothing written.
     func testBadInputExitsTwoNamingTheOption() throws {
         let base = temporaryDirectory()
