@@ -28,6 +28,10 @@ public struct EquilibriumOptions: Sendable {
     /// Called on the root after every residual evaluation of every strategy with the count so far: progress
     /// inside an iteration (its finite-difference Jacobian is one evaluation per unknown).
     public var onEvaluation: (@Sendable (_ evaluations: Int) -> Void)?
+    /// A Jacobian of the residuals near the start (row-major, unknowns × unknowns), e.g. the `jacobian` of a
+    /// solve at a nearby point: the first hybrid run uses it instead of its first finite-difference Jacobian,
+    /// saving one evaluation per unknown. Later fresh Jacobians are finite differences as usual.
+    public var startingJacobian: [Double]?
 
     public init(closure: MarketClosure, start: EquilibriumStart, tolerance: Double,
                 maxIterations: Int, evaluation: EvaluationOptions, reportingHouseholdTolerance: Double) {
@@ -58,6 +62,9 @@ public struct EquilibriumResult: Sendable {
     public var report: WorldOutcome
     /// Residuals of the reporting evaluation.
     public var reportResiduals: [Double]
+    /// The hybrid method's last Jacobian (finite differences with Broyden updates) near the solution, for
+    /// `EquilibriumOptions.startingJacobian` of a nearby solve; nil when no hybrid run had one.
+    public var jacobian: [Double]? = nil
     public var converged: Bool { reason.converged }
     /// max-abs residual; NaN if any residual is NaN.
     public var residualMax: Double { normInf(residuals) }
@@ -100,7 +107,8 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
     }
     return try reportEquilibrium(evaluator: evaluator, options: options, unknowns: record.x, residuals: record.residual,
                                  reason: record.reason, detail: record.detail, strategy: record.strategy,
-                                 iterations: record.iterations, evaluations: record.evaluations, noise: record.noise)
+                                 iterations: record.iterations, evaluations: record.evaluations, noise: record.noise,
+                                 jacobian: record.jacobian.isEmpty ? nil : record.jacobian)
 }
 
 /// The result at given unknowns: the world re-evaluated there with the reporting tolerance (collective),
@@ -111,7 +119,7 @@ public func solveEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpti
 public func reportEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOptions, unknowns x: [Double],
                               residuals: [Double]? = nil, reason: ConvergenceReason, detail: String = "",
                               strategy: String, iterations: Int = 0, evaluations: Int = 0,
-                              noise: Double? = nil) throws -> EquilibriumResult {
+                              noise: Double? = nil, jacobian: [Double]? = nil) throws -> EquilibriumResult {
     let world = evaluator.world, closure = options.closure
     let prices = closure.prices(from: x, countries: world.count)
     var reporting = options.evaluation
@@ -123,7 +131,8 @@ public func reportEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpt
                              residuals: residuals ?? reportResiduals, residualNames: closure.residualNames(countries: world.names),
                              reason: reason, reasonDetail: detail, strategy: strategy,
                              iterations: iterations, evaluations: evaluations,
-                             residualNoise: noise, prices: prices, report: report, reportResiduals: reportResiduals)
+                             residualNoise: noise, prices: prices, report: report, reportResiduals: reportResiduals,
+                             jacobian: jacobian)
 }
 
 /// The command of the equilibrium's collective loop: evaluate the world at these unknowns.
@@ -146,6 +155,8 @@ final class StrategyDriver {
         var noise: Double?
         /// Totals over all strategies, filled in by `run`.
         var iterations = 0, evaluations = 0
+        /// The last hybrid run's Jacobian (Broyden-updated), empty if it had none.
+        var jacobian: [Double] = []
 
         init(x: [Double], residual: [Double], reason: ConvergenceReason, detail: String, strategy: String, noise: Double?) {
             self.x = x; self.residual = residual; self.reason = reason; self.detail = detail; self.strategy = strategy
@@ -154,7 +165,7 @@ final class StrategyDriver {
 
         func pack(into m: inout MessageWriter) {
             m.write(x); m.write(residual); m.write(reason.rawValue); m.write(detail); m.write(strategy)
-            m.write(noise); m.write(iterations); m.write(evaluations)
+            m.write(noise); m.write(iterations); m.write(evaluations); m.write(jacobian)
         }
 
         init(unpacking m: inout MessageReader) throws {
@@ -163,7 +174,7 @@ final class StrategyDriver {
             guard let reason = ConvergenceReason(rawValue: raw) else { throw MessageError.invalid("convergence reason \(raw)") }
             self.reason = reason
             detail = try m.read(); strategy = try m.read(); noise = try m.read()
-            iterations = try m.read(); evaluations = try m.read()
+            iterations = try m.read(); evaluations = try m.read(); jacobian = try m.read()
         }
     }
 
@@ -212,11 +223,29 @@ final class StrategyDriver {
         }
     }
 
-    /// Hybrid on all unknowns from x.
-    func hybrid(from x: [Double], label: String) throws -> Outcome {
-        let r = try finder(tolerance: options.tolerance).solve(from: x, monitor: monitor(label)) { try self.evaluate($0) }
+    /// Hybrid on all unknowns from x; `given` replaces its first finite-difference Jacobian. The outcome
+    /// keeps the last finite-difference Jacobian (the same columns the finder would compute itself).
+    func hybrid(from x: [Double], label: String, given: [Double]? = nil) throws -> Outcome {
+        let finder = finder(tolerance: options.tolerance)
+        var pending = given.flatMap { $0.count == x.count * x.count ? $0 : nil }
+        var lastFresh: [Double] = []
+        let columns: JacobianFunction = { [self] at, f in
+            if let supplied = pending { pending = nil; return (supplied, 0) }
+            var jac = [Double](repeating: 0, count: at.count * at.count), used = 0
+            for j in at.indices {
+                let (column, n) = try finder.differenceColumn(j, at: at, residual: f) { try self.evaluate($0) }
+                used += n
+                for i in at.indices { jac[i * at.count + j] = column[i] }
+            }
+            lastFresh = jac
+            // As for the finder's own columns: it adds these evaluations to its count, `evaluate` to ours.
+            return (jac, used)
+        }
+        let r = try finder.solve(from: x, jacobian: columns, monitor: monitor(label)) { try self.evaluate($0) }
         iterations += r.iterations
-        return Outcome(x: r.x, residual: r.residual, reason: r.reason, detail: detail(r), strategy: label, noise: r.noise)
+        var out = Outcome(x: r.x, residual: r.residual, reason: r.reason, detail: detail(r), strategy: label, noise: r.noise)
+        out.jacobian = lastFresh.isEmpty ? (r.state?.jacobian ?? []) : lastFresh
+        return out
     }
 
     func detail(_ r: RootFindingResult) -> String {
@@ -291,7 +320,7 @@ final class StrategyDriver {
     func run(from x0: [Double]) throws -> Outcome {
         let bondName = closure.bondUnknownName
         log("strategy 1/3: hybrid (Powell dogleg, scaled variables, forward-difference Jacobian) on all \(x0.count) unknowns")
-        var r = try hybrid(from: x0, label: "hybrid")
+        var r = try hybrid(from: x0, label: "hybrid", given: options.startingJacobian)
         guard worthFallback(r), let from = best else { return bestOf(r) }
 
         log(String(format: "strategy 1 stopped (%@) at max-abs residual %.3e; switching to strategy 2/3: bracket %@ (bond demand rises with it) at the best wages so far, then hybrid",

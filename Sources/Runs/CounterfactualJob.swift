@@ -190,7 +190,8 @@ public struct CounterfactualJob {
             if let step = request.decomposeStep {
                 t0 = Date()
                 decomposition = try decompose(step: step, cfg: cfg, world: cfg.world, newWorld: newWorld, country: c, base: base,
-                                              new: result.prices, rebate: rebate, old: old, income: income, comm: comm, log: log)
+                                              new: result.prices, rebate: rebate, old: old, income: income, comm: comm,
+                                              jacobian: result.jacobian, log: log)
                 timings.append(("decomposition", Date().timeIntervalSince(t0)))
             }
         } else {
@@ -372,8 +373,12 @@ public struct CounterfactualJob {
     /// along the line to the new equilibrium's) and the analysed household's decomposition there.
     func decompose(step: Double, cfg: RunConfiguration, world: World, newWorld: World, country c: Int, base: BaselineRun,
                    new: Prices, rebate: RebateScheme?, old: AnalysedHousehold, income: IncomeProcess, comm: Communicator,
-                   log: Logger) throws -> GainsDecomposition {
+                   jacobian nearby: [Double]?, log: Logger) throws -> GainsDecomposition {
         var problems: [HouseholdProblem] = []
+        // Each solve starts from the Jacobian of the last one nearby (the counterfactual's, then h = +step's):
+        // the two points are close, so a fresh finite-difference Jacobian would cost one evaluation per
+        // unknown for little.
+        var jacobian = nearby
         for h in [step, -step] {
             let w = GainsDecomposition.world(from: world, to: newWorld, at: h)
             // The counterfactual's own closure: revenue rebated (by its scheme) exactly when it is there.
@@ -387,8 +392,10 @@ public struct CounterfactualJob {
                 x += rebating.map { base.transfers[$0] + h * (new.transfers[$0] - base.transfers[$0]) }
                 eq.start.unknowns = x
             }
+            eq.startingJacobian = jacobian
             let evaluator = try WorldEvaluator(world: w, model: cfg.model, communicator: comm, income: income)
             let result = try solveEquilibrium(evaluator: evaluator, options: eq, log: .silent)
+            jacobian = result.jacobian ?? jacobian
             guard result.converged && !result.report.failed else {
                 throw AnalysisError("decomposition: the equilibrium at h = \(h) did not converge (\(result.reason.message))")
             }

@@ -129,6 +129,35 @@ final class CompositionTests: XCTestCase {
         XCTAssertEqual(ok.value, 7)
     }
 
+    /// A starting Jacobian from a nearby solve replaces the first finite-difference one: the nearby
+    /// equilibrium takes fewer evaluations than one per unknown, and lands on the same prices as a solve
+    /// with its own Jacobian.
+    func testStartingJacobianFromANearbySolve() throws {
+        let config = try ConfigurationLoader.load(path: configPath("three-country.toml"))
+        let base = try solveEquilibrium(evaluator: try WorldEvaluator(world: config.world, model: config.model, communicator: comm),
+                                        options: config.equilibrium)
+        XCTAssertTrue(base.converged)
+        /// The world with every trade cost's excess over 1 scaled by `factor`, solved from `from`'s prices.
+        func solve(_ factor: Double, from: EquilibriumResult, jacobian: [Double]?) throws -> EquilibriumResult {
+            var world = config.world
+            world.tradeCosts = world.tradeCosts.map { $0 == 1 ? 1 : 1 + factor * ($0 - 1) }
+            var options = config.equilibrium
+            options.start.wages = from.prices.wages
+            options.start.rate = from.prices.rates[0]
+            options.startingJacobian = jacobian
+            return try solveEquilibrium(evaluator: try WorldEvaluator(world: world, model: config.model, communicator: comm), options: options)
+        }
+        let first = try solve(0.9, from: base, jacobian: nil)
+        let jacobian = try XCTUnwrap(first.jacobian)
+        XCTAssertEqual(jacobian.count, first.unknowns.count * first.unknowns.count)
+        let own = try solve(0.899, from: first, jacobian: nil)
+        let reused = try solve(0.899, from: first, jacobian: jacobian)
+        XCTAssertTrue(first.converged && own.converged && reused.converged)
+        XCTAssertLessThan(reused.evaluations, own.evaluations, "no first finite-difference Jacobian (\(first.unknowns.count) unknowns)")
+        XCTAssertEqual(reused.prices.rates[0], own.prices.rates[0], accuracy: 1e-8)
+        for (a, b) in zip(reused.prices.wages, own.prices.wages) { XCTAssertEqual(a, b, accuracy: 1e-8) }
+    }
+
     // MARK: Evaluators that outlive a world
 
     func testEvaluatorUpdateKeepsWorkspacesAndWarmStarts() throws {
