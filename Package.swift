@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers", "HATModel"]),
         // Heterogeneous firms (Melitz–Chaney): the static firm world, its counterfactuals (FIRMS-SPEC).
         .target(name: "Firms", dependencies: ["Solvers"]),
-        .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity", "Checksum",
+        .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity", "Checksum", "Firms",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Output", dependencies: ["Analysis", "Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers", "Checksum"]),
         .target(name: "Calibration", dependencies: ["Checksum", "Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"]),
@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Analysis", dependencies: ["HATModel", "Equilibrium", "HATConfig", "Parallel", "Solvers"], swiftSettings: kernelFlags),
         // One command's run into one output folder: preflight checks, the solve, calibration and
         // counterfactual jobs, the baseline check, committing outputs, exit codes.
-        .target(name: "Runs", dependencies: ["Analysis", "Calibration", "Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"],
+        .target(name: "Runs", dependencies: ["Analysis", "Calibration", "Firms", "Equilibrium", "Gravity", "HATConfig", "HATModel", "Output", "Parallel", "Solvers", "Storage"],
                 swiftSettings: kernelFlags),
         // The σε × γ sweep: points over rank groups, the ψ̃ secant, the table, the elasticity target.
         .target(name: "Sweeps", dependencies: ["Analysis", "Calibration", "Equilibrium", "Gravity", "HATConfig", "Output", "Parallel", "Runs", "Solvers", "Storage"],

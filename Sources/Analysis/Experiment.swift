@@ -40,11 +40,14 @@ public enum TradeExperiment: Sendable, Equatable {
 
     /// The same experiment with the partner spelled as in `world` (for labels and folder names); unchanged
     /// when the partner is unknown.
-    public func canonical(in world: World) -> TradeExperiment {
-        guard let name = partner, let p = world.countryIndex(name) else { return self }
+    public func canonical(in world: World) -> TradeExperiment { canonical(names: world.names) }
+
+    public func canonical(names: [String]) -> TradeExperiment {
+        guard let name = partner,
+              let p = names.firstIndex(of: name) ?? names.firstIndex(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) else { return self }
         switch self {
-        case .bilateral: return .bilateral(partner: world.names[p])
-        case .tariff: return .tariff(partner: world.names[p])
+        case .bilateral: return .bilateral(partner: names[p])
+        case .tariff: return .tariff(partner: names[p])
         default: return self
         }
     }
@@ -58,29 +61,37 @@ public enum TradeExperiment: Sendable, Equatable {
         }
     }
 
-    /// The new world: trade costs multiplied by `factor` (not floored again at 1, as the author's drivers do),
-    /// or a tariff of rate `tariff` levied on top of any existing one: t′ = (1 + t)(1 + tariff) − 1. Fails with a reason when a partner is unknown or is the country.
-    public func apply(to world: World, country c: Int, factor: Double, tariff: Double) throws -> World {
-        let m = world.count
-        var out = world
+    /// The (importer, exporter) pairs the experiment changes, for countries `names` and analysed country c:
+    /// its imports from every partner (unilateral, tariff), every pair (global), or one (bilateral:ISO,
+    /// tariff:ISO). Fails with a reason when a partner is unknown or is the country.
+    public func changedPairs(names: [String], country c: Int) throws -> [(importer: Int, exporter: Int)] {
+        let m = names.count
         var partnerIndex: Int?
         if let name = partner {
-            guard let p = world.countryIndex(name) else {
-                throw AnalysisError("unknown partner \"\(name)\" (countries: \(world.names.joined(separator: ", ")))")
+            guard let p = names.firstIndex(of: name) ?? names.firstIndex(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) else {
+                throw AnalysisError("unknown partner \"\(name)\" (countries: \(names.joined(separator: ", ")))")
             }
             guard p != c else { throw AnalysisError("the partner \(name) is the analysed country itself") }
             partnerIndex = p
         }
         switch self {
-        case .unilateral:
-            for j in 0..<m where j != c { out.tradeCosts[c * m + j] *= factor }
         case .global:
-            for i in 0..<m { for j in 0..<m where j != i { out.tradeCosts[i * m + j] *= factor } }
-        case .bilateral:
-            out.tradeCosts[c * m + partnerIndex!] *= factor
-        case .tariff:
-            for j in 0..<m where j != c && (partnerIndex == nil || partnerIndex == j) {
-                out.tariffs[c * m + j] = (1 + out.tariffs[c * m + j]) * (1 + tariff) - 1
+            return (0..<m).flatMap { i in (0..<m).filter { $0 != i }.map { (importer: i, exporter: $0) } }
+        case .unilateral, .bilateral, .tariff:
+            return (0..<m).filter { $0 != c && (partnerIndex == nil || partnerIndex == $0) }.map { (importer: c, exporter: $0) }
+        }
+    }
+
+    /// The new world: trade costs multiplied by `factor` (not floored again at 1, as the author's drivers do),
+    /// or a tariff of rate `tariff` levied on top of any existing one: t′ = (1 + t)(1 + tariff) − 1. Fails with a reason when a partner is unknown or is the country.
+    public func apply(to world: World, country c: Int, factor: Double, tariff: Double) throws -> World {
+        let m = world.count
+        var out = world
+        for (i, j) in try changedPairs(names: world.names, country: c) {
+            if isTariff {
+                out.tariffs[i * m + j] = (1 + out.tariffs[i * m + j]) * (1 + tariff) - 1
+            } else {
+                out.tradeCosts[i * m + j] *= factor
             }
         }
         return out

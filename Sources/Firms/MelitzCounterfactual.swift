@@ -10,7 +10,7 @@ extension MelitzSolution {
             let alone = MelitzWorld(names: [world.names[c]], labour: [world.labour[c]], sigma: world.sigma,
                                     distributions: [world.distributions[c]], entryCosts: [world.entryCosts[c]],
                                     fixedCosts: [[world.fixedCosts[c][c]]], tradeCosts: [[1]], tariffs: [[0]],
-                                    entry: entry, outsideShare: world.outsideShare)
+                                    entry: entry, differentiatedShare: world.differentiatedShare)
             return try MelitzEquilibrium(world: alone).solve().welfare[0]
         }
     }
@@ -46,7 +46,7 @@ public struct MelitzHatAlgebra: Sendable {
         guard let k = world.commonParetoShape else {
             throw FirmsError(key: "firms.distribution", problem: "exact hat algebra needs Pareto productivity with one shape k in every country; re-solve instead")
         }
-        guard case .free = world.entry, world.outsideShare == nil else {
+        guard case .free = world.entry, world.differentiatedShare == nil else {
             throw FirmsError(key: "firms.entry", problem: "exact hat algebra is implemented for free entry without an outside good; re-solve instead")
         }
         let sigma = world.sigma, kappa = k / (sigma - 1), thetaW = sigma * kappa - 1

@@ -154,7 +154,7 @@ public struct MelitzEquilibrium: Sendable {
     public func solve() throws -> MelitzSolution {
         try world.validate()
         let n = world.count
-        if let beta = world.outsideShare { return try solveWithOutsideGood(share: beta) }
+        if let beta = world.differentiatedShare { return try solveWithOutsideGood(share: beta) }
         if case .fixed = world.entry { return try solveFixedEntry() }
         // Wages and shifters together: Newton on (log w_1..N−1, log B) for free entry and spending, with a
         // finite-difference Jacobian and backtracking, so that no intermediate wage vector needs a positive
@@ -213,7 +213,7 @@ public struct MelitzEquilibrium: Sendable {
     /// markets not necessarily clear. For partial elasticities ("at fixed wages") and the homogeneity checks.
     public func solveAtFixedWages(_ w: [Double]) throws -> MelitzSolution {
         try world.validate()
-        guard case .free = world.entry, world.outsideShare == nil else {
+        guard case .free = world.entry, world.differentiatedShare == nil else {
             throw FirmsError(key: "firms.entry", problem: "fixed wages are for free entry without an outside good")
         }
         let b = try freeEntryShifters(wages: w, start: nil).map(exp)
@@ -264,7 +264,7 @@ public struct MelitzEquilibrium: Sendable {
     /// differentiated sector's spending, a linear system (FIRMS-SPEC §2.3).
     func solveWithOutsideGood(share beta: Double) throws -> MelitzSolution {
         guard case .free = world.entry else {
-            throw FirmsError(key: "firms.outside_good", problem: "is implemented with free entry only")
+            throw FirmsError(key: "firms.differentiated_share", problem: "is implemented with free entry only")
         }
         let n = world.count
         let w = [Double](repeating: 1, count: n)
@@ -277,15 +277,15 @@ public struct MelitzEquilibrium: Sendable {
             a[dest * n + src] = ((1 + t) - beta * t) * block.salesPerEntrant(dest, src)
         } }
         guard let mass = linearSolve(a, (0..<n).map { beta * world.labour[$0] }, n: n, columns: 1) else {
-            throw FirmsError(key: "firms.outside_good", problem: "the entry masses are not determined (singular system)")
+            throw FirmsError(key: "firms.differentiated_share", problem: "the entry masses are not determined (singular system)")
         }
         if let bad = mass.firstIndex(where: { $0 <= 0 }) {
-            throw FirmsError(key: "firms.outside_good", problem: "\(world.names[bad]) would have a negative mass of entrants (it specialises out of the differentiated sector), so the outside good is not produced everywhere as assumed")
+            throw FirmsError(key: "firms.differentiated_share", problem: "\(world.names[bad]) would have a negative mass of entrants (it specialises out of the differentiated sector), so the outside good is not produced everywhere as assumed")
         }
         let report = MelitzSolveReport(converged: true, iterations: 0, residual: 0)
         let solution = try MelitzSolution(world: world, wages: w, shifters: b, entryMass: mass, report: report)
         for i in 0..<n where solution.labourSplit[i].total > 1 + 1e-12 {
-            throw FirmsError(key: "firms.outside_good", problem: "\(world.names[i])'s differentiated sector needs \(solution.labourSplit[i].total) of its labour, so the outside good is not produced there as assumed")
+            throw FirmsError(key: "firms.differentiated_share", problem: "\(world.names[i])'s differentiated sector needs \(solution.labourSplit[i].total) of its labour, so the outside good is not produced there as assumed")
         }
         return solution
     }

@@ -34,7 +34,7 @@ public struct MelitzSolution: Sendable {
         self.report = report
         let n = world.count, sigma = world.sigma
         // Mean wage one (the model is homogeneous of degree one in w: B scales as c^σ, cutoffs not at all).
-        let c = world.outsideShare == nil && normalise ? Double(n) / w0.reduce(0, +) : 1
+        let c = world.differentiatedShare == nil && normalise ? Double(n) / w0.reduce(0, +) : 1
         wages = w0.map { c * $0 }
         demandShifters = b0.map { pow(c, sigma) * $0 }
         let block = FirmBlock(world: world, wages: wages, shifters: demandShifters)
@@ -80,7 +80,7 @@ public struct MelitzSolution: Sendable {
     public var welfare: [Double] {
         (0..<count).map { n in
             let perWorker = income[n] / world.labour[n]
-            return perWorker / pow(priceIndex[n], world.outsideShare ?? 1)
+            return perWorker / pow(priceIndex[n], world.differentiatedShare ?? 1)
         }
     }
 

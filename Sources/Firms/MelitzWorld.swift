@@ -35,19 +35,19 @@ public struct MelitzWorld: Sendable, Equatable {
     public var tariffs: [[Double]]
     public var entry: FirmEntry
     /// An outside good made one-for-one from labour and traded freely: w ≡ 1, and the differentiated sector
-    /// gets the share `outsideShare` of spending, 1 − β.
-    public var outsideShare: Double?
+    /// gets the share `differentiatedShare` of spending, 1 − β.
+    public var differentiatedShare: Double?
 
     public var count: Int { names.count }
 
     public init(names: [String], labour: [Double], sigma: Double, distributions: [ProductivityDistribution],
                 entryCosts: [Double], fixedCosts: [[Double]], tradeCosts: [[Double]], tariffs: [[Double]]? = nil,
-                entry: FirmEntry = .free, outsideShare: Double? = nil) {
+                entry: FirmEntry = .free, differentiatedShare: Double? = nil) {
         self.names = names; self.labour = labour; self.sigma = sigma; self.distributions = distributions
         self.entryCosts = entryCosts; self.fixedCosts = fixedCosts; self.tradeCosts = tradeCosts
         let n = names.count
         self.tariffs = tariffs ?? Array(repeating: Array(repeating: 0, count: n), count: n)
-        self.entry = entry; self.outsideShare = outsideShare
+        self.entry = entry; self.differentiatedShare = differentiatedShare
     }
 
     /// The Pareto shape common to every country, if all are (untruncated) Pareto with the same k.
@@ -113,8 +113,8 @@ public struct MelitzWorld: Sendable, Equatable {
         case .free: try positive(entryCosts, "firms.entry_cost")
         case let .fixed(mass): try positive(mass, "firms.entry_mass")
         }
-        if let beta = outsideShare, !(beta > 0 && beta < 1) {
-            throw FirmsError(key: "firms.outside_good", problem: "the differentiated sector's spending share is \(beta); must be in (0, 1)")
+        if let beta = differentiatedShare, !(beta > 0 && beta < 1) {
+            throw FirmsError(key: "firms.differentiated_share", problem: "the differentiated sector's spending share is \(beta); must be in (0, 1)")
         }
     }
 }

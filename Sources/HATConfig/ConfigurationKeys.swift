@@ -15,6 +15,8 @@ public enum ConfigValueType: String, Sendable, CaseIterable {
     case stringArray = "string array"
     /// An array of rows of numbers.
     case matrix
+    /// A number, or an array of rows of numbers.
+    case numberOrMatrix = "number or matrix"
     /// An array of numbers, or a table `{ from, to, count }` of equally spaced numbers (a sweep's grid).
     case numberArrayOrRange = "number array or range"
     /// An array of `[a, b]` pairs of numbers (a sweep's explicit points).
@@ -295,6 +297,34 @@ public enum ConfigurationKeys {
                 "auto: split countries into blocks of income states when ranks outnumber countries; on: always cut the country x income-state rows into equal-cost pieces; off: whole countries"),
             key("load_balance", .boolean, .boolean(true), .any,
                 "rebuild the layout once from the first evaluation's measured cost (household iterations x grid size)"),
+        ]),
+        section("firms", required: false, "heterogeneous firms (Melitz-Chaney): with households = \"representative\" the static firm world, solved instead of the household model ([model], [grid], [income], [equilibrium] and world.tfp are then not used)", [
+            key("households", .string, .string("representative"), .oneOf(["representative"]),
+                "who buys from the firms: representative, one consumer per country with CES demand over varieties"),
+            key("sigma", .number, .required, .above(1),
+                "sigma, the elasticity of substitution between varieties"),
+            key("distribution", .string, .string("pareto"), .oneOf(["pareto", "truncated-pareto", "lognormal"]),
+                "the productivity distribution G_i of entrants: pareto G = 1 - (b/phi)^k; truncated-pareto, the same on [b, upper_bound]; lognormal, log phi normal with median b"),
+            key("shape", .number, .conditional("required for pareto and truncated-pareto"), .described("> sigma - 1 for pareto, > 0 for truncated-pareto"),
+                "the Pareto shape k (one for every country)"),
+            key("lower_bound", .numberArray, .required, .above(0),
+                "b_i, one per country: the Pareto lower bound, or the lognormal median"),
+            key("upper_bound", .numberArray, .conditional("required for truncated-pareto"), .described("each > lower_bound"),
+                "phi_H,i, one per country: the top of the truncated Pareto (cutoffs above it give zero trade)"),
+            key("lognormal_sigma", .number, .conditional("required for lognormal"), .above(0),
+                "the standard deviation of log productivity (lognormal)"),
+            key("entry", .string, .string("free"), .oneOf(["free", "fixed"]),
+                "free: entrants pay entry_cost until expected profits are zero (Melitz); fixed: a given mass of potential firms (Chaney), whose profits are income of their home country"),
+            key("entry_cost", .numberArray, .conditional("required with entry = free"), .above(0),
+                "f_E,i, one per country, in units of the country's labour"),
+            key("entry_mass", .numberArray, .conditional("required with entry = fixed"), .above(0),
+                "the mass of potential firms of each country (entry = fixed)"),
+            key("fixed_cost", .numberOrMatrix, .required, .described(">= 0; a matrix has a positive diagonal"),
+                "f_ni, the fixed cost (in the exporter's labour) of serving market n: one number for every n != i (with domestic_fixed_cost), or an M x M matrix, row = importer n, column = exporter i, diagonal f_ii"),
+            key("domestic_fixed_cost", .numberArray, .conditional("required when fixed_cost is a number"), .above(0),
+                "f_ii, one per country: plant overhead and domestic market access; not with a fixed_cost matrix"),
+            key("differentiated_share", .number, .optional("no outside good"), .between(0, 1),
+                "with an outside good (made one-for-one from labour, freely traded, so w = 1): the share beta of spending on the differentiated good; needs entry = free"),
         ]),
         section("output", required: false, "where the results go", [
             key("dir", .path, .optional("out/<config name>"), .described("not empty"),

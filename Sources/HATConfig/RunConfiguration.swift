@@ -289,6 +289,9 @@ struct Reader {
 
     func configuration(base: URL) throws -> RunConfiguration {
         try checkUnknownKeys()
+        if root["firms"] != nil || overrides.keys.contains(where: { $0.hasPrefix("firms.") }) {
+            throw fail("firms", "a firm world is solved by hat solve and hat counterfactual; this command needs the household model (no [firms] table)")
+        }
         for s in ConfigurationKeys.sections where s.required { _ = try section(s.name, required: true) }
 
         // [model]
@@ -595,19 +598,8 @@ struct Reader {
     }
 
     func readExplicitWorld() throws -> World {
-        guard let namesValue = try value("world", "countries") else { throw fail("world.countries", "missing required key") }
-        guard let namesArray = namesValue.array else { throw fail("world.countries", "must be an array of strings") }
-        let names = try namesArray.enumerated().map { i, v -> String in
-            guard let s = v.string, !s.isEmpty else { throw fail("world.countries", "entry \(i + 1) must be a non-empty string") }
-            // Names go into one-line logs, the layout description and CSV headers.
-            guard !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || ";,\"".unicodeScalars.contains($0) }) else {
-                throw fail("world.countries", "entry \(i + 1) must not contain control characters, quotes, commas or semicolons")
-            }
-            return s
-        }
+        let names = try countryNames()
         let m = names.count
-        guard m >= 1 else { throw fail("world.countries", "must name at least one country") }
-        guard Set(names).count == m else { throw fail("world.countries", "country names must be unique") }
         let tfp = try doubles("world", "tfp")!
         guard tfp.count == m else { throw fail("world.tfp", "has \(tfp.count) entries for \(m) countries") }
         guard tfp.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail("world.tfp", "entries must be > 0") }

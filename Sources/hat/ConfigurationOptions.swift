@@ -19,6 +19,16 @@ struct ConfigurationOptions: ParsableArguments {
 
     @OptionGroup var overrides: OverrideOptions
 
+    /// Whether the configuration is a firm world (`[firms]`): `hat solve` and `hat counterfactual` run its jobs.
+    var isFirmWorld: Bool { ConfigurationLoader.isFirmWorld(path: config, overrides: overrides.values) }
+
+    /// Read, override and validate a firm world (`ConfigError` on bad input), then apply `--out`.
+    func loadFirmWorld() throws -> LoadedFirmWorld {
+        var cfg = try ConfigurationLoader.loadFirmWorld(path: config, overrides: overrides.values)
+        if let out { cfg.outputDirectory = out }
+        return LoadedFirmWorld(configuration: cfg, folderFile: out == nil ? config : "--out", folderKey: out == nil ? "output.dir" : "")
+    }
+
     /// Read, override and validate the configuration (`ConfigError` on bad input), then apply `--out`.
     func load() throws -> LoadedConfiguration {
         var cfg = try ConfigurationLoader.load(path: config, overrides: overrides.values)

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HATConfig
 import HATModel
+import Parallel
 import Runs
 
 struct Counterfactual: ParsableCommand {
@@ -44,6 +45,10 @@ struct Counterfactual: ParsableCommand {
     @Option(help: ArgumentHelp("How tariff revenue is paid back: per-capita (the default), labour-income (in proportion to w z), bottom-quintile (to the poorest fifth by income) or discard (thrown away); only where there is revenue (a tariff experiment, or a baseline with rebated tariffs).", valueName: "scheme"))
     var rebate: RebateScheme?
 
+    @Option(name: .customLong("fixed-cost-factor"), parsing: .unconditional,
+            help: ArgumentHelp("Firm worlds: multiplier of the market fixed costs f_ni of the pairs the experiment changes, > 0 (default 1; with it, --factor defaults to 1).", valueName: "F"))
+    var fixedCostFactor: Double?
+
     @Flag(help: "Also split every state's gains as in Proposition 2 (substitution, factor prices, asset holdings, distribution), by central differences along the experiment.")
     var decompose = false
 
@@ -73,6 +78,25 @@ struct Counterfactual: ParsableCommand {
 
     func run() throws {
         let started = Date()
+        if options.isFirmWorld {
+            // Options of the household model's counterfactual have no meaning for a firm world.
+            let householdOnly: [(String, Bool)] = [("--ev-method", evMethod != .author), ("--ev-start", evStart != 1.05),
+                                                   ("--rebate", rebate != nil), ("--decompose", decompose)]
+            if let (flag, _) = householdOnly.first(where: { $0.1 }) {
+                throw ValidationError(ConfigError(file: flag, key: "", problem: "applies to the household model, not to a firm world").description)
+            }
+            var firm = FirmCounterfactualJob.Request(baseline: baseline, experiment: experiment)
+            firm.factor = factor; firm.fixedCostFactor = fixedCostFactor; firm.tariff = tariff; firm.country = country
+            firm.outputFolderGiven = options.out != nil
+            let loaded = try options.loadFirmWorld()
+            _ = try FirmCounterfactualJob.changedWorld(loaded.configuration.world, request: firm)
+            let comm = MPIEnvironment.world()
+            finish(try FirmCounterfactualJob(loaded: loaded, request: firm, communicator: comm, log: commandLogger(comm)).run(started: started))
+            return
+        }
+        if fixedCostFactor != nil {
+            throw ValidationError(ConfigError(file: "--fixed-cost-factor", key: "", problem: "applies to firm worlds ([firms]) only").description)
+        }
         let job = CounterfactualJob(loaded: try options.load(), request: request)
         finish(try job.run(started: started))
     }

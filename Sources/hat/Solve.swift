@@ -28,6 +28,13 @@ struct Solve: ParsableCommand {
         let started = Date()
         // With checkpoints, a stop at any moment is honoured at the first safe point (exit 75).
         if checkpointDir != nil { StopSignal.install() }
+        if options.isFirmWorld {
+            if checkpointDir != nil { throw ValidationError("--checkpoint-dir: a firm world solves in milliseconds and has no checkpoints") }
+            let loaded = try options.loadFirmWorld()
+            let comm = MPIEnvironment.world()
+            finish(try FirmSolveJob(loaded: loaded, communicator: comm, log: commandLogger(comm)).run(started: started))
+            return
+        }
         // Validate everything before MPI starts: a bad input costs nothing and writes nothing.
         let loaded = try options.load()
         let comm = MPIEnvironment.world()

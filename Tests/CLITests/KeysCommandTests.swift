@@ -20,7 +20,7 @@ final class KeysCommandTests: XCTestCase {
         XCTAssertEqual(kinds, ["Run configuration (hat solve, calibrate, counterfactual, planner, policy, bench CONFIG)",
                                "Sweep specification (hat sweep SPEC)"])
         let headers = lines.filter { $0.hasPrefix("[") }.map { String($0.prefix { $0 != "]" }.dropFirst()) }
-        XCTAssertEqual(headers, ["model", "grid", "income", "world", "equilibrium", "calibration", "analysis", "parallel", "output",
+        XCTAssertEqual(headers, ["model", "grid", "income", "world", "equilibrium", "calibration", "analysis", "parallel", "firms", "output",
                                  "sweep", "targets", "psi", "target"])
         XCTAssertLessThan(lines.firstIndex(of: kinds[1])!, lines.firstIndex { $0.hasPrefix("[sweep]") }!)
         XCTAssertGreaterThan(lines.firstIndex(of: kinds[1])!, lines.firstIndex { $0.hasPrefix("  output.dir ") }!)
@@ -64,7 +64,7 @@ final class KeysCommandTests: XCTestCase {
         XCTAssertEqual(lines.last, "", "ends with a newline")
         XCTAssertEqual(lines.filter { $0.hasPrefix("## ") },
                        ["## Run configuration (hat solve, calibrate, counterfactual, planner, policy, bench CONFIG)", "## Sweep specification (hat sweep SPEC)"])
-        XCTAssertEqual(lines.filter { $0 == "| key | type | default | valid values | description |" }.count, 13)
+        XCTAssertEqual(lines.filter { $0 == "| key | type | default | valid values | description |" }.count, 14)
         XCTAssertTrue(r.stdout.contains("| `model.sigma_eps` | number | required | > 0 | scale of the taste shocks"), r.stdout)
         XCTAssertTrue(r.stdout.contains("| `equilibrium.tolerance` | number | `1e-10` | > 0 |"), r.stdout)
         XCTAssertTrue(r.stdout.contains("| `psi.step` | number | `0.05` | not 0 |"), r.stdout)

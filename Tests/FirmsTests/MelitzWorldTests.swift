@@ -250,7 +250,7 @@ final class MelitzWorldTests: XCTestCase {
     func testOutsideGoodHomeMarketEffect() throws {
         func world(_ tauInto0: Double) -> MelitzWorld {
             MelitzWorld(names: ["big", "small"], labour: [3, 1], sigma: 4, distributions: Array(repeating: .pareto(shape: 5, lowerBound: 0.3), count: 2),
-                        entryCosts: [1, 1], fixedCosts: [[1, 1.5], [1.5, 1]], tradeCosts: [[1, tauInto0], [1.5, 1]], outsideShare: 0.4)
+                        entryCosts: [1, 1], fixedCosts: [[1, 1.5], [1.5, 1]], tradeCosts: [[1, tauInto0], [1.5, 1]], differentiatedShare: 0.4)
         }
         let s = try MelitzEquilibrium(world: world(1.5)).solve()
         XCTAssertGreaterThan(s.entryMass[0] / s.entryMass[1], 3)
@@ -291,7 +291,7 @@ final class MelitzWorldTests: XCTestCase {
         w = Self.appendix(); w.tradeCosts[1][0] = 0.9; cases.append((w, "world.trade_costs"))
         w = Self.appendix(); w.tariffs[1][1] = 0.1; cases.append((w, "world.tariffs"))
         w = Self.appendix(entry: .fixed(mass: [1, 1])); cases.append((w, "firms.entry_mass"))
-        w = Self.appendix(); w.outsideShare = 1.2; cases.append((w, "firms.outside_good"))
+        w = Self.appendix(); w.differentiatedShare = 1.2; cases.append((w, "firms.differentiated_share"))
         for (world, key) in cases {
             XCTAssertThrowsError(try MelitzEquilibrium(world: world).solve(), key) { error in
                 XCTAssertTrue("\(error)".hasPrefix(key), "\(key): \(error)")

@@ -19,6 +19,7 @@ final class ConfigurationKeysTests: XCTestCase {
         case .numberArray: return "[1.0, 1.0]"
         case .stringArray: return "[\"A\", \"B\"]"
         case .matrix: return "[[0.0, 0.0], [0.0, 0.0]]"
+        case .numberOrMatrix: return "1.5"
         case .numberArrayOrRange: return "{ from = 0.3, to = 0.4, count = 2 }"
         case .numberPairs: return "[[0.3, 1.4]]"
         }
@@ -169,6 +170,21 @@ final class ConfigurationKeysTests: XCTestCase {
     /// two-country.toml with `key` set to `value` (with the fixed-rate closure for its R); the calibration's
     /// keys on the small calibration (its shifts need a world built from data).
     func load(_ key: ConfigKey, _ value: String) throws {
+        if key.section == "firms" {
+            // A firm world (three countries): the file and overrides under which the key applies.
+            var file = "melitz-appendix.toml", context: [String] = []
+            switch (key.name, value) {
+            case ("lognormal_sigma", _), ("distribution", "\"lognormal\""): file = "melitz-lognormal.toml"
+            case ("entry_mass", _), ("entry", "\"fixed\""): file = "melitz-chaney.toml"
+            case ("distribution", "\"truncated-pareto\""): context = ["firms.upper_bound=[9, 9, 9]"]
+            case ("domestic_fixed_cost", _): context = ["firms.fixed_cost=1.5"]
+            default: break
+            }
+            let entry = value.hasPrefix("[") ? String(value.dropFirst().split(separator: ",")[0]) : value
+            let three = "[\(entry), \(entry), \(entry)]"
+            _ = try ConfigurationLoader.loadFirmWorld(path: configPath(file), overrides: context + ["\(key.dotted)=\(key.type == .numberArray ? three : value)"])
+            return
+        }
         let file = key.section == "calibration" ? "ek19-calibrate-small.toml" : "two-country.toml"
         let context = key.dotted == "equilibrium.fixed_rate" ? ["equilibrium.closure=fixed-rate"] : []
         _ = try ConfigurationLoader.load(path: configPath(file), overrides: context + ["\(key.dotted)=\(value)"])

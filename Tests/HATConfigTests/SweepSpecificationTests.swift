@@ -132,6 +132,7 @@ final class SweepSpecificationTests: XCTestCase {
             case .number, .numberArrayOrRange: wrongType = "\"x\""
             case .integer: wrongType = "1.5"
             case .boolean, .string, .path, .stringArray, .numberPairs, .numberArray, .matrix: wrongType = "1"
+            case .numberOrMatrix: wrongType = "\"x\""
             }
             let e = error(file(wrongType), base: key.name != "base")
             XCTAssertEqual(e?.key, key.dotted, "\(key.dotted) = \(wrongType): \(String(describing: e))")
