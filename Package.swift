@@ -59,6 +59,7 @@ let package = Package(
                 swiftSettings: kernelFlags),
         // The command line only: parsing, printing, exit codes.
         .executableTarget(name: "hat", dependencies: [
+            "Firms",
             "HATConfig", "Equilibrium", "Gravity", "Output", "Parallel", "HATModel", "Calibration", "Storage", "Solvers", "Checksum", "Analysis",
             "Runs", "Sweeps", "Benchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -19,7 +19,7 @@ struct Hat: ParsableCommand {
         SIGTERM/SIGUSR1 after a checkpoint (continue with --resume), 1 anything else.
         """,
         version: hatVersion,
-        subcommands: [Solve.self, Calibrate.self, Sweep.self, Counterfactual.self, Policy.self, Planner.self, Inspect.self, GravityCommand.self, Bench.self, KeysCommand.self])
+        subcommands: [Solve.self, Calibrate.self, Sweep.self, Counterfactual.self, Policy.self, Planner.self, FirmsCommand.self, Inspect.self, GravityCommand.self, Bench.self, KeysCommand.self])
 }
 
 /// Print one line on standard error, from the first rank only (configuration errors happen before MPI

@@ -133,3 +133,58 @@ final class FirmWorldCommandTests: XCTestCase {
         XCTAssertTrue(planner.stderr.contains("[firms]"), planner.stderr)
     }
 }
+
+/// `hat firms simulate`: the same bytes on 1, 2 and 3 ranks (CSV, the HDF5 rows, the aggregates), the row
+/// count of simulate.json in both files, and bad input.
+final class FirmSimulateCommandTests: XCTestCase {
+    let config = configPath("melitz-appendix.toml")
+
+    func testSameRowsOnOneTwoAndThreeRanks() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var csv: [Data] = [], rows: [String] = [], json: [String] = []
+        for ranks in [1, 2, 3] {
+            let out = base + "/r\(ranks)"
+            // 40,000 draws: three chunks of entrants, so that the ranks share them unevenly.
+            let arguments = ["firms", "simulate", config, "--firms", "40000", "--seed", "11", "--out", out]
+            let r = ranks == 1 ? try hat(arguments) : try mpirun(ranks: ranks, arguments)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            csv.append(try Data(contentsOf: URL(fileURLWithPath: out + "/firms.csv")))
+            let dump = try runProcess("/usr/bin/h5dump", ["-d", "rows", out + "/firms.h5"])
+            XCTAssertEqual(dump.status, 0, dump.stderr)
+            rows.append(dump.stdout.replacingOccurrences(of: out, with: ""))
+            json.append(try summaryTextWithoutRunFields(out + "/simulate.json").split(separator: "\n")
+                .filter { !$0.contains("rows_per_second") && !$0.contains("simulate_wall_seconds") }.joined(separator: "\n"))
+        }
+        XCTAssertEqual(csv[1], csv[0]); XCTAssertEqual(csv[2], csv[0])
+        XCTAssertEqual(rows[1], rows[0]); XCTAssertEqual(rows[2], rows[0])
+        XCTAssertEqual(json[1], json[0]); XCTAssertEqual(json[2], json[0])
+        let summary = try readJSON(base + "/r1/simulate.json")
+        let count = try XCTUnwrap(summary["rows"] as? Int)
+        let lines = String(decoding: csv[0], as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, count + 1, "header and one line per row")
+        XCTAssertEqual(String(lines[0]), "firm_id,origin,destination,productivity,sales,signal_productivity,signal_fixed_cost,noise_1,noise_2")
+        XCTAssertTrue(rows[0].contains("( \(count), 9 )"), "the HDF5 rows: \(count) x 9")
+        // Another seed, other rows.
+        let other = base + "/seed12"
+        XCTAssertEqual(try hat(["firms", "simulate", config, "--firms", "40000", "--seed", "12", "--out", other]).status, 0)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: other + "/firms.csv")), csv[0])
+    }
+
+    func testBadInput() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let cases: [([String], String)] = [
+            (["firms", "simulate", config, "--firms", "0", "--out", base + "/a"], "--firms"),
+            (["firms", "simulate", configPath("two-country.toml"), "--firms", "10", "--out", base + "/a"], "firms"),
+            (["firms", "simulate", config, "--firms", "10", "--set", "firms.sigma=0.5", "--out", base + "/a"], "firms.sigma"),
+        ]
+        for (arguments, expected) in cases {
+            let r = try hat(arguments)
+            XCTAssertEqual(r.status, 2, "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(expected), "\(arguments): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: base + "/a"))
+        }
+    }
+}
