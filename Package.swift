@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Equilibrium", dependencies: ["HATModel", "Solvers", "Parallel"], swiftSettings: kernelFlags),
         .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers", "HATModel"]),
         // Heterogeneous firms (Melitz–Chaney): the static firm world, its counterfactuals (FIRMS-SPEC).
-        .target(name: "Firms", dependencies: ["Solvers"]),
+        .target(name: "Firms", dependencies: ["Solvers", "Gravity"]),
         .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity", "Checksum", "Firms",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Output", dependencies: ["Analysis", "Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers", "Checksum"]),
@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "HATConfigTests", dependencies: ["HATConfig", "Equilibrium", "HATModel", "TestSupport",
                                                           .product(name: "TOMLKit", package: "TOMLKit")]),
         .testTarget(name: "GravityTests", dependencies: ["Gravity", "Solvers", "TestSupport"]),
-        .testTarget(name: "FirmsTests", dependencies: ["Firms"]),
+        .testTarget(name: "FirmsTests", dependencies: ["Firms", "Gravity", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Equilibrium", "HATConfig", "HATModel", "Parallel", "TestSupport"]),
         // The job scripts on a real one-machine SLURM (installed and started by the tests).

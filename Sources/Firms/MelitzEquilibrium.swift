@@ -77,6 +77,8 @@ public struct MelitzEquilibrium: Sendable {
     public var world: MelitzWorld
     public var tolerance = 1e-13
     public var maxIterations = 100
+    /// Where the wages start (any scale; default all one).
+    public var startingWages: [Double]?
 
     public init(world: MelitzWorld) { self.world = world }
 
@@ -160,8 +162,8 @@ public struct MelitzEquilibrium: Sendable {
         // finite-difference Jacobian and backtracking, so that no intermediate wage vector needs a positive
         // free-entry solution of its own (far from equilibrium there may be none). B starts where free entry
         // holds at w = 1 if it can, else from the Pareto closed form or one.
-        let ones = [Double](repeating: 1, count: n)
-        let logB0 = try (try? freeEntryShifters(wages: ones, start: nil)) ?? firstShifters(wages: ones)
+        let w0 = startingWages.map { w in w.map { $0 / w[n - 1] } } ?? [Double](repeating: 1, count: n)
+        let logB0 = try (try? freeEntryShifters(wages: w0, start: nil)) ?? firstShifters(wages: w0)
         func residual(_ u: [Double]) -> [Double] {
             let w = Array(u[0..<(n - 1)]).map(exp) + [1]
             let block = FirmBlock(world: world, wages: w, shifters: Array(u[(n - 1)...]).map(exp))
@@ -174,7 +176,7 @@ public struct MelitzEquilibrium: Sendable {
             }
             return out
         }
-        let (u, report) = newton(residual, start: [Double](repeating: 0, count: n - 1) + logB0)
+        let (u, report) = newton(residual, start: Array(w0.dropLast()).map(log) + logB0)
         return try MelitzSolution(world: world, wages: Array(u[0..<(n - 1)]).map(exp) + [1], shifters: Array(u[(n - 1)...]).map(exp),
                                   entryMass: nil, report: report)
     }

@@ -1,0 +1,48 @@
+import Firms
+import Foundation
+import Gravity
+import TestSupport
+import XCTest
+
+/// Gravity as a guide for firms on the Eaton–Kortum data: one shot, the model's own regression returns the
+/// data's 46 moments.
+final class MelitzGravityCalibrationTests: XCTestCase {
+    func testEatonKortumMomentsAreRecoveredInOneShot() throws {
+        let data = try EKData.load(directory: ekDirectory)
+        let m = data.count
+        XCTAssertEqual(m, 19)
+        // k = 8.28 (aggregate flows pin only k ln d, so k is given); f_X = f_D keeps every τ at or above 1.
+        let c = try MelitzGravityCalibration.calibrate(data: data, sigma: 4, shape: 8.28, entryCosts: Array(repeating: 1, count: m),
+                                                       exportFixedCost: 2, domesticFixedCosts: Array(repeating: 2, count: m))
+        XCTAssertTrue(c.floored.isEmpty, "\(c.floored)")
+        XCTAssertEqual(c.dataMoments.flattened.count, 2 * m + 10)
+        XCTAssertLessThan(c.maxMomentGap, 1e-9, "the 46 moments (and the normalised ones)")
+        // Every cutoff is interior, but with one f_X some pairs' export cutoffs fall below the exporter's
+        // domestic one: Belgium's firms into France, among others. The data cannot say otherwise (only the
+        // composite τ f^(1/(σ−1)−1/k) is identified), so the calibration reports it.
+        for n in 0..<m { for i in 0..<m { XCTAssertGreaterThanOrEqual(c.solution.cutoffs[n][i], c.world.distributions[i].lowerSupport) } }
+        let bel = data.countries.firstIndex(of: "BEL")!, fra = data.countries.firstIndex(of: "FRA")!
+        XCTAssertTrue(c.selectionViolations.contains { $0.importer == fra && $0.exporter == bel }, "\(c.selectionViolations)")
+        for (n, i) in c.selectionViolations { XCTAssertLessThan(c.solution.cutoffs[n][i], c.solution.cutoffs[i][i]) }
+        // The trade costs are the data's: k ln τ_ni − (1−κ) ln(f_X/f_D) = −g_ni, so the model's trade
+        // elasticity is −k at fixed wages.
+        XCTAssertEqual(c.solution.aggregateMargins.total, -8.28, accuracy: 1e-10)
+        // The shares are the regression's fitted shares: their log ratios differ from the data by the
+        // regression's residuals, whose sum of squares the model reproduces.
+        let fit = try gravityRegression(y: data.logTradeRatios, pairs: data.pairs, countries: m)
+        let model = logTradeRatios(tradeShares: c.solution.tradeShares.flatMap { $0 }, pairs: data.pairs, countries: m)
+        let ssr = zip(model, data.logTradeRatios).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+        XCTAssertEqual(ssr, fit.sumOfSquaredResiduals, accuracy: 1e-8 * fit.sumOfSquaredResiduals)
+    }
+
+    /// An export fixed cost far above the domestic one leaves less of the composite to τ and floors some τ
+    /// at 1; the calibration says which, and the moments are then no longer matched exactly.
+    func testFlooredPairsAreReported() throws {
+        let data = try EKData.load(directory: ekDirectory)
+        let m = data.count
+        let c = try MelitzGravityCalibration.calibrate(data: data, sigma: 4, shape: 8.28, entryCosts: Array(repeating: 1, count: m),
+                                                       exportFixedCost: 20, domesticFixedCosts: Array(repeating: 2, count: m))
+        XCTAssertFalse(c.floored.isEmpty)
+        XCTAssertGreaterThan(c.maxMomentGap, 1e-6)
+    }
+}
