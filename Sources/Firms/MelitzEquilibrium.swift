@@ -162,8 +162,9 @@ public struct MelitzEquilibrium: Sendable {
         // finite-difference Jacobian and backtracking, so that no intermediate wage vector needs a positive
         // free-entry solution of its own (far from equilibrium there may be none). B starts where free entry
         // holds at w = 1 if it can, else from the Pareto closed form or one.
-        let w0 = startingWages.map { w in w.map { $0 / w[n - 1] } } ?? [Double](repeating: 1, count: n)
-        let logB0 = try (try? freeEntryShifters(wages: w0, start: nil)) ?? firstShifters(wages: w0)
+        let w0 = startingWages ?? paretoWages() ?? [Double](repeating: 1, count: n)
+        let wStart = w0.map { $0 / w0[n - 1] }
+        let logB0 = try (try? freeEntryShifters(wages: wStart, start: nil)) ?? firstShifters(wages: wStart)
         func residual(_ u: [Double]) -> [Double] {
             let w = Array(u[0..<(n - 1)]).map(exp) + [1]
             let block = FirmBlock(world: world, wages: w, shifters: Array(u[(n - 1)...]).map(exp))
@@ -176,9 +177,45 @@ public struct MelitzEquilibrium: Sendable {
             }
             return out
         }
-        let (u, report) = newton(residual, start: Array(w0.dropLast()).map(log) + logB0)
+        let (u, report) = newton(residual, start: Array(wStart.dropLast()).map(log) + logB0)
         return try MelitzSolution(world: world, wages: Array(u[0..<(n - 1)]).map(exp) + [1], shifters: Array(u[(n - 1)...]).map(exp),
                                   entryMass: nil, report: report)
+    }
+
+    /// The wages of the Pareto closed form (FIRMS-SPEC §2.1: one k, free entry, no outside good), where the
+    /// shares are λ_ni ∝ S_i τ_ni^(−k) f_ni^(1−κ) (1+t_ni)^(1−σκ) w_i^(−θ_w) while every cutoff is interior: an
+    /// Eaton–Kortum-like system with gross substitutes, which the hybrid method solves from w = 1 even with
+    /// wide wage dispersion. Only a start: the joint solve then holds whether or not the cutoffs are interior.
+    func paretoWages() -> [Double]? {
+        guard let k = world.commonParetoShape, case .free = world.entry, world.differentiatedShare == nil,
+              !world.fixedCosts.joined().contains(0), world.count > 1 else { return nil }
+        let n = world.count, sigma = world.sigma, kappa = k / (sigma - 1), thetaW = sigma * kappa - 1
+        var logBase = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+        for dest in 0..<n { for src in 0..<n {
+            guard case let .pareto(_, b) = world.distributions[src] else { return nil }
+            let s = log(world.labour[src]) + k * log(b) - log(world.entryCosts[src])
+            logBase[dest][src] = s - k * log(world.tradeCosts[dest][src]) + (1 - kappa) * log(world.fixedCosts[dest][src])
+                + (1 - sigma * kappa) * log(1 + world.tariffs[dest][src])
+        } }
+        func residual(_ x: [Double]) -> [Double] {
+            let w = x.map(exp) + [1]
+            var sold = [Double](repeating: 0, count: n)
+            for dest in 0..<n {
+                let logs = (0..<n).map { logBase[dest][$0] - thetaW * log(w[$0]) }
+                let top = logs.max()!
+                let terms = logs.map { exp($0 - top) }
+                let total = terms.reduce(0, +)
+                var kept = 0.0
+                for src in 0..<n { kept += world.tariffs[dest][src] / (1 + world.tariffs[dest][src]) * terms[src] / total }
+                let income = w[dest] * world.labour[dest] / (1 - kept)
+                for src in 0..<n { sold[src] += terms[src] / total * income / (1 + world.tariffs[dest][src]) }
+            }
+            return (0..<(n - 1)).map { sold[$0] / (w[$0] * world.labour[$0]) - 1 }
+        }
+        let finder = HybridRootFinder(tolerance: 1e-12, maxIterations: 500)
+        guard let r = try? finder.solve(from: [Double](repeating: 0, count: n - 1), residual: residual),
+              r.residual.allSatisfy({ $0.isFinite }) else { return nil }
+        return r.x.map(exp) + [1]
     }
 
     /// Newton with a forward-difference Jacobian and backtracking on max|F|.

@@ -307,7 +307,7 @@ public enum ConfigurationKeys {
                 "the productivity distribution G_i of entrants: pareto G = 1 - (b/phi)^k; truncated-pareto, the same on [b, upper_bound]; lognormal, log phi normal with median b"),
             key("shape", .number, .conditional("required for pareto and truncated-pareto"), .described("> sigma - 1 for pareto, > 0 for truncated-pareto"),
                 "the Pareto shape k (one for every country)"),
-            key("lower_bound", .numberArray, .required, .above(0),
+            key("lower_bound", .numberArray, .conditional("required without world.data_dir"), .above(0),
                 "b_i, one per country: the Pareto lower bound, or the lognormal median"),
             key("upper_bound", .numberArray, .conditional("required for truncated-pareto"), .described("each > lower_bound"),
                 "phi_H,i, one per country: the top of the truncated Pareto (cutoffs above it give zero trade)"),

@@ -1,5 +1,6 @@
 import Firms
 import Foundation
+import Gravity
 import TOMLKit
 
 /// A configuration with `[firms] households = "representative"`: the static Melitz–Chaney world, read from
@@ -12,6 +13,10 @@ public struct FirmWorldConfiguration: Sendable {
     public var world: MelitzWorld
     public var outputDirectory: String
     public var overrides: [String]
+    /// With `world.data_dir`: the one-shot gravity-as-a-guide calibration that built `world` (cheap: a
+    /// regression and one equilibrium), and the data folder.
+    public var gravity: MelitzGravityCalibration?
+    public var dataDirectory: String?
 }
 
 extension ConfigurationLoader {
@@ -41,21 +46,31 @@ extension ConfigurationLoader {
         }
         var r = Reader(file: path, root: table)
         for o in overrides { try r.applyOverride(o) }
-        let world = try r.firmWorld()
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let dataDirectory = try r.optionalPath("world", "data_dir", base: base)
+        var gravity: MelitzGravityCalibration?
+        let world: MelitzWorld
+        if let dataDirectory {
+            gravity = try r.calibratedFirmWorld(dataDirectory: dataDirectory)
+            world = gravity!.world
+        } else {
+            world = try r.firmWorld()
+        }
         let dir = try r.optionalPath("output", "dir", base: base)
             ?? base.appendingPathComponent(ConfigurationKeys.defaultOutputDirectory(configFile: path)).standardizedFileURL.path
         return FirmWorldConfiguration(path: path, text: overrides.isEmpty ? text : text + "\n# overrides: " + overrides.joined(separator: " ") + "\n",
-                                      world: world, outputDirectory: dir, overrides: overrides)
+                                      world: world, outputDirectory: dir, overrides: overrides, gravity: gravity,
+                                      dataDirectory: dataDirectory)
     }
 }
 
 extension Reader {
     /// The tables a firm world reads; the household model's are refused by name.
     static let firmWorldTables: Set<String> = ["firms", "world", "output"]
-    static let firmWorldKeys: Set<String> = ["world.countries", "world.labor", "world.trade_costs", "world.tariffs"]
+    static let firmWorldKeys: Set<String> = ["world.countries", "world.labor", "world.trade_costs", "world.tariffs", "world.data_dir"]
 
-    func firmWorld() throws -> MelitzWorld {
+    /// The tables and keys a firm world may use; the household model's are refused by name.
+    func checkFirmWorldKeys() throws {
         try checkUnknownKeys()
         let used = Set(root.keys) .union(overrides.keys.compactMap { $0.split(separator: ".").first.map(String.init) })
         for name in used.sorted() where !Reader.firmWorldTables.contains(name) {
@@ -63,8 +78,57 @@ extension Reader {
         }
         for key in (root["world"]?.table?.keys.map { "world.\($0)" } ?? []) + overrides.keys.filter({ $0.hasPrefix("world.") }).sorted()
         where !Reader.firmWorldKeys.contains(key) {
-            throw fail(key, "not used by a firm world (it reads world.countries, labor, trade_costs and tariffs)")
+            throw fail(key, "not used by a firm world (it reads world.countries, labor, trade_costs and tariffs, or data_dir)")
         }
+    }
+
+    /// A Pareto firm world calibrated to the Eaton–Kortum data in `dataDirectory` (docs/FIRMS.md, "Gravity as a
+    /// guide"): σ, k, f_E, f_X and f_D from `[firms]`; countries, labour, trade costs and lower bounds from the data.
+    func calibratedFirmWorld(dataDirectory dir: String) throws -> MelitzGravityCalibration {
+        try checkFirmWorldKeys()
+        for key in ["countries", "labor", "trade_costs", "tariffs"] where try value("world", key) != nil {
+            throw fail("world.\(key)", "not allowed with data_dir: the firm world is calibrated to the data")
+        }
+        for key in ["lower_bound", "upper_bound", "lognormal_sigma", "entry_mass", "differentiated_share"] where try value("firms", key) != nil {
+            throw fail("firms.\(key)", "not used with world.data_dir (the lower bounds are calibrated; the calibration is for Pareto, free entry, no outside good)")
+        }
+        let households = try string("firms", "households")
+        guard households == "representative" else { throw fail("firms.households", "must be \"representative\" (got \"\(households)\")") }
+        guard try string("firms", "distribution") == "pareto" else { throw fail("firms.distribution", "must be \"pareto\" with world.data_dir") }
+        guard try string("firms", "entry") == "free" else { throw fail("firms.entry", "must be \"free\" with world.data_dir") }
+        let data: EKData
+        do { data = try EKData.load(directory: dir) } catch let e as DataError { throw fail("world.data_dir", e.description) }
+        let m = data.count
+        let sigma = try double("firms", "sigma")
+        guard sigma > 1, sigma.isFinite else { throw fail("firms.sigma", "must be > 1 (got \(sigma))") }
+        guard try value("firms", "shape") != nil else { throw fail("firms.shape", "missing required key") }
+        let k = try double("firms", "shape")
+        guard k > sigma - 1, k.isFinite else { throw fail("firms.shape", "k = \(k) must exceed sigma - 1 = \(sigma - 1)") }
+        func perCountry(_ key: String) throws -> [Double] {
+            guard let v = try doubles("firms", key) else { throw fail("firms.\(key)", "missing required key (\(m) entries, one per country of the data)") }
+            guard v.count == m else { throw fail("firms.\(key)", "has \(v.count) entries for the data's \(m) countries") }
+            if let bad = v.firstIndex(where: { !($0 > 0 && $0.isFinite) }) { throw fail("firms.\(key)", "entry \(bad + 1) must be > 0 (got \(v[bad]))") }
+            return v
+        }
+        let entry = try perCountry("entry_cost")
+        guard let raw = try value("firms", "fixed_cost"), raw.array == nil else {
+            throw fail("firms.fixed_cost", "must be one number (the export fixed cost f_X) with world.data_dir")
+        }
+        let fx = try double("firms", "fixed_cost")
+        guard fx > 0, fx.isFinite else { throw fail("firms.fixed_cost", "must be > 0 (got \(fx))") }
+        let fd = try perCountry("domestic_fixed_cost")
+        do {
+            return try MelitzGravityCalibration.calibrate(data: data, sigma: sigma, shape: k, entryCosts: entry,
+                                                          exportFixedCost: fx, domesticFixedCosts: fd)
+        } catch let e as FirmsError {
+            throw fail(e.key.isEmpty ? "world.data_dir" : e.key, e.problem)
+        } catch {
+            throw fail("world.data_dir", "\(error)")
+        }
+    }
+
+    func firmWorld() throws -> MelitzWorld {
+        try checkFirmWorldKeys()
         let households = try string("firms", "households")
         guard households == "representative" else { throw fail("firms.households", "must be \"representative\" (got \"\(households)\")") }
         let names = try countryNames()
@@ -96,7 +160,7 @@ extension Reader {
 
         let sigma = try double("firms", "sigma")
         guard sigma > 1, sigma.isFinite else { throw fail("firms.sigma", "must be > 1 (got \(sigma))") }
-        guard let lower = try perCountry("firms", "lower_bound") else { throw fail("firms.lower_bound", "missing required key") }
+        guard let lower = try perCountry("firms", "lower_bound") else { throw fail("firms.lower_bound", "missing required key (without world.data_dir)") }
         let family = try string("firms", "distribution")
         func given(_ k: String) throws -> Bool { try value("firms", k) != nil }
         func notWith(_ k: String, _ why: String) throws {

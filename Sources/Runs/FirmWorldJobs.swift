@@ -271,3 +271,52 @@ public struct FirmCounterfactualJob {
         }
     }
 }
+
+/// `hat calibrate` on a firm world built from data (`world.data_dir`): the one-shot gravity-as-a-guide
+/// calibration (done while the configuration is read), reported into calibration.json: the data's and the
+/// model's 46 moments, the calibrated trade costs and lower bounds, floored pairs and the pairs where
+/// selection into exporting fails. Exit 3 when the calibrated world is not a Melitz equilibrium as it stands
+/// (floored pairs, so the moments are not matched, or failed selection).
+public struct FirmCalibrationJob {
+    public let loaded: LoadedFirmWorld
+    public let communicator: Communicator
+    public let log: Logger
+    public init(loaded: LoadedFirmWorld, communicator: Communicator, log: Logger) {
+        self.loaded = loaded; self.communicator = communicator; self.log = log
+    }
+
+    public func run(started: Date) throws -> RunEnd {
+        let cfg = loaded.configuration
+        guard let gravity = cfg.gravity else {
+            throw ConfigError(file: cfg.path, key: "world.data_dir", problem: "hat calibrate on a firm world needs a world built from data ([world] data_dir)")
+        }
+        return try runOnRoot(directory: cfg.outputDirectory, outputs: ["calibration.json"], folderFile: loaded.folderFile,
+                             folderKey: loaded.folderKey, comm: communicator) { folder in
+            let names = gravity.world.names
+            let pairs = { (list: [(importer: Int, exporter: Int)]) in JSON.array(list.map { JSON.string("\(names[$0.exporter])->\(names[$0.importer])") }) }
+            let exact = gravity.floored.isEmpty && gravity.selectionViolations.isEmpty
+            let fields: [(String, JSON)] = [
+                ("status", .string(exact ? "converged" : "not-converged")),
+                ("model", .string("melitz")), ("method", .string("gravity as a guide, one shot (Pareto)")),
+                ("countries", .array(names.map { JSON.string($0) })),
+                ("max_moment_gap", .number(gravity.maxMomentGap)),
+                ("data_moments", .numbers(gravity.dataMoments.flattened)),
+                ("model_moments", .numbers(gravity.modelMoments.flattened)),
+                ("trade_costs", .matrix(gravity.world.tradeCosts)),
+                ("lower_bounds", .numbers(gravity.world.distributions.map(\.lowerSupport))),
+                ("wages", .numbers(gravity.solution.wages)),
+                ("floored_pairs", pairs(gravity.floored)),
+                ("selection_violations", pairs(gravity.selectionViolations)),
+                ("wall_seconds", .number(Date().timeIntervalSince(started))), ("version", .string(hatVersion)),
+                ("run", firmRunJSON(cfg, runID: folder.runID, ranks: communicator.size)),
+            ]
+            try writeAtomically((JSON.object(fields).droppingNonFinite() ?? .object([])).rendered() + "\n",
+                                to: cfg.outputDirectory + "/calibration.json")
+            log(String(format: "firms: gravity as a guide on %d countries: max moment gap %.1e, %d floored pair(s), selection into exporting fails for %d pair(s)%@; wrote %@/calibration.json",
+                       names.count, gravity.maxMomentGap, gravity.floored.count, gravity.selectionViolations.count,
+                       gravity.selectionViolations.isEmpty ? "" : " (e.g. \(names[gravity.selectionViolations[0].exporter]) -> \(names[gravity.selectionViolations[0].importer]))",
+                       cfg.outputDirectory))
+            return exact
+        }
+    }
+}

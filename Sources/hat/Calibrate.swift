@@ -56,6 +56,12 @@ struct Calibrate: ParsableCommand {
         // A stop may come at any moment, even while the configuration is read: it is honoured at the first
         // safe point (after the start checkpoint) instead of ending the process without one.
         StopSignal.install()
+        if options.isFirmWorld {
+            let loaded = try options.loadFirmWorld()
+            let comm = MPIEnvironment.world()
+            finish(try FirmCalibrationJob(loaded: loaded, communicator: comm, log: commandLogger(comm)).run(started: started))
+            return
+        }
         let loaded = try options.load()
         let comm = MPIEnvironment.world()
         let log = commandLogger(comm)

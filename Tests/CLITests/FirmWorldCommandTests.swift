@@ -62,6 +62,27 @@ final class FirmWorldCommandTests: XCTestCase {
         }
     }
 
+    /// `hat calibrate` on the Eaton–Kortum firm world: the 46 moments recovered, and the pairs where one f_X
+    /// breaks selection into exporting named, so the run ends not converged (exit 3) with its report.
+    func testGravityAsAGuideOnTheEatonKortumData() throws {
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try hat(["calibrate", configPath("melitz-ek19.toml"), "--out", out, "--set", "world.data_dir=\"\(ekDirectory)\""])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        let c = try readJSON(out + "/calibration.json")
+        XCTAssertEqual(c["status"] as? String, "not-converged")
+        XCTAssertLessThan(c["max_moment_gap"] as? Double ?? 1, 1e-9)
+        XCTAssertEqual((c["data_moments"] as? [Double])?.count, 48)
+        XCTAssertTrue((c["selection_violations"] as? [String] ?? []).contains("BEL->FRA"))
+        let solve = try hat(["solve", configPath("melitz-ek19.toml"), "--out", out + "/solve", "--set", "world.data_dir=\"\(ekDirectory)\""])
+        XCTAssertEqual(solve.status, 2, solve.stderr)
+        XCTAssertTrue(solve.stderr.contains("selection into exporting"), solve.stderr)
+        let bad = try hat(["calibrate", configPath("melitz-ek19.toml"), "--out", out + "/bad", "--set", "world.data_dir=\"\(ekDirectory)\"",
+                           "--set", "firms.lower_bound=[1]"])
+        XCTAssertEqual(bad.status, 2, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("firms.lower_bound"), bad.stderr)
+    }
+
     /// Bad input: exit 2, one line naming the key or option, nothing written.
     func testBadInputNamesTheKey() throws {
         let base = temporaryDirectory()

@@ -24,6 +24,12 @@ final class MelitzGravityCalibrationTests: XCTestCase {
         let bel = data.countries.firstIndex(of: "BEL")!, fra = data.countries.firstIndex(of: "FRA")!
         XCTAssertTrue(c.selectionViolations.contains { $0.importer == fra && $0.exporter == bel }, "\(c.selectionViolations)")
         for (n, i) in c.selectionViolations { XCTAssertLessThan(c.solution.cutoffs[n][i], c.solution.cutoffs[i][i]) }
+        // The same world solved from w = 1, far from its wages (they span a factor of about 10): the same
+        // equilibrium.
+        let cold = try MelitzEquilibrium(world: c.world).solve()
+        XCTAssertTrue(cold.report.converged, "\(cold.report)")
+        for (a, b) in zip(cold.wages, c.solution.wages) { XCTAssertEqual(a, b, accuracy: 1e-10 * b) }
+        XCTAssertGreaterThan(c.solution.wages.max()! / c.solution.wages.min()!, 3)
         // The trade costs are the data's: k ln τ_ni − (1−κ) ln(f_X/f_D) = −g_ni, so the model's trade
         // elasticity is −k at fixed wages.
         XCTAssertEqual(c.solution.aggregateMargins.total, -8.28, accuracy: 1e-10)
