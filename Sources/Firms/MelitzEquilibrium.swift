@@ -212,7 +212,9 @@ public struct MelitzEquilibrium: Sendable {
             }
             return (0..<(n - 1)).map { sold[$0] / (w[$0] * world.labour[$0]) - 1 }
         }
-        let finder = HybridRootFinder(tolerance: 1e-12, maxIterations: 500)
+        // To the joint solve's own tolerance: where every cutoff is interior this is the equilibrium, and the
+        // joint solve then only confirms it (one evaluation, no Jacobian).
+        let finder = HybridRootFinder(tolerance: 0.1 * tolerance, maxIterations: 500)
         guard let r = try? finder.solve(from: [Double](repeating: 0, count: n - 1), residual: residual),
               r.residual.allSatisfy({ $0.isFinite }) else { return nil }
         return r.x.map(exp) + [1]
