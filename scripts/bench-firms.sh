@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks of the firm world (not tests), REPEAT times each (default 5), medians:
-# * the 19-country Pareto world on the Eaton-Kortum data (configs/melitz-ek19.toml with f_X = 400, where
-#   selection into exporting holds) solved from w = 1, and a 10 % US tariff on all imports by re-solve and by
-#   exact hat algebra (a trade-cost cut would take the pairs floored at τ = 1 below 1);
-# * the same trade costs with lognormal productivity (sigma 0.6, the medians at the calibrated lower bounds);
-# * hat firms simulate: 10^6 and 10^7 entrant draws on 1 and 2 ranks, rows per second and peak memory.
+# * two 19-country worlds on the Eaton-Kortum trade costs (the tau of configs/melitz-ek19.toml's gravity
+#   calibration, the data's labour, productivity bound or median 1 everywhere, f_X = 8, f_D = 2, where
+#   selection into exporting holds): Pareto (k 8.28) and lognormal (sigma 0.6), each solved from w = 1;
+# * a 10 % US tariff on all imports in the Pareto world, by re-solve and by exact hat algebra;
+# * hat firms simulate on the Appendix world: 10^6 and 10^7 entrant draws on 1 and 2 ranks, rows per second
+#   and peak memory.
 # Timings are the outputs' own (equilibrium_wall_seconds, resolve_wall_seconds, hat_algebra.wall_seconds,
 # simulate_wall_seconds), without process start-up. Prints a table and writes out/bench-firms.json.
 # Usage: bash scripts/bench-firms.sh   (REPEAT=5; SIMULATE=0 skips the simulation)
@@ -16,41 +17,37 @@ hat=.build/release/hat
 repeat=${REPEAT:-5}
 out=out/bench-firms
 rm -rf "$out"; mkdir -p "$out"
-pareto=(--set firms.fixed_cost=400)
-"$hat" calibrate configs/melitz-ek19.toml "${pareto[@]}" --out "$out/calibration" 2> "$out/calibration.log" || true
-for k in $(seq 1 "$repeat"); do
-  "$hat" solve configs/melitz-ek19.toml "${pareto[@]}" --out "$out/pareto-$k" 2> "$out/pareto-$k.log"
-  "$hat" counterfactual configs/melitz-ek19.toml "${pareto[@]}" --baseline "$out/pareto-$k" --experiment tariff --country USA \
-    --out "$out/pareto-$k/cf" 2> "$out/pareto-cf-$k.log"
-done
-/usr/bin/python3 - "$out" <<'PY'
-# The lognormal world as an explicit configuration (countries, labour and trade costs of the solved Pareto world).
-import json, sys
-out = sys.argv[1]
-s = json.load(open(f"{out}/pareto-1/summary.json"))
+"$hat" calibrate configs/melitz-ek19.toml --out "$out/calibration" 2> "$out/calibration.log" || true
+/usr/bin/python3 - "$out" "${HAT_DATA_DIR:-../shared/data}/ek2002/ek-labor.csv" <<'PY'
+import csv, json, sys
+out, labor_file = sys.argv[1], sys.argv[2]
 c = json.load(open(f"{out}/calibration/calibration.json"))
-m = len(s["countries"])
-labour = [inc / w for inc, w in zip(s["income"], s["wages"])]
+m = len(c["countries"])
+rows = list(csv.reader(open(labor_file)))
+labour = [float(r[-1]) for r in rows[1:]][:m]
 row = lambda v: "[" + ", ".join(repr(float(x)) for x in v) + "]"
 mat = lambda a: "[" + ",\n  ".join(row(r) for r in a) + "]"
-fixed = [[400.0 if i != n else 2.0 for i in range(m)] for n in range(m)]
-text = f"""[firms]
+fixed = [[8.0 if i != n else 2.0 for i in range(m)] for n in range(m)]
+for name, g in [("pareto", 'distribution = "pareto"\nshape = 8.28'), ("lognormal", 'distribution = "lognormal"\nlognormal_sigma = 0.6')]:
+    open(f"{out}/{name}.toml", "w").write(f"""[firms]
 sigma = 4.0
-distribution = "lognormal"
-lognormal_sigma = 0.6
-lower_bound = {row(c["lower_bounds"])}
+{g}
+lower_bound = {row([1.0] * m)}
 entry_cost = {row([1.0] * m)}
 fixed_cost = {mat(fixed)}
 
 [world]
-countries = {json.dumps(s["countries"])}
+countries = {json.dumps(c["countries"])}
 labor = {row(labour)}
 trade_costs = {mat(c["trade_costs"])}
-"""
-open(f"{out}/lognormal.toml", "w").write(text)
+""")
 PY
 for k in $(seq 1 "$repeat"); do
-  "$hat" solve "$out/lognormal.toml" --out "$out/lognormal-$k" 2> "$out/lognormal-$k.log" || true
+  for name in pareto lognormal; do
+    "$hat" solve "$out/$name.toml" --out "$out/$name-$k" 2> "$out/$name-$k.log"
+  done
+  "$hat" counterfactual "$out/pareto.toml" --baseline "$out/pareto-$k" --experiment tariff --country USA \
+    --out "$out/pareto-$k/cf" 2> "$out/pareto-cf-$k.log"
 done
 if [ "${SIMULATE:-1}" != 0 ]; then
   for ranks in 1 2; do
@@ -67,21 +64,17 @@ med = statistics.median
 def runs(pattern, field):
     values = []
     for k in range(1, repeat + 1):
-        path = pattern.format(k=k)
-        if not os.path.exists(path): continue
-        d = json.load(open(path))
+        d = json.load(open(pattern.format(k=k)))
         for f in field.split("."): d = d[f]
         values.append(d)
     return values
 doc = {"commit": commit, "cores": os.cpu_count(), "repeats": repeat, "cases": {}}
 cases = doc["cases"]
-p = runs(out + "/pareto-{k}/summary.json", "equilibrium_wall_seconds")
-cases["pareto_19_solve_ms"] = 1000 * med(p)
-cases["pareto_19_counterfactual_resolve_ms"] = 1000 * med(runs(out + "/pareto-{k}/cf/counterfactual.json", "resolve_wall_seconds"))
-cases["pareto_19_hat_algebra_ms"] = 1000 * med(runs(out + "/pareto-{k}/cf/counterfactual.json", "hat_algebra.wall_seconds"))
-cases["pareto_19_hat_algebra_gap"] = runs(out + "/pareto-{k}/cf/counterfactual.json", "hat_algebra.max_gap_to_resolve")[0]
-ln = runs(out + "/lognormal-{k}/summary.json", "equilibrium_wall_seconds")
-if ln: cases["lognormal_19_solve_ms"] = 1000 * med(ln)
+cases["pareto_19_solve_ms"] = 1000 * med(runs(out + "/pareto-{k}/summary.json", "equilibrium_wall_seconds"))
+cases["lognormal_19_solve_ms"] = 1000 * med(runs(out + "/lognormal-{k}/summary.json", "equilibrium_wall_seconds"))
+cases["pareto_19_tariff_resolve_ms"] = 1000 * med(runs(out + "/pareto-{k}/cf/counterfactual.json", "resolve_wall_seconds"))
+cases["pareto_19_tariff_hat_algebra_ms"] = 1000 * med(runs(out + "/pareto-{k}/cf/counterfactual.json", "hat_algebra.wall_seconds"))
+cases["pareto_19_hat_algebra_gap"] = max(runs(out + "/pareto-{k}/cf/counterfactual.json", "hat_algebra.max_gap_to_resolve"))
 sims = []
 for ranks in (1, 2):
     for n in (1000000, 10000000):
