@@ -161,10 +161,14 @@ public struct MelitzEquilibrium: Sendable {
         // Wages and shifters together: Newton on (log w_1..N−1, log B) for free entry and spending, with a
         // finite-difference Jacobian and backtracking, so that no intermediate wage vector needs a positive
         // free-entry solution of its own (far from equilibrium there may be none). B starts where free entry
-        // holds at w = 1 if it can, else from the Pareto closed form or one.
-        let w0 = startingWages ?? paretoWages() ?? [Double](repeating: 1, count: n)
-        let wStart = w0.map { $0 / w0[n - 1] }
-        let logB0 = try (try? freeEntryShifters(wages: wStart, start: nil)) ?? firstShifters(wages: wStart)
+        // holds at the start's wages if it can, else from the Pareto closed form or one.
+        // Starts in turn until one converges: the given wages, the Pareto closed form (Pareto worlds), the
+        // closed forms of Pareto surrogates of other distributions (shapes 3, 1.5 and 6 times σ − 1), w = 1.
+        var starts: [[Double]] = []
+        if let w = startingWages { starts.append(w) }
+        if let w = paretoWages() { starts.append(w) }
+        for shape in [3.0, 1.5, 6.0] { if let w = surrogateWages(shape: shape) { starts.append(w) } }
+        starts.append([Double](repeating: 1, count: n))
         func residual(_ u: [Double]) -> [Double] {
             let w = Array(u[0..<(n - 1)]).map(exp) + [1]
             let block = FirmBlock(world: world, wages: w, shifters: Array(u[(n - 1)...]).map(exp))
@@ -177,7 +181,15 @@ public struct MelitzEquilibrium: Sendable {
             }
             return out
         }
-        let (u, report) = newton(residual, start: Array(wStart.dropLast()).map(log) + logB0)
+        var best: ([Double], MelitzSolveReport)?
+        for w0 in starts {
+            let wStart = w0.map { $0 / w0[n - 1] }
+            let logB0 = try (try? freeEntryShifters(wages: wStart, start: nil)) ?? firstShifters(wages: wStart)
+            let (u, report) = newton(residual, start: Array(wStart.dropLast()).map(log) + logB0)
+            if best == nil || report.residual < best!.1.residual || (report.converged && !best!.1.converged) { best = (u, report) }
+            if report.converged { break }
+        }
+        let (u, report) = best!
         return try MelitzSolution(world: world, wages: Array(u[0..<(n - 1)]).map(exp) + [1], shifters: Array(u[(n - 1)...]).map(exp),
                                   entryMass: nil, report: report)
     }
@@ -218,6 +230,21 @@ public struct MelitzEquilibrium: Sendable {
         guard let r = try? finder.solve(from: [Double](repeating: 0, count: n - 1), residual: residual),
               r.residual.allSatisfy({ $0.isFinite }) else { return nil }
         return r.x.map(exp) + [1]
+    }
+
+    /// A start for worlds that are not all untruncated Pareto: the Pareto closed-form wages of the surrogate
+    /// world in which every country's distribution is Pareto with its own lower bound (the lognormal's median)
+    /// and one shape, `multiple` × (σ − 1). Wages far from equilibrium can leave free entry without a
+    /// positive solution (FIRMS-SPEC §2.2); the surrogate's wages carry the countries' productivity scale, and
+    /// with it most of the wage dispersion.
+    func surrogateWages(shape multiple: Double) -> [Double]? {
+        guard world.commonParetoShape == nil else { return nil }
+        var surrogate = world
+        let k = multiple * (world.sigma - 1)
+        surrogate.distributions = world.distributions.map { g in
+            .pareto(shape: k, lowerBound: g.lowerSupport > 0 ? g.lowerSupport : g.quantile(0.5))
+        }
+        return MelitzEquilibrium(world: surrogate).paretoWages()
     }
 
     /// Newton with a forward-difference Jacobian and backtracking on max|F|.

@@ -41,6 +41,29 @@ final class MelitzGravityCalibrationTests: XCTestCase {
         XCTAssertEqual(ssr, fit.sumOfSquaredResiduals, accuracy: 1e-8 * fit.sumOfSquaredResiduals)
     }
 
+    /// Lognormal productivity on the calibrated world (medians at the calibrated bounds, which span a factor of
+    /// 10^4, and wages a factor of about 10): from w = 1, free entry has no positive solution, so the solve
+    /// starts from the closed form of a Pareto surrogate, and reaches the equilibrium found from the Pareto
+    /// world's wages.
+    func testLognormalWorldWithWideWageDispersionSolvesFromCold() throws {
+        let data = try EKData.load(directory: ekDirectory)
+        let m = data.count
+        let c = try MelitzGravityCalibration.calibrate(data: data, sigma: 4, shape: 8.28, entryCosts: Array(repeating: 1, count: m),
+                                                       exportFixedCost: 2, domesticFixedCosts: Array(repeating: 2, count: m))
+        for spread in [0.2, 0.6, 1.0] {
+            var world = c.world
+            world.distributions = c.world.distributions.map { .lognormal(median: $0.lowerSupport, sigma: spread) }
+            for n in 0..<m { for i in 0..<m where i != n { world.fixedCosts[n][i] = 8 } }
+            let cold = try MelitzEquilibrium(world: world).solve()
+            XCTAssertTrue(cold.report.converged, "σ_ln \(spread): \(cold.report)")
+            var warm = MelitzEquilibrium(world: world)
+            warm.startingWages = c.solution.wages
+            let reference = try warm.solve()
+            XCTAssertTrue(reference.report.converged)
+            for (a, b) in zip(cold.wages, reference.wages) { XCTAssertEqual(a, b, accuracy: 1e-10 * b, "σ_ln \(spread)") }
+        }
+    }
+
     /// An export fixed cost far above the domestic one leaves less of the composite to τ and floors some τ
     /// at 1; the calibration says which, and the moments are then no longer matched exactly.
     func testFlooredPairsAreReported() throws {
