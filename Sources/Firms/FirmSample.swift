@@ -18,6 +18,10 @@ public struct FirmSample: Sendable {
     public let draws: [Int]
     /// The mass of real entrants one draw stands for: M_E,i / draws_i.
     public let weight: [Double]
+    /// σ a_ni, importer-major: a firm φ's producer sales in n are this times φ^(σ−1).
+    let salesScale: [Double]
+    /// The first global firm id of each origin.
+    let firstID: [Int]
 
     public static let columns = ["firm_id", "origin", "destination", "productivity", "sales",
                                  "signal_productivity", "signal_fixed_cost", "noise_1", "noise_2"]
@@ -26,12 +30,16 @@ public struct FirmSample: Sendable {
         self.solution = solution
         self.seed = seed
         let mass = solution.entryMass, total = mass.reduce(0, +)
-        draws = mass.map { max(1, Int((Double(firms) * $0 / total).rounded())) }
+        let draws = mass.map { max(1, Int((Double(firms) * $0 / total).rounded())) }
+        self.draws = draws
         weight = zip(mass, draws).map { $0 / Double($1) }
+        let n = solution.count
+        salesScale = (0..<(n * n)).map { solution.world.sigma * solution.variableProfitShifter(importer: $0 / n, exporter: $0 % n) }
+        firstID = draws.indices.map { draws[0..<$0].reduce(0, +) }
     }
 
     /// The global id of entrant j of origin i (origins in order).
-    public func firmID(origin i: Int, entrant j: Int) -> Int { draws[0..<i].reduce(0, +) + j }
+    public func firmID(origin i: Int, entrant j: Int) -> Int { firstID[i] + j }
 
     /// A uniform in (0, 1) for (origin, entrant, stream): SplitMix64's finaliser of the combined key.
     public func uniform(origin: Int, entrant: Int, stream: Int) -> Double {
@@ -61,16 +69,20 @@ public struct FirmSample: Sendable {
     public func rows(origin i: Int, entrant j: Int, into out: inout [Double]) -> Int {
         let phi = productivity(origin: i, entrant: j)
         let n = solution.count, p = solution.world.sigma - 1
+        // Inactive entrants (most of them) have no rows: no predictor draws for them.
+        guard (0..<n).contains(where: { phi >= solution.cutoffs[$0][i] }) else { return 0 }
         let id = Double(firmID(origin: i, entrant: j))
         let signal = log(phi) + 0.5 * normal(origin: i, entrant: j, stream: 0)
         let noise1 = normal(origin: i, entrant: j, stream: 1), noise2 = normal(origin: i, entrant: j, stream: 2)
         var count = 0
+        let scale = pow(phi, p)
         for dest in 0..<n where phi >= solution.cutoffs[dest][i] {
-            // Producer sales σ a_ni φ^(σ−1), with a_ni from the cutoff: a_ni φ*^(σ−1) = w_i f_ni.
+            // Producer sales σ a_ni φ^(σ−1) (the marginal seller's variable profit a_ni φ*^(σ−1) is w_i f_ni).
             let f = solution.world.fixedCosts[dest][i]
-            let sales = solution.world.sigma * solution.variableProfitShifter(importer: dest, exporter: i) * pow(phi, p)
+            let sales = salesScale[dest * n + i] * scale
             let fixedSignal = f * exp(0.5 * normal(origin: i, entrant: j, stream: 3 + dest))
-            out += [id, Double(i), Double(dest), phi, sales, signal, fixedSignal, noise1, noise2]
+            out.append(id); out.append(Double(i)); out.append(Double(dest)); out.append(phi); out.append(sales)
+            out.append(signal); out.append(fixedSignal); out.append(noise1); out.append(noise2)
             count += 1
         }
         return count
