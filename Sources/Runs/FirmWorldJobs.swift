@@ -19,8 +19,8 @@ public struct LoadedFirmWorld {
 /// every rank would compute the same numbers): the folder is prepared, locked and checked for `outputs`,
 /// `work` writes them and says whether the run converged; a `ConfigError` or `FirmsError` is exit 2, an
 /// `OutputError` exit 4, and the verdict reaches every rank.
-func runOnRoot(directory: String, outputs: [String], folderFile: String, folderKey: String, comm: Communicator,
-               _ work: (RunFolder) throws -> Bool) throws -> RunEnd {
+func runOnRoot(directory: String, outputs: [String], folderFile: String, folderKey: String, configuration: String,
+               comm: Communicator, _ work: (RunFolder) throws -> Bool) throws -> RunEnd {
     var problem = ""
     var code = [Int64(0)]
     var converged = true
@@ -37,7 +37,10 @@ func runOnRoot(directory: String, outputs: [String], folderFile: String, folderK
         } catch let e as ConfigError {
             problem = "\(e)"; code = [Int64(HatExit.badInput)]
         } catch let e as FirmsError {
-            problem = "\(e)"; code = [Int64(HatExit.badInput)]
+            // A failed condition of the model: named by its key, or by [firms] when it is the parameters as a whole.
+            problem = ConfigError(file: configuration, key: e.key.isEmpty ? "firms" : e.key,
+                                  problem: e.key.isEmpty ? e.problem + " (the parameters are too extreme for this model)" : e.problem).description
+            code = [Int64(HatExit.badInput)]
         } catch let e as OutputError {
             problem = "writing \(e)"; code = [Int64(HatExit.io)]
         } catch {
@@ -105,7 +108,7 @@ public struct FirmSolveJob {
         let cfg = loaded.configuration
         let comm = communicator
         return try runOnRoot(directory: cfg.outputDirectory, outputs: ["summary.json"], folderFile: loaded.folderFile,
-                             folderKey: loaded.folderKey, comm: comm) { folder in
+                             folderKey: loaded.folderKey, configuration: cfg.path, comm: comm) { folder in
             let world = cfg.world
             let t0 = Date()
             let solution = try MelitzEquilibrium(world: world).solve()
@@ -222,7 +225,7 @@ public struct FirmCounterfactualJob {
         }
         let comm = communicator
         return try runOnRoot(directory: cfg.outputDirectory, outputs: ["counterfactual.json"], folderFile: request.outputFolderGiven ? "--out" : "--baseline",
-                             folderKey: "", comm: comm) { folder in
+                             folderKey: "", configuration: cfg.path, comm: comm) { folder in
             let before = try MelitzEquilibrium(world: cfg.world).solve()
             guard before.report.converged, zip(before.wages, baseWages).allSatisfy({ abs($0 - $1) <= 1e-9 * max(1, abs($1)) }),
                   before.wages.count == baseWages.count else {
@@ -291,7 +294,7 @@ public struct FirmCalibrationJob {
             throw ConfigError(file: cfg.path, key: "world.data_dir", problem: "hat calibrate on a firm world needs a world built from data ([world] data_dir)")
         }
         return try runOnRoot(directory: cfg.outputDirectory, outputs: ["calibration.json"], folderFile: loaded.folderFile,
-                             folderKey: loaded.folderKey, comm: communicator) { folder in
+                             folderKey: loaded.folderKey, configuration: cfg.path, comm: communicator) { folder in
             let names = gravity.world.names
             let pairs = { (list: [(importer: Int, exporter: Int)]) in JSON.array(list.map { JSON.string("\(names[$0.exporter])->\(names[$0.importer])") }) }
             let exact = gravity.floored.isEmpty && gravity.selectionViolations.isEmpty
