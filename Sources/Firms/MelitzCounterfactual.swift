@@ -82,32 +82,10 @@ public struct MelitzHatAlgebra: Sendable {
                 return sold / (what[src] * labourIncome[src]) - 1
             }
         }
-        var u = [Double](repeating: 0, count: n - 1)
-        var z = residual(u), iterations = 0
-        while normInf(z) > 1e-14 && iterations < 100 && n > 1 {
-            iterations += 1
-            let m = n - 1
-            var jac = [Double](repeating: 0, count: m * m)
-            for c in 0..<m {
-                var s = u
-                s[c] += 1e-6
-                let zp = residual(s)
-                s[c] -= 2e-6
-                let zm = residual(s)
-                for r in 0..<m { jac[r * m + c] = (zp[r] - zm[r]) / 2e-6 }
-            }
-            guard let step = linearSolve(jac, z, n: m, columns: 1) else { break }
-            var scale = 1.0, accepted = false
-            for _ in 0..<40 {
-                let trial = zip(u, step).map { $0 - scale * $1 }
-                let zt = residual(trial)
-                if normInf(zt) < normInf(z) { u = trial; z = zt; accepted = true; break }
-                scale *= 0.5
-            }
-            if !accepted { break }
-        }
-        guard normInf(z) <= 1e-12 else {
-            throw FirmsError(key: "", problem: "the hat-algebra wage system did not converge (residual \(normInf(z)))")
+        let (u, report) = MelitzEquilibrium.newton(residual, start: [Double](repeating: 0, count: n - 1), tolerance: 1e-14,
+                                                   maxIterations: 100)
+        guard report.residual <= 1e-12 else {
+            throw FirmsError(key: "", problem: "the hat-algebra wage system did not converge (residual \(report.residual))")
         }
         let what = u.map(exp) + [1]
         let l = shares(what), y = incomes(what, l)
@@ -120,6 +98,6 @@ public struct MelitzHatAlgebra: Sendable {
         }
         let newWages = (0..<n).map { what[$0] * base.wages[$0] }
         let c = Double(n) / newWages.reduce(0, +)
-        return Result(wages: newWages.map { c * $0 }, tradeShares: l, welfareChange: welfare, iterations: iterations)
+        return Result(wages: newWages.map { c * $0 }, tradeShares: l, welfareChange: welfare, iterations: report.iterations)
     }
 }

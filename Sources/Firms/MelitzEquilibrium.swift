@@ -247,8 +247,14 @@ public struct MelitzEquilibrium: Sendable {
         return MelitzEquilibrium(world: surrogate).paretoWages()
     }
 
-    /// Newton with a forward-difference Jacobian and backtracking on max|F|.
+    /// Newton with a forward-difference Jacobian and backtracking on max|F|, to this solve's tolerance.
     func newton(_ residual: ([Double]) -> [Double], start: [Double]) -> ([Double], MelitzSolveReport) {
+        Self.newton(residual, start: start, tolerance: tolerance, maxIterations: maxIterations)
+    }
+
+    /// Newton with a forward-difference Jacobian and backtracking on max|F| (converged within 10 × tolerance).
+    static func newton(_ residual: ([Double]) -> [Double], start: [Double], tolerance: Double,
+                       maxIterations: Int) -> ([Double], MelitzSolveReport) {
         var u = start
         var z = residual(u)
         let m = u.count

@@ -30,20 +30,7 @@ extension ConfigurationLoader {
     }
 
     public static func loadFirmWorld(path: String, overrides: [String] = []) throws -> FirmWorldConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, key: "", problem: "cannot read configuration file (missing or unreadable)")
-        }
-        guard !data.contains(0), var text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, key: "", problem: "configuration file is not UTF-8 text")
-        }
-        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        if let line = nulEscapeLine(text) {
-            throw ConfigError(file: path, key: "", problem: "line \(line) escapes a NUL character (\\u0000), which no value may contain")
-        }
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw ConfigError(file: path, key: "", problem: "TOML syntax error at line \(e.source.begin.line): \(e.description)")
-        }
+        let (text, table) = try readTOML(path)
         var r = Reader(file: path, root: table)
         for o in overrides { try r.applyOverride(o) }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()

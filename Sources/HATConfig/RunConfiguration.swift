@@ -98,27 +98,7 @@ public struct DataWorldSource: Sendable {
 /// the file and the dotted key; nothing is computed or written here.
 public enum ConfigurationLoader {
     public static func load(path: String, overrides: [String] = []) throws -> RunConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, key: "", problem: "cannot read configuration file (missing or unreadable)")
-        }
-        // The TOML parser reads C strings: a NUL byte would silently end the file there.
-        if let nul = data.firstIndex(of: 0) {
-            let line = data[data.startIndex..<nul].reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
-            throw ConfigError(file: path, key: "", problem: "contains a NUL byte on line \(line) (byte \(nul - data.startIndex + 1)): not a text file")
-        }
-        guard var text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, key: "", problem: "configuration file is not UTF-8 text")
-        }
-        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }     // a byte-order mark is not TOML
-        // A NUL written as a TOML escape would end the string where the parser hands it over (C strings):
-        // "off\u0000x" would silently read as "off".
-        if let line = nulEscapeLine(text) {
-            throw ConfigError(file: path, key: "", problem: "line \(line) escapes a NUL character (\\u0000), which no value may contain")
-        }
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw ConfigError(file: path, key: "", problem: "TOML syntax error at line \(e.source.begin.line): \(e.description)")
-        }
+        let (text, table) = try readTOML(path)
         var r = Reader(file: path, root: table)
         for o in overrides { try r.applyOverride(o) }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -128,6 +108,31 @@ public enum ConfigurationLoader {
         config.overriddenKeys = Set(r.overrides.keys)
         config.overrides = overrides
         return config
+    }
+}
+
+/// A configuration file's text (without a byte-order mark) and its TOML table; every problem is a
+/// `ConfigError` naming the file: unreadable, a NUL byte, not UTF-8, an escaped NUL, a syntax error.
+func readTOML(_ path: String) throws -> (String, TOMLTable) {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ConfigError(file: path, key: "", problem: "cannot read configuration file (missing or unreadable)")
+    }
+    // The TOML parser reads C strings: a NUL byte would silently end the file there.
+    if let nul = data.firstIndex(of: 0) {
+        let line = data[data.startIndex..<nul].reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
+        throw ConfigError(file: path, key: "", problem: "contains a NUL byte on line \(line) (byte \(nul - data.startIndex + 1)): not a text file")
+    }
+    guard var text = String(data: data, encoding: .utf8) else {
+        throw ConfigError(file: path, key: "", problem: "configuration file is not UTF-8 text")
+    }
+    if text.hasPrefix("\u{FEFF}") { text.removeFirst() }     // a byte-order mark is not TOML
+    // A NUL written as a TOML escape would end the string where the parser hands it over (C strings):
+    // "off\u0000x" would silently read as "off".
+    if let line = nulEscapeLine(text) {
+        throw ConfigError(file: path, key: "", problem: "line \(line) escapes a NUL character (\\u0000), which no value may contain")
+    }
+    do { return (text, try TOMLTable(string: text)) } catch let e as TOMLParseError {
+        throw ConfigError(file: path, key: "", problem: "TOML syntax error at line \(e.source.begin.line): \(e.description)")
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
 import Analysis
+import Firms
+import HATConfig
 import Output
 import Parallel
 
@@ -69,4 +71,46 @@ public func abandoningOnFailure<T>(_ folder: RunFolder?, comm: Communicator, _ w
         Console.error("error: \(comm.isRoot ? "" : "rank \(comm.rank): ")\(error)")
         comm.abort(code: 1)
     }
+}
+
+/// Work done on the root rank alone into an output folder, for problems small enough that every rank would
+/// compute the same numbers (the planner, a firm world): the folder is prepared, locked and checked for
+/// `outputs`, `work` writes them and says whether the run converged. A refusal or a failed write removes
+/// the folders this run created (they hold nothing); a `ConfigError` or `FirmsError` is exit 2 (a
+/// `FirmsError` named by its key in `configuration`), an `OutputError` exit 4, and the verdict reaches every
+/// rank.
+func runOnRoot(directory: String, outputs: [String], folderFile: String, folderKey: String, configuration: String,
+               comm: Communicator, _ work: (RunFolder) throws -> Bool) throws -> RunEnd {
+    var problem = ""
+    var code = [Int64(0)]
+    var converged = true
+    if comm.isRoot {
+        var created: RunFolder?
+        defer { if !problem.isEmpty { created?.abandon() } }
+        do {
+            let folder = try RunFolder.prepare(directory, file: folderFile, key: folderKey)
+            created = folder
+            try folder.lock(file: folderFile, key: folderKey)
+            defer { folder.unlock() }
+            try folder.checkTargets(outputs, file: folderFile, key: folderKey)
+            converged = try work(folder)
+        } catch let e as ConfigError {
+            problem = "\(e)"; code = [Int64(HatExit.badInput)]
+        } catch let e as FirmsError {
+            // A failed condition of the model: named by its key, or by [firms] when it is the parameters as a whole.
+            problem = ConfigError(file: configuration, key: e.key.isEmpty ? "firms" : e.key,
+                                  problem: e.key.isEmpty ? e.problem + " (the parameters are too extreme for this model)" : e.problem).description
+            code = [Int64(HatExit.badInput)]
+        } catch let e as OutputError {
+            problem = "writing \(e)"; code = [Int64(HatExit.io)]
+        } catch {
+            problem = "\(error)"; code = [1]
+        }
+    }
+    try comm.broadcast(&problem)
+    try comm.broadcast(&code)
+    if !problem.isEmpty { throw HatFailure(problem, code: Int32(code[0])) }
+    var flag = [Int64(converged ? 1 : 0)]
+    try comm.broadcast(&flag)
+    return flag[0] == 1 ? .converged : .notConverged
 }

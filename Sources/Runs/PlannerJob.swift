@@ -19,69 +19,45 @@ public struct PlannerJob {
     public func run(started: Date) throws -> RunEnd {
         let cfg = loaded.configuration
         let comm = communicator
-        var problem = ""
-        var code = [Int64(0)]
-        var converged = true
-        if comm.isRoot {
-            // A refusal or a failed write removes the folders this run created (they hold nothing).
-            var created: RunFolder?
-            defer { if !problem.isEmpty { created?.abandon() } }
-            do {
-                let folder = try RunFolder.prepare(cfg.outputDirectory, file: loaded.folderFile, key: loaded.folderKey)
-                created = folder
-                try folder.lock(file: loaded.folderFile, key: loaded.folderKey)
-                defer { folder.unlock() }
-                try folder.checkTargets(["planner.json"], file: loaded.folderFile, key: loaded.folderKey)
-                let plan = try EfficientAllocation.solve(world: cfg.world, model: cfg.model, tolerance: cfg.equilibrium.tolerance,
-                                                         maxIterations: cfg.equilibrium.maxIterations)
-                converged = plan.converged
-                let m = plan.names.count
-                func rows(_ v: [Double]) -> JSON { .matrix((0..<m).map { Array(v[($0 * m)..<(($0 + 1) * m)]) }) }
-                let residualMax = normInf(plan.residuals)
-                let finite = residualMax.isFinite && (plan.consumption + plan.tradeShares + plan.elasticities).allSatisfy { $0.isFinite }
-                var fields: [(String, JSON)] = [
-                    ("status", .string(plan.converged && finite ? "converged" : "not-converged")),
-                    ("reason", .string(plan.reason.message)),
-                    ("countries", .array(plan.names.map { JSON.string($0) })),
-                    ("pareto_weights", .numbers(cfg.world.tfp)),
+        return try runOnRoot(directory: cfg.outputDirectory, outputs: ["planner.json"], folderFile: loaded.folderFile,
+                             folderKey: loaded.folderKey, configuration: cfg.path, comm: comm) { folder in
+            let plan = try EfficientAllocation.solve(world: cfg.world, model: cfg.model, tolerance: cfg.equilibrium.tolerance,
+                                                     maxIterations: cfg.equilibrium.maxIterations)
+            let m = plan.names.count
+            func rows(_ v: [Double]) -> JSON { .matrix((0..<m).map { Array(v[($0 * m)..<(($0 + 1) * m)]) }) }
+            let residualMax = normInf(plan.residuals)
+            let finite = residualMax.isFinite && (plan.consumption + plan.tradeShares + plan.elasticities).allSatisfy { $0.isFinite }
+            var fields: [(String, JSON)] = [
+                ("status", .string(plan.converged && finite ? "converged" : "not-converged")),
+                ("reason", .string(plan.reason.message)),
+                ("countries", .array(plan.names.map { JSON.string($0) })),
+                ("pareto_weights", .numbers(cfg.world.tfp)),
+            ]
+            if finite {
+                fields += [
+                    ("consumption", rows(plan.consumption)),
+                    ("choice_probabilities", rows(plan.choiceProbabilities)),
+                    ("trade_shares", rows(plan.tradeShares)),
+                    ("home_shares", .numbers((0..<m).map { plan.tradeShares[$0 * m + $0] })),
+                    ("elasticities", rows(plan.elasticities)),
+                    ("multipliers", .numbers(plan.multipliers)),
+                    ("residual_max", .number(residualMax)),
+                    // Proposition 4: W and dW/d log d_ij per period, and discounted where β is fixed.
+                    ("welfare_per_period", .number(plan.welfare)),
+                    ("welfare_derivatives", rows(plan.welfareDerivatives)),
                 ]
-                if finite {
-                    fields += [
-                        ("consumption", rows(plan.consumption)),
-                        ("choice_probabilities", rows(plan.choiceProbabilities)),
-                        ("trade_shares", rows(plan.tradeShares)),
-                        ("home_shares", .numbers((0..<m).map { plan.tradeShares[$0 * m + $0] })),
-                        ("elasticities", rows(plan.elasticities)),
-                        ("multipliers", .numbers(plan.multipliers)),
-                        ("residual_max", .number(residualMax)),
-                        // Proposition 4: W and dW/d log d_ij per period, and discounted where β is fixed.
-                        ("welfare_per_period", .number(plan.welfare)),
-                        ("welfare_derivatives", rows(plan.welfareDerivatives)),
-                    ]
-                    let fixed = cfg.equilibrium.closure.parameter
-                    if fixed.name == "beta" {
-                        fields += [("beta", .number(fixed.value)),
-                                   ("welfare_derivatives_discounted", rows(plan.welfareDerivatives.map { $0 / (1 - fixed.value) }))]
-                    }
+                let fixed = cfg.equilibrium.closure.parameter
+                if fixed.name == "beta" {
+                    fields += [("beta", .number(fixed.value)),
+                               ("welfare_derivatives_discounted", rows(plan.welfareDerivatives.map { $0 / (1 - fixed.value) }))]
                 }
-                fields += [("iterations", .integer(plan.iterations)), ("wall_seconds", .number(Date().timeIntervalSince(started))),
-                           ("version", .string(hatVersion)), ("run", runJSON(config: cfg, runID: folder.runID, ranks: comm.size))]
-                try writeAtomically(JSON.object(fields).rendered() + "\n", to: cfg.outputDirectory + "/planner.json")
-                log(String(format: "planner: %@, max-abs resource residual %.3e, wrote %@/planner.json",
-                           plan.converged ? "converged" : "NOT converged", residualMax, cfg.outputDirectory))
-            } catch let e as ConfigError {
-                problem = "\(e)"; code = [Int64(HatExit.badInput)]
-            } catch let e as OutputError {
-                problem = "writing \(e)"; code = [Int64(HatExit.io)]
-            } catch {
-                problem = "\(error)"; code = [1]
             }
+            fields += [("iterations", .integer(plan.iterations)), ("wall_seconds", .number(Date().timeIntervalSince(started))),
+                       ("version", .string(hatVersion)), ("run", runJSON(config: cfg, runID: folder.runID, ranks: comm.size))]
+            try writeAtomically(JSON.object(fields).rendered() + "\n", to: cfg.outputDirectory + "/planner.json")
+            log(String(format: "planner: %@, max-abs resource residual %.3e, wrote %@/planner.json",
+                       plan.converged ? "converged" : "NOT converged", residualMax, cfg.outputDirectory))
+            return plan.converged
         }
-        try comm.broadcast(&problem)
-        try comm.broadcast(&code)
-        if !problem.isEmpty { throw HatFailure(problem, code: Int32(code[0])) }
-        var flag = [Int64(converged ? 1 : 0)]
-        try comm.broadcast(&flag)
-        return flag[0] == 1 ? .converged : .notConverged
     }
 }
