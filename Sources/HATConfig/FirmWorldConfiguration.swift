@@ -213,6 +213,7 @@ extension Reader {
             fixed = rows
         } else {
             let fx = try double("firms", "fixed_cost")
+            guard fx >= 0, fx.isFinite else { throw fail("firms.fixed_cost", "must be >= 0 (got \(fx))") }
             guard let domestic = try perCountry("firms", "domestic_fixed_cost") else {
                 throw fail("firms.domestic_fixed_cost", "missing required key (fixed_cost is one number)")
             }

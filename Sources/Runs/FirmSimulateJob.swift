@@ -36,7 +36,8 @@ public struct FirmSimulateJob {
             }
             try solution.checkConditions(requireInterior: cfg.world.distributions.allSatisfy { $0.paretoShape != nil })
         } catch let e as FirmsError {
-            throw HatFailure("\(cfg.path): \(e)", code: HatExit.badInput)
+            throw HatFailure(ConfigError(file: cfg.path, key: e.key.isEmpty ? "firms" : e.key, problem: e.problem).description,
+                             code: HatExit.badInput)
         }
         let (folder, refusal) = try prepareOutputFolder(cfg.outputDirectory, outputs: Self.outputs, file: loaded.folderFile,
                                                         key: loaded.folderKey, comm: comm)
@@ -93,6 +94,8 @@ public struct FirmSimulateJob {
             defer { try? handle.close() }
             let most = Partition(count: chunks, parts: comm.size).range(of: 0).count
             for step in 0..<most {
+                // A stop (SIGTERM, SIGUSR1) between chunks, agreed by every rank: nothing is committed.
+                if try StopSignal.agree(comm) { throw SimulationStopped() }
                 var values: [Double] = []
                 var first = 0
                 if step < mine.count {
@@ -121,6 +124,12 @@ public struct FirmSimulateJob {
                 try file.write("rows", rows: first, count: values.count / FirmSample.columns.count, values: values)
             }
             try file.flush()
+        } catch is SimulationStopped {
+            try? FileManager.default.removeItem(atPath: part)
+            folder?.discard(Self.outputs)
+            folder?.abandon()
+            log("firms simulate: stopped by a signal after some chunks; nothing was written (run it again)")
+            return .stopped
         } catch {
             problem = "\(error)"
         }
@@ -168,6 +177,8 @@ public struct FirmSimulateJob {
                    total, rows, seconds, Double(rows) / max(seconds, 1e-9), comm.size, dir))
         return .converged
     }
+
+    struct SimulationStopped: Error {}
 
     /// CSV lines of rows in `FirmSample.columns` order (country indices as names).
     static func csv(_ values: [Double], names: [String]) -> String {

@@ -38,6 +38,7 @@ struct FirmsCommand: ParsableCommand {
 
         func run() throws {
             let started = Date()
+            StopSignal.install()
             guard options.isFirmWorld else {
                 throw ValidationError(ConfigError(file: options.config, key: "firms", problem: "hat firms simulate needs a firm world (a [firms] table)").description)
             }

@@ -192,6 +192,29 @@ final class FirmSimulateCommandTests: XCTestCase {
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: other + "/firms.csv")), csv[0])
     }
 
+    /// SIGTERM between chunks: exit 75, one line, and nothing written (the folder it made is removed).
+    func testStopBySignalWritesNothing() throws {
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let out = base + "/stopped"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: hatBinary)
+        process.arguments = ["firms", "simulate", config, "--firms", "500000000", "--out", out]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait until it is writing (the folder exists), then stop it.
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: out) { usleep(50_000) }
+        usleep(500_000)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 75, stderr)
+        XCTAssertEqual(stderr.split(separator: "\n").count, 1, stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), (try? FileManager.default.contentsOfDirectory(atPath: out))?.description ?? "")
+    }
+
     func testBadInput() throws {
         let base = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
