@@ -28,11 +28,15 @@ struct FirmsCommand: ParsableCommand {
         @Option(help: "Entrant draws in all, at least 1 (the rows are the active ones' destinations).")
         var firms: Int
 
-        @Option(help: "Seed of the draws (a non-negative integer).")
+        @Option(help: "Seed of the draws (an integer from 0 to 2^63 - 1).")
         var seed: UInt64 = 1
 
         func validate() throws {
             guard firms >= 1 else { throw ValidationError(ConfigError(file: "--firms", key: "", problem: "must be at least 1 (got \(firms))").description) }
+            // The seed is recorded in simulate.json as a JSON integer.
+            guard seed <= UInt64(Int64.max) else {
+                throw ValidationError(ConfigError(file: "--seed", key: "", problem: "must be at most \(Int64.max) (got \(seed))").description)
+            }
             guard firms <= 2_000_000_000 else { throw ValidationError(ConfigError(file: "--firms", key: "", problem: "at most 2e9").description) }
         }
 

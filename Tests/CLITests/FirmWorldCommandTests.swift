@@ -220,6 +220,7 @@ final class FirmSimulateCommandTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let cases: [([String], String)] = [
             (["firms", "simulate", config, "--firms", "0", "--out", base + "/a"], "--firms"),
+            (["firms", "simulate", config, "--firms", "10", "--seed", "18446744073709551615", "--out", base + "/a"], "--seed"),
             (["firms", "simulate", configPath("two-country.toml"), "--firms", "10", "--out", base + "/a"], "firms"),
             (["firms", "simulate", config, "--firms", "10", "--set", "firms.sigma=0.5", "--out", base + "/a"], "firms.sigma"),
         ]
