@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Equilibrium", dependencies: ["HATModel", "Solvers", "Parallel"], swiftSettings: kernelFlags),
         .target(name: "Gravity", dependencies: ["COpenBLAS", "Solvers", "HATModel"]),
         // Heterogeneous firms (Melitz–Chaney): the static firm world, its counterfactuals (FIRMS-SPEC).
-        .target(name: "Firms", dependencies: ["Solvers", "Gravity"]),
+        .target(name: "Firms", dependencies: ["Solvers", "Gravity", "HATModel"]),
         .target(name: "HATConfig", dependencies: ["HATModel", "Equilibrium", "Gravity", "Checksum", "Firms",
                                                   .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Output", dependencies: ["Analysis", "Equilibrium", "HATConfig", "Gravity", "Storage", "Parallel", "Solvers", "Checksum"]),
@@ -68,7 +68,7 @@ let package = Package(
         // Helpers shared by the test targets: paths, the shared data, the process runner, reference numbers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HATModelTests", dependencies: ["HATModel", "Solvers", "Parallel", "TestSupport"]),
-        .testTarget(name: "EquilibriumTests", dependencies: ["Equilibrium", "HATConfig", "Output", "Storage", "Parallel", "HATModel", "Solvers", "TestSupport"]),
+        .testTarget(name: "EquilibriumTests", dependencies: ["Equilibrium", "Firms", "HATConfig", "Output", "Storage", "Parallel", "HATModel", "Solvers", "TestSupport"]),
         .testTarget(name: "HATConfigTests", dependencies: ["HATConfig", "Equilibrium", "HATModel", "TestSupport",
                                                           .product(name: "TOMLKit", package: "TOMLKit")]),
         .testTarget(name: "GravityTests", dependencies: ["Gravity", "Solvers", "TestSupport"]),

@@ -14,6 +14,7 @@ extension CalibrationProblem {
                   jacobianStep: settings.jacobianStep, checkpointEverySeconds: settings.checkpointEverySeconds,
                   theta0: Self.startVector(settings.start ?? source.parameters.vector, shiftedBy: settings.startShifts,
                                            countries: source.world.countries))
+        supply = cfg.world.supply
     }
 
     /// The key that names the start vector in an error: the start file, else the first shift that moved

@@ -11,6 +11,8 @@ public struct CalibrationProblem: Sendable {
     public var dataWorld: DataWorld
     /// Ad-valorem tariffs kept at every Θ (M × M, row = importer; zero in the paper).
     public var tariffs: [Double]
+    /// The supply side kept at every Θ (Armington in the paper).
+    public var supply: any SupplySide = ArmingtonSupply()
     public var model: ModelParameters
     /// The inner equilibrium: closure (fixed-rate), tolerances, and the first guess at Θ₀.
     public var equilibrium: EquilibriumOptions
@@ -41,6 +43,7 @@ public struct CalibrationProblem: Sendable {
         guard theta.allSatisfy({ $0.isFinite }),
               var w = try? dataWorld.world(for: TradeCostParameters(vector: theta, countries: countries)) else { return nil }
         w.tariffs = tariffs
+        w.supply = supply
         return w
     }
 

@@ -20,29 +20,34 @@ public enum Closure: String, CaseIterable, Sendable {
     /// counts, names and residuals below are those of world-rate; `MarketClosure`'s add the transfers.
     case worldRateRebate = "world-rate-rebate"
 
-    public func unknownCount(countries m: Int) -> Int {
+    /// What this closure solves for beyond the wages: the one table every count, name, block and residual
+    /// below is read from.
+    public var declaration: ClosureDeclaration {
         switch self {
-        case .worldRate, .fixedRate, .worldRateRebate: return m
-        case .autarky: return 2 * m - 1
+        case .worldRate, .worldRateRebate: return ClosureDeclaration(bondUnknown: .rate, bondMarkets: .world)
+        case .fixedRate: return ClosureDeclaration(bondUnknown: .beta, bondMarkets: .world)
+        case .autarky: return ClosureDeclaration(bondUnknown: .rate, bondMarkets: .perCountry)
         }
     }
+
+    public func unknownCount(countries m: Int) -> Int { m - 1 + declaration.bondCount(countries: m) }
 
     /// Names of the unknowns, for logs and outputs.
     public func unknownNames(countries names: [String]) -> [String] {
         let wages = names.dropLast().map { "log_wage_\($0)" }
-        switch self {
-        case .worldRate, .worldRateRebate: return wages + ["log_R"]
-        case .fixedRate: return wages + ["log_beta"]
-        case .autarky: return wages + names.map { "log_R_\($0)" }
+        let d = declaration
+        switch d.bondMarkets {
+        case .world: return wages + ["log_\(d.bondUnknown.rawValue)"]
+        case .perCountry: return wages + names.map { "log_\(d.bondUnknown.rawValue)_\($0)" }
         }
     }
 
     /// Names of the residuals.
     public func residualNames(countries names: [String]) -> [String] {
         let goods = names.dropFirst().map { "goods_\($0)" }
-        switch self {
-        case .worldRate, .fixedRate, .worldRateRebate: return ["bonds_world"] + goods
-        case .autarky: return names.map { "bonds_\($0)" } + goods
+        switch declaration.bondMarkets {
+        case .world: return ["bonds_world"] + goods
+        case .perCountry: return names.map { "bonds_\($0)" } + goods
         }
     }
 
@@ -50,24 +55,18 @@ public enum Closure: String, CaseIterable, Sendable {
     /// rises with it when the wages are held fixed (more patient or better-paid savers demand more bonds).
     /// Held at fixed wages, these residuals depend only on their own unknown, so each can be bracketed.
     public func bondBlock(countries m: Int) -> [(unknown: Int, residual: Int)] {
-        switch self {
-        case .worldRate, .fixedRate, .worldRateRebate: return [(m - 1, 0)]
-        case .autarky: return (0..<m).map { (m - 1 + $0, $0) }
-        }
+        (0..<declaration.bondCount(countries: m)).map { (m - 1 + $0, $0) }
     }
 
     /// Open bounds of each bond-block unknown: log β < 0 (β < 1); log R unbounded.
     public var bondUnknownBounds: (lower: Double, upper: Double) {
-        self == .fixedRate ? (-.infinity, 0) : (-.infinity, .infinity)
+        declaration.bondUnknown == .beta ? (-.infinity, 0) : (-.infinity, .infinity)
     }
 
-    /// What the bond-block unknowns are, for logs ("R", "beta", "R_i").
+    /// What the bond-block unknowns are, for logs ("R", "beta", "each R_i").
     public var bondUnknownName: String {
-        switch self {
-        case .worldRate, .worldRateRebate: return "R"
-        case .fixedRate: return "beta"
-        case .autarky: return "each R_i"
-        }
+        let d = declaration
+        return d.bondMarkets == .perCountry ? "each \(d.bondUnknown.rawValue)_i" : d.bondUnknown.rawValue
     }
 
     /// Market-clearing residuals at an evaluated world (sums in country order). A country that could not
@@ -75,15 +74,31 @@ public enum Closure: String, CaseIterable, Sendable {
     /// residual NaN.
     public func residuals(_ outcome: WorldOutcome, world: World) -> [Double] {
         let goods = Array(outcome.goodsMarketResiduals(world: world).dropFirst())
-        switch self {
-        case .worldRate, .fixedRate, .worldRateRebate:
+        switch declaration.bondMarkets {
+        case .world:
             var bonds = 0.0
             for b in outcome.bondDemand { bonds += b }
             return [bonds] + goods
-        case .autarky:
+        case .perCountry:
             return outcome.bondDemand + goods
         }
     }
+}
+
+/// What a closure solves for after the M − 1 wages: its bond-market unknowns (one for the world or one per
+/// country; R or β), in that order; a rebating closure adds the transfers after them. The residuals are
+/// the bond markets in the same order, then the goods markets of countries 2..M, then any government
+/// budgets.
+public struct ClosureDeclaration: Sendable, Equatable {
+    /// The price that clears a bond market: R (β held fixed) or β (R held fixed).
+    public enum BondUnknown: String, Sendable { case rate = "R", beta = "beta" }
+    /// One world bond market (financial globalisation) or one per country (financial autarky).
+    public enum BondMarkets: Sendable { case world, perCountry }
+    public var bondUnknown: BondUnknown
+    public var bondMarkets: BondMarkets
+
+    /// The number of bond markets, and of bond unknowns.
+    public func bondCount(countries m: Int) -> Int { bondMarkets == .world ? 1 : m }
 }
 
 /// A market closure with the parameters it holds fixed: the one place that decides R and β. In world-rate
@@ -157,9 +172,14 @@ public enum MarketClosure: Sendable, Equatable {
 
     /// The fixed parameter by name ("beta" or "R"), for outputs.
     public var parameter: (name: String, value: Double) {
+        (kind.declaration.bondUnknown == .rate ? "beta" : "R", fixedValue)
+    }
+
+    /// The parameter this closure holds fixed: β when R (or each R_i) clears the bond markets, R when β does.
+    var fixedValue: Double {
         switch self {
-        case let .worldRate(beta), let .autarky(beta), let .worldRateRebate(beta, _, _): return ("beta", beta)
-        case let .fixedRate(rate): return ("R", rate)
+        case let .worldRate(beta), let .autarky(beta), let .worldRateRebate(beta, _, _): return beta
+        case let .fixedRate(rate): return rate
         }
     }
 
@@ -168,12 +188,10 @@ public enum MarketClosure: Sendable, Equatable {
         if let x = start.unknowns, x.count == unknownCount(countries: m) { return x }
         let wages = start.wages ?? [Double](repeating: 1, count: m)
         let w = (0..<(m - 1)).map { log(wages[$0] / wages[m - 1]) }
-        switch self {
-        case .worldRate: return w + [log(start.rate)]
-        case .fixedRate: return w + [log(start.beta)]
-        case .autarky: return w + [Double](repeating: log(start.rate), count: m)
-        case .worldRateRebate: return w + [log(start.rate)] + [Double](repeating: 0, count: rebating.count)
-        }
+        let d = kind.declaration
+        let guess = log(d.bondUnknown == .rate ? start.rate : start.beta)
+        return w + [Double](repeating: guess, count: d.bondCount(countries: m))
+            + [Double](repeating: 0, count: rebating.count)
     }
 
     /// Prices from the unknown vector, with this closure's fixed parameter.
@@ -184,18 +202,18 @@ public enum MarketClosure: Sendable, Equatable {
         for w in raw { total += w }
         let mean = total / Double(m)
         let wages = raw.map { $0 / mean }
-        switch self {
-        case let .worldRate(beta):
-            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta)
-        case let .fixedRate(rate):
-            return Prices(wages: wages, rates: [Double](repeating: rate, count: m), beta: exp(x[m - 1]))
-        case let .autarky(beta):
-            return Prices(wages: wages, rates: (0..<m).map { exp(x[m - 1 + $0]) }, beta: beta)
-        case let .worldRateRebate(beta, _, scheme):
-            var transfers = [Double](repeating: 0, count: m)
-            for (k, i) in rebating.enumerated() { transfers[i] = x[m + k] }
-            return Prices(wages: wages, rates: [Double](repeating: exp(x[m - 1]), count: m), beta: beta,
-                          transfers: transfers, rebate: scheme)
+        let d = kind.declaration, bonds = d.bondCount(countries: m)
+        var transfers = [Double](repeating: 0, count: m)
+        for (k, i) in rebating.enumerated() { transfers[i] = x[m - 1 + bonds + k] }
+        let rebate = rebateScheme ?? .perCapita
+        switch d.bondUnknown {
+        case .rate:
+            let rates = d.bondMarkets == .world ? [Double](repeating: exp(x[m - 1]), count: m)
+                : (0..<m).map { exp(x[m - 1 + $0]) }
+            return Prices(wages: wages, rates: rates, beta: fixedValue, transfers: transfers, rebate: rebate)
+        case .beta:
+            return Prices(wages: wages, rates: [Double](repeating: fixedValue, count: m), beta: exp(x[m - 1]),
+                          transfers: transfers, rebate: rebate)
         }
     }
 

@@ -131,7 +131,7 @@ public func reportEquilibrium(evaluator: WorldEvaluator, options: EquilibriumOpt
                              residuals: residuals ?? reportResiduals, residualNames: closure.residualNames(countries: world.names),
                              reason: reason, reasonDetail: detail, strategy: strategy,
                              iterations: iterations, evaluations: evaluations,
-                             residualNoise: noise, prices: prices, report: report, reportResiduals: reportResiduals,
+                             residualNoise: noise, prices: report.prices, report: report, reportResiduals: reportResiduals,
                              jacobian: jacobian)
 }
 

@@ -108,7 +108,10 @@ extension World {
                     what, names[i], -scaling.debtLimit, w * zMin, interest, 1 + w * zMin / max(scaling.debtLimit, .leastNonzeroMagnitude)))
             }
             if !model.isLogUtility {
-                let p = buyerPrices(importer: i, wages: prices.wages)
+                let p = supply.spendingElasticity > 0
+                    ? supply.buyerPrices(world: self, importer: i, wages: prices.wages, spending: CompositePrices.startingSpending(
+                        world: self, importer: i, wages: prices.wages, sigma: scaling.sigma, meanEfficiency: income.meanZ))
+                    : buyerPrices(importer: i, wages: prices.wages)
                 let cLow = (w * zMin - interest) / (p.max() ?? 1)
                 let cHigh = (r * scaling.topAssets + w * zMax + scaling.debtLimit) / (p.min() ?? 1)
                 let spread = max(abs(log(cLow)), abs(log(cHigh)))

@@ -42,6 +42,9 @@ public final class WorldEvaluator {
     var exchanges: [Int: CommunicatorBlocks] = [:]
     /// Evaluations performed so far.
     public private(set) var evaluations = 0
+    /// Every country's spending on every source in the last evaluation where none failed, on every rank
+    /// (the warm start of a supply side whose prices depend on spending).
+    var lastSpending: [Int: [Double]] = [:]
     /// Times the workspaces were (re)built: once at creation, again when an update changed a size or the
     /// load balancing moved countries.
     public internal(set) var workspaceBuilds = 0
@@ -107,17 +110,26 @@ public final class WorldEvaluator {
 
     /// Forget every stored solution: the next evaluation starts cold even with `warmStart`.
     public func resetWorkspaces() {
+        lastSpending = [:]
         for hh in households.values { hh.reset() }
         for d in distributions.values { d.reset() }
     }
 
     /// Solve one country, or this rank's block of it, at the given prices (collective over the country's
-    /// group when it is split).
+    /// group when it is split). When the supply side's prices depend on spending, the country's buyer prices
+    /// and its households' spending are solved together first (`solveCountryWithComposites`).
     public func solveCountry(_ i: Int, prices: Prices, options: EvaluationOptions) -> CountryOutcome {
+        if world.supply.spendingElasticity > 0 { return solveCountryWithComposites(i, prices: prices, options: options) }
         let problem = world.householdProblem(country: i, model: model, income: income, prices: prices)
+        return solveHouseholds(i, problem: problem, options: options, loadAnchor: true)
+    }
+
+    /// The households, distribution and aggregates of country i (or this rank's block of it) for `problem`.
+    func solveHouseholds(_ i: Int, problem: HouseholdProblem, options: EvaluationOptions,
+                         loadAnchor: Bool) -> CountryOutcome {
         let hh = households[i]!, dist = distributions[i]!
         let blocks = exchanges[i]
-        if options.warmStart, let start = anchor[i] {
+        if loadAnchor, options.warmStart, let start = anchor[i] {
             hh.load(start.policy)
             dist.load(masses: start.masses)
         }
@@ -180,6 +192,9 @@ public final class WorldEvaluator {
         let cells = Double(model.assetPoints * income.count * world.count)
         if !countries.contains(where: { $0.failed }) {
             costs = countries.map { Double($0.household.iterations + 1) * cells }
+            if world.supply.spendingElasticity > 0 {
+                for (i, c) in countries.enumerated() { lastSpending[i] = c.aggregates.imports }
+            }
             if balancing && !rebalanced { planRebalance() }
         }
         return WorldOutcome(prices: prices, countries: countries)

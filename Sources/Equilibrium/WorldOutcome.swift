@@ -6,6 +6,10 @@ import Parallel
 public struct CountryFailure: Sendable, Equatable, Packable {
     public enum Kind: Int, Sendable {
         case nonPositiveConsumption = 1, nonMonotoneGrid = 2, nonFiniteDistribution = 3, otherGridBlock = 4
+        /// The fixed point of buyer prices and spending of a supply side with scale economies did not settle.
+        case compositePrices = 5
+        /// The spending on one source's composite collapsed towards zero inside that fixed point.
+        case compositeCollapse = 6
     }
     public var kind: Kind
     /// 1-based asset, shock and variety indices, the household iteration and the offending value (0 if n/a).
@@ -38,6 +42,10 @@ public struct CountryFailure: Sendable, Equatable, Packable {
             return "the stationary distribution is not finite"
         case .otherGridBlock:
             return "another block of the country's grid failed (household iteration \(iteration))"
+        case .compositePrices:
+            return "the composite prices did not settle: max |change of log spending| \(value) after \(iteration) household solves"
+        case .compositeCollapse:
+            return "the spending on the composite of variety \(variety) collapses (share \(value) after \(iteration) household solves): its price rises faster than the households turn away from it, so the fixed point of prices and spending has no interior solution from here (lower the fixed costs or the scale economy 1/(sigma-1) - 1/k)"
         }
     }
 }
@@ -50,18 +58,30 @@ public struct CountryOutcome: Sendable, Packable {
     /// Set when the country could not be evaluated at these prices (infeasible); aggregates are then NaN.
     public var failure: CountryFailure?
     public var failed: Bool { failure != nil }
+    /// The buyer prices the country's households faced, when the supply side's prices depend on spending
+    /// (the fixed point the evaluation solved); nil otherwise.
+    public var buyerPrices: [Double]?
 
     init(aggregates: CountryAggregates, household: HouseholdSolveStats, distribution: DistributionStats,
-         failure: CountryFailure?) {
+         failure: CountryFailure?, buyerPrices: [Double]? = nil) {
         self.aggregates = aggregates; self.household = household; self.distribution = distribution
-        self.failure = failure
+        self.failure = failure; self.buyerPrices = buyerPrices
     }
 }
 
 /// The world at given prices: every country's aggregates, in country order, on every rank.
 public struct WorldOutcome: Sendable {
+    /// The prices evaluated, with the buyer prices found when they depend on spending.
     public var prices: Prices
     public var countries: [CountryOutcome]
+
+    public init(prices: Prices, countries: [CountryOutcome]) {
+        self.prices = prices
+        self.countries = countries
+        if countries.contains(where: { $0.buyerPrices != nil }) && !countries.contains(where: { $0.failed }) {
+            self.prices.buyerPrices = countries.map { $0.buyerPrices ?? [] }
+        }
+    }
 
     public var failed: Bool { countries.contains { $0.failed } }
     /// "NAME: what failed" for every country that could not be evaluated (names in country order).
@@ -110,6 +130,7 @@ extension CountryOutcome {
         m.write(household.iterations); m.write(household.converged); m.write(household.policyChange)
         m.write(distribution.iterations); m.write(distribution.converged); m.write(distribution.change)
         m.write(failure)
+        m.write(buyerPrices != nil); if let p = buyerPrices { m.write(p) }
     }
     public init(unpacking m: inout MessageReader) throws {
         aggregates = CountryAggregates(efficiencyUnits: try m.read(), bondDemand: try m.read(), assets: try m.read(),
@@ -118,5 +139,6 @@ extension CountryOutcome {
         household = HouseholdSolveStats(iterations: try m.read(), converged: try m.read(), policyChange: try m.read())
         distribution = DistributionStats(iterations: try m.read(), converged: try m.read(), change: try m.read())
         failure = try m.read()
+        buyerPrices = try m.read() as Bool ? try m.read() as [Double] : nil
     }
 }

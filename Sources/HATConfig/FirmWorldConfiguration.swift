@@ -1,6 +1,7 @@
 import Firms
 import Foundation
 import Gravity
+import HATModel
 import TOMLKit
 
 /// A configuration with `[firms] households = "representative"`: the static Melitz–Chaney world, read from
@@ -20,13 +21,24 @@ public struct FirmWorldConfiguration: Sendable {
 }
 
 extension ConfigurationLoader {
-    /// Whether the file (after `--set`) asks for a firm world: it has a `[firms]` table (or `--set firms.*`).
-    /// Only the TOML is read; any other problem is left to the loader that follows.
+    /// Whether the file (after `--set`) asks for the static firm world: it has a `[firms]` table (or
+    /// `--set firms.*`) whose households are not HAT's (`households = "hat"` is the household model with a
+    /// Melitz supply side, read by the household model's loader). Only the TOML is read; any other problem
+    /// is left to the loader that follows.
     public static func isFirmWorld(path: String, overrides: [String] = []) -> Bool {
-        if overrides.contains(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("firms.") }) { return true }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8),
-              let table = try? TOMLTable(string: text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text) else { return false }
-        return table["firms"] != nil
+        let data = FileManager.default.contents(atPath: path)
+        let text = data.flatMap { String(data: $0, encoding: .utf8) }
+        let table = text.flatMap { try? TOMLTable(string: $0.hasPrefix("\u{FEFF}") ? String($0.dropFirst()) : $0) }
+        let overridden = overrides.contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("firms.") }
+        guard overridden || table?["firms"] != nil else { return false }
+        var households = table?["firms"]?.table?["households"]?.string
+        for o in overrides {
+            let parts = o.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2, parts[0] == "firms.households" {
+                households = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+            }
+        }
+        return households != "hat"
     }
 
     public static func loadFirmWorld(path: String, overrides: [String] = []) throws -> FirmWorldConfiguration {
@@ -254,5 +266,97 @@ extension Reader {
         guard !names.isEmpty else { throw fail("world.countries", "must name at least one country") }
         guard Set(names).count == names.count else { throw fail("world.countries", "country names must be unique") }
         return names
+    }
+}
+
+extension Reader {
+    /// Whether the file (after `--set`) has a `[firms]` table.
+    var hasFirmsTable: Bool { root["firms"] != nil || overrides.keys.contains { $0.hasPrefix("firms.") } }
+
+    /// The Melitz supply side of `[firms] households = "hat"` over `world` (FIRMS-SPEC §2.6; docs/FIRMS.md):
+    /// Pareto productivity whose lower bounds follow from `world.tfp`, free or fixed entry, market fixed
+    /// costs all positive or all zero. The composite fixed point's stability, σ_i > 1/(σ−1) − 1/k in every
+    /// country, is checked here, before any solve.
+    func compositeSupply(world: World, model: ModelParameters) throws -> MelitzCompositeSupply {
+        let m = world.count
+        let households = try string("firms", "households")
+        guard households == "hat" else {
+            throw fail("firms", "a firm world with households = \"\(households)\" is solved by hat solve, hat counterfactual and hat calibrate, not by this command (households = \"hat\" puts the firms under the household model)")
+        }
+        for key in ["lower_bound", "upper_bound", "lognormal_sigma", "differentiated_share"] where try value("firms", key) != nil {
+            throw fail("firms.\(key)", key == "lower_bound"
+                ? "not used with households = \"hat\": world.tfp sets the lower bounds (the TFP a world without market fixed costs would have)"
+                : "not used with households = \"hat\" (Pareto productivity, no outside good)")
+        }
+        let family = try string("firms", "distribution")
+        guard family == "pareto" else {
+            throw fail("firms.distribution", "must be \"pareto\" with households = \"hat\" (got \"\(family)\"): the composite price has a closed form only under Pareto")
+        }
+        let sigma = try double("firms", "sigma")
+        guard sigma > 1, sigma.isFinite else { throw fail("firms.sigma", "must be > 1 (got \(sigma))") }
+        guard try value("firms", "shape") != nil else { throw fail("firms.shape", "missing required key (distribution = \"pareto\")") }
+        let k = try double("firms", "shape")
+        guard k > sigma - 1, k.isFinite else {
+            throw fail("firms.shape", "k = \(k) must exceed sigma - 1 = \(sigma - 1): with k <= sigma - 1 the Pareto moments of phi^(sigma-1) are infinite")
+        }
+        func perCountry(_ key: String, allowZero: Bool) throws -> [Double]? {
+            guard let v = try doubles("firms", key) else { return nil }
+            guard v.count == m else { throw fail("firms.\(key)", "has \(v.count) entries for \(m) countries") }
+            if let bad = v.firstIndex(where: { !((allowZero ? $0 >= 0 : $0 > 0) && $0.isFinite) }) {
+                throw fail("firms.\(key)", "entry \(bad + 1) must be \(allowZero ? ">= 0" : "> 0") (got \(v[bad]))")
+            }
+            return v
+        }
+        let entry: FirmEntry
+        var entryCosts = [Double](repeating: 0, count: m)
+        switch try string("firms", "entry") {
+        case "free":
+            guard let f = try perCountry("entry_cost", allowZero: false) else { throw fail("firms.entry_cost", "missing required key (entry = \"free\")") }
+            if try value("firms", "entry_mass") != nil { throw fail("firms.entry_mass", "applies only with entry = \"fixed\"") }
+            entryCosts = f
+            entry = .free
+        case "fixed":
+            guard let mass = try perCountry("entry_mass", allowZero: false) else { throw fail("firms.entry_mass", "missing required key (entry = \"fixed\")") }
+            if try value("firms", "entry_cost") != nil { throw fail("firms.entry_cost", "applies only with entry = \"free\"") }
+            entry = .fixed(mass: mass)
+        case let other:
+            throw fail("firms.entry", "must be \"free\" or \"fixed\" (got \"\(other)\")")
+        }
+        guard let raw = try value("firms", "fixed_cost") else { throw fail("firms.fixed_cost", "missing required key") }
+        var fixed: [Double]
+        if raw.array != nil {
+            guard let rows = try matrix("firms", "fixed_cost"), rows.count == m, rows.allSatisfy({ $0.count == m }) else {
+                throw fail("firms.fixed_cost", "must be a \(m) x \(m) matrix (row = importer n, column = exporter i) or one number")
+            }
+            if try value("firms", "domestic_fixed_cost") != nil {
+                throw fail("firms.domestic_fixed_cost", "not with a fixed_cost matrix (its diagonal is f_ii)")
+            }
+            fixed = rows.flatMap { $0 }
+        } else {
+            let fx = try double("firms", "fixed_cost")
+            guard fx >= 0, fx.isFinite else { throw fail("firms.fixed_cost", "must be >= 0 (got \(fx))") }
+            guard let domestic = try perCountry("domestic_fixed_cost", allowZero: true) else {
+                throw fail("firms.domestic_fixed_cost", "missing required key (fixed_cost is one number)")
+            }
+            fixed = (0..<(m * m)).map { $0 / m == $0 % m ? domestic[$0 / m] : fx }
+        }
+        if let bad = fixed.firstIndex(where: { !($0 >= 0 && $0.isFinite) }) {
+            throw fail("firms.fixed_cost", "entry (\(bad / m + 1), \(bad % m + 1)) must be >= 0 (got \(fixed[bad]))")
+        }
+        let positive = fixed.filter { $0 > 0 }.count
+        guard positive == 0 || positive == fixed.count else {
+            let zero = fixed.firstIndex(of: 0)!
+            throw fail(raw.array != nil || zero % (m + 1) != 0 ? "firms.fixed_cost" : "firms.domestic_fixed_cost",
+                       "with households = \"hat\" every f_ni must be > 0 (selection into every market) or every one 0 (no market fixed costs); entry (\(zero / m + 1), \(zero % m + 1)) is 0")
+        }
+        let supply = MelitzCompositeSupply(sigma: sigma, shape: k, fixedCosts: fixed, entry: entry, entryCosts: entryCosts)
+        let theta = supply.spendingElasticity
+        for i in 0..<m {
+            let sigmaI = CountryScaling(tfp: world.tfp[i], model: model).sigma
+            guard sigmaI > theta else {
+                throw fail("model.sigma_eps", String(format: "the composite prices of %@ are unstable: its taste-shock scale sigma_eps A^(1-gamma) = %.6g must exceed the firms' scale economy 1/(sigma-1) - 1/k = %.6g (firms.sigma = %g, firms.shape = %g): raise model.sigma_eps or firms.sigma, or lower firms.shape", world.names[i], sigmaI, theta, sigma, k))
+            }
+        }
+        return supply
     }
 }

@@ -294,8 +294,8 @@ struct Reader {
 
     func configuration(base: URL) throws -> RunConfiguration {
         try checkUnknownKeys()
-        if root["firms"] != nil || overrides.keys.contains(where: { $0.hasPrefix("firms.") }) {
-            throw fail("firms", "a firm world is solved by hat solve and hat counterfactual; this command needs the household model (no [firms] table)")
+        if hasFirmsTable, try string("firms", "households") != "hat" {
+            throw fail("firms", "a firm world with households = \"representative\" is solved by hat solve, hat counterfactual and hat calibrate; this command needs the household model (no [firms] table, or households = \"hat\")")
         }
         for s in ConfigurationKeys.sections where s.required { _ = try section(s.name, required: true) }
 
@@ -330,7 +330,7 @@ struct Reader {
         guard si >= 0, si.isFinite else { throw fail("income.sigma_transitory", "must be >= 0 (got \(si))") }
 
         // [world]
-        let (world, dataWorld) = try readWorld(base: base)
+        var (world, dataWorld) = try readWorld(base: base)
 
         // [equilibrium]
         let closureName = try string("equilibrium", "closure")
@@ -501,6 +501,14 @@ struct Reader {
             throw fail("parallel.grid_blocks", "must be \"auto\", \"on\" or \"off\" (got \"\(blocksText)\")")
         }
         let loadBalance = try bool("parallel", "load_balance")
+
+        // [firms] households = "hat": the Melitz supply side (its stability needs the model's sigma_eps).
+        if hasFirmsTable {
+            world.supply = try compositeSupply(world: world, model: model)
+            // Wages in proportion to productivity unless given: at equal wages a low-TFP source can be so dear
+            // that the spending on its composite collapses under the scale economy before the solver moves.
+            if world.supply.spendingElasticity > 0 && eq.start.wages == nil { eq.start.wages = world.tfp }
+        }
 
         var config = RunConfiguration(path: file, text: "", model: model, world: world, equilibrium: eq,
                                       outputDirectory: outputDirectory, dataWorld: dataWorld,

@@ -27,10 +27,11 @@ public struct ModelParameters: Sendable, Equatable {
     }
 }
 
-/// The countries and the frictions between them.
+/// The countries, the frictions between them, and how their goods are produced.
 public struct World: Sendable, Equatable {
     public var names: [String]
-    /// TFP A_i.
+    /// TFP A_i: productivity under Armington supply, and the country scaling of every supply side
+    /// (`CountryScaling`).
     public var tfp: [Double]
     /// Labour force L_i.
     public var labor: [Double]
@@ -38,10 +39,19 @@ public struct World: Sendable, Equatable {
     public var tradeCosts: [Double]
     /// Ad-valorem tariffs t_ij, row-major; zero by default.
     public var tariffs: [Double]
+    /// How goods are produced and priced (Armington unless a configuration says otherwise).
+    public var supply: any SupplySide
 
-    public init(names: [String], tfp: [Double], labor: [Double], tradeCosts: [Double], tariffs: [Double]? = nil) {
+    public init(names: [String], tfp: [Double], labor: [Double], tradeCosts: [Double], tariffs: [Double]? = nil,
+                supply: any SupplySide = ArmingtonSupply()) {
         self.names = names; self.tfp = tfp; self.labor = labor; self.tradeCosts = tradeCosts
         self.tariffs = tariffs ?? [Double](repeating: 0, count: names.count * names.count)
+        self.supply = supply
+    }
+
+    public static func == (a: World, b: World) -> Bool {
+        a.names == b.names && a.tfp == b.tfp && a.labor == b.labor && a.tradeCosts == b.tradeCosts
+            && a.tariffs == b.tariffs && a.supply.isEqual(to: b.supply)
     }
 
     public var count: Int { names.count }
@@ -73,6 +83,9 @@ public struct Prices: Sendable, Equatable {
     /// How each country's transfer is spread over its households' income states (per capita unless a
     /// rebate closure says otherwise).
     public var rebate: RebateScheme
+    /// The buyer prices p_ij (row = importer) an evaluation found, when the supply side's prices depend on
+    /// spending (`SupplySide.spendingElasticity` > 0); nil otherwise (they follow from the wages).
+    public var buyerPrices: [[Double]]? = nil
 
     public init(wages: [Double], rates: [Double], beta: Double, transfers: [Double]? = nil,
                 rebate: RebateScheme = .perCapita) {
@@ -84,9 +97,26 @@ public struct Prices: Sendable, Equatable {
 }
 
 extension World {
-    /// Buyer prices p_ij = (w_j / A_j) d_ij (1 + t_ij) faced by importer i (HAT-SPEC §1.1).
+    /// Buyer prices faced by importer i at wages alone: under Armington p_ij = (w_j / A_j) d_ij (1 + t_ij)
+    /// (HAT-SPEC §1.1). A supply side whose prices depend on spending needs `buyerPrices(importer:prices:)`.
     public func buyerPrices(importer i: Int, wages: [Double]) -> [Double] {
-        (0..<count).map { j in wages[j] / tfp[j] * tradeCost(importer: i, exporter: j) * (1 + tariff(importer: i, exporter: j)) }
+        precondition(supply.spendingElasticity == 0, "buyer prices of a \(supply.name) world depend on spending")
+        return supply.buyerPrices(world: self, importer: i, wages: wages, spending: nil)
+    }
+
+    /// Buyer prices faced by importer i at `prices`: those an evaluation found (`Prices.buyerPrices`) when the
+    /// supply side's prices depend on spending (NaN when none was found), else the supply side's prices at
+    /// the wages.
+    public func buyerPrices(importer i: Int, prices: Prices) -> [Double] {
+        if supply.spendingElasticity > 0 {
+            // Prices an evaluation did not find (it failed) are not numbers: a household problem built on them
+            // fails rather than solving at made-up prices.
+            guard let found = prices.buyerPrices, found.count == count, found[i].count == count else {
+                return [Double](repeating: .nan, count: count)
+            }
+            return found[i]
+        }
+        return supply.buyerPrices(world: self, importer: i, wages: prices.wages, spending: nil)
     }
 
     /// Country i's household problem with the country scaling of HAT-SPEC §1.5. The transfer τ_i reaches
@@ -98,7 +128,7 @@ extension World {
         var problem = HouseholdProblem(
             assets: scaling.assetGrid, income: income, gamma: model.gamma, beta: prices.beta,
             sigma: scaling.sigma, home: i, homeQuality: scaling.homeQuality(income),
-            prices: buyerPrices(importer: i, wages: prices.wages), wage: prices.wages[i], rate: prices.rates[i],
+            prices: buyerPrices(importer: i, prices: prices), wage: prices.wages[i], rate: prices.rates[i],
             transfer: prices.transfers[i])
         switch prices.rebate {
         case .perCapita: break

@@ -82,8 +82,13 @@ private func writeContents(_ f: HDF5File, config: RunConfiguration, result: Equi
     try shared("prices/R", [m], result.prices.rates, "gross interest rate R_i")
     try shared("prices/beta", [], [result.prices.beta], "discount factor beta")
     try shared("prices/transfers", [m], result.prices.transfers, "lump-sum transfer tau_i per household (tariff rebate)")
-    try shared("prices/buyer_prices", [m, m], (0..<m).flatMap { world.buyerPrices(importer: $0, wages: result.prices.wages) },
-               "p_ij = w_j/A_j d_ij (1+t_ij), row = importer")
+    if world.supply.spendingElasticity == 0 {
+        try shared("prices/buyer_prices", [m, m], (0..<m).flatMap { world.buyerPrices(importer: $0, prices: result.prices) },
+                   "p_ij = w_j/A_j d_ij (1+t_ij), row = importer")
+    } else if let found = result.prices.buyerPrices {
+        try shared("prices/buyer_prices", [m, m], found.flatMap { $0 },
+                   "p_ij, the price of j's composite in i with \(world.supply.name) firms inside (the fixed point with i's spending), row = importer")
+    }
     // Income process and grids.
     try shared("income/log_z", [nS], income.logZ, "log efficiency units of each income state (mean z = 1)")
     try shared("income/transition", [nS, nS], income.transition, "P[s, s'], rows sum to one")

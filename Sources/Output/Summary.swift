@@ -102,6 +102,13 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     fields.append(("household_converged", .array(report.countries.map { JSON.bool($0.household.converged) })))
     fields.append(("distribution_converged", .array(report.countries.map { JSON.bool($0.distribution.converged) })))
     fields.append(("mass_at_grid_top", .numbers(report.countries.map { $0.aggregates.massAtTop })))
+    let supply = config.world.supply
+    if let extra = supply.report(world: config.world, prices: result.prices, spending: report.tradeFlows) {
+        fields.append(("supply", .string(supply.name)))
+        fields.append(("supply_parameters", supplyJSON(SupplyReport(fields: supply.parameters))))
+        if let p = result.prices.buyerPrices { fields.append(("buyer_prices", .matrix(p))) }
+        fields.append(("firms", supplyJSON(extra)))
+    }
     if let gravity {
         fields.append(("gravity", .object([
             ("max_abs_gap", .number(gravity.maxAbsGap)),
@@ -111,6 +118,19 @@ public func summaryJSON(config: RunConfiguration, result: EquilibriumResult, ran
     }
     appendRunFields(peakMemory: true)
     return .object(fields)
+}
+
+/// A supply side's report as a JSON object.
+public func supplyJSON(_ report: SupplyReport) -> JSON {
+    func json(_ value: SupplyReport.Value) -> JSON {
+        switch value {
+        case let .number(x): return .number(x)
+        case let .numbers(x): return .numbers(x)
+        case let .matrix(x): return .matrix(x)
+        case let .object(fields): return .object(fields.map { ($0.name, json($0.value)) })
+        }
+    }
+    return .object(report.fields.map { ($0.name, json($0.value)) })
 }
 
 /// The model parameters (HAT-SPEC §0, §1): β is a closure parameter or an unknown, so it is not here.

@@ -13,12 +13,18 @@ public struct BaselineRun {
     public var rates: [Double]
     public var beta: Double
     public var transfers: [Double]
+    /// The buyer prices the baseline found (row = importer), when the supply side's prices depend on spending.
+    public var buyerPrices: [[Double]]?
     /// The aggregate trade elasticity of the country the baseline analysed (`[analysis]`), when it did.
     public var analysedElasticity: (country: String, value: Double)?
 
     /// A baseline's tariff revenue is rebated per capita (a run configuration has no other scheme), so its
     /// prices carry that scheme.
-    public var prices: Prices { Prices(wages: wages, rates: rates, beta: beta, transfers: transfers) }
+    public var prices: Prices {
+        var p = Prices(wages: wages, rates: rates, beta: beta, transfers: transfers)
+        p.buyerPrices = buyerPrices
+        return p
+    }
 
     public static func read(directory: String, config cfg: RunConfiguration) throws -> BaselineRun {
         let path = (directory as NSString).appendingPathComponent("summary.json")
@@ -95,6 +101,23 @@ public struct BaselineRun {
         let transfers = numbers(object["transfers"]) ?? [Double](repeating: 0, count: m)
         guard transfers.count == m, transfers.allSatisfy({ $0.isFinite }) else { throw bad("transfers", "invalid") }
         var run = BaselineRun(closure: closure, wages: wages, rates: rates, beta: beta, transfers: transfers)
+        // The same supply side with the same parameters; its buyer prices when they depend on spending.
+        let supply = cfg.world.supply
+        if supply.isEqual(to: ArmingtonSupply()) {
+            if let other = object["supply"]?.string { throw bad("supply", "the baseline was solved with the \(other) supply side, the configuration has none ([firms])") }
+        } else {
+            guard object["supply"]?.string == supply.name else { throw bad("supply", "the baseline was not solved with the \(supply.name) supply side of the configuration ([firms])") }
+            guard let recorded = object["supply_parameters"], recorded == supplyJSON(SupplyReport(fields: supply.parameters)) else {
+                throw bad("supply_parameters", "differ from the configuration's [firms]")
+            }
+            if supply.spendingElasticity > 0 {
+                guard let rows = object["buyer_prices"]?.array?.compactMap(\.doubles), rows.count == m,
+                      rows.allSatisfy({ $0.count == m && $0.allSatisfy { $0 > 0 && $0.isFinite } }) else {
+                    throw bad("buyer_prices", "missing or invalid (\(m) x \(m) positive numbers, the composite prices of the baseline)")
+                }
+                run.buyerPrices = rows
+            }
+        }
         if let country = object["analysis"]?["country"]?.string, let value = object["analysis"]?["aggregate_elasticity"]?.double,
            value.isFinite {
             run.analysedElasticity = (country, value)

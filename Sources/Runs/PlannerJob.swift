@@ -19,6 +19,9 @@ public struct PlannerJob {
     public func run(started: Date) throws -> RunEnd {
         let cfg = loaded.configuration
         let comm = communicator
+        guard cfg.world.supply.isLinearInLabour else {
+            throw ConfigError(file: cfg.path, key: "firms", problem: "hat planner needs output linear in labour (Q = A L); the \(cfg.world.supply.name) supply side has entry and fixed costs, whose efficient allocation is not the one of HAT-SPEC §6.6")
+        }
         return try runOnRoot(directory: cfg.outputDirectory, outputs: ["planner.json"], folderFile: loaded.folderFile,
                              folderKey: loaded.folderKey, configuration: cfg.path, comm: comm) { folder in
             let plan = try EfficientAllocation.solve(world: cfg.world, model: cfg.model, tolerance: cfg.equilibrium.tolerance,

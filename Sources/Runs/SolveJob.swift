@@ -111,6 +111,16 @@ public struct SolveJob {
             }
         }
         if let gravity { log(String(format: "gravity: max |model - data| over the 46 moments = %.3e", gravity.maxAbsGap)) }
+        // The supply side's own conditions at the equilibrium (e.g. interior firm cutoffs): computed alike on
+        // every rank, so every rank stops together when one fails, before anything is written.
+        if result.converged && !result.report.failed,
+           let extra = cfg.world.supply.report(world: cfg.world, prices: result.prices, spending: result.report.tradeFlows) {
+            for note in extra.notes { log(note) }
+            if let bad = extra.failedConditions.first {
+                folder?.abandon()
+                throw ConfigError(file: cfg.path, key: bad.key, problem: bad.problem)
+            }
+        }
 
         // [analysis]: the analysed country's household at the reported equilibrium (collective).
         var analysis: HouseholdAnalysis?

@@ -1,0 +1,81 @@
+// One country's evaluation when its buyer prices depend on its own spending (a supply side with scale
+// economies, e.g. Melitz firms inside each importer–exporter composite).
+import Foundation
+import HATModel
+import Solvers
+
+extension WorldEvaluator {
+    /// Household solves a country's composite fixed point may use before it is reported as not settling.
+    static let compositeMaxSolves = 60
+
+    /// Solve country i's households together with its buyer prices: y = log X_i· (its spending on every
+    /// source) must reproduce itself through p_i·(y) and the households' choices at those prices. Each
+    /// round solves the households at p(y) (warm from the round before) and takes the Newton step of
+    /// `CompositePrices` on F = log X_new − y, until max |F| is at most the household tolerance (or within
+    /// 10× of it once the rounds stop improving: the floor set by the household solves), and at least twice, so that even a round started at the answer (a finite-difference neighbour) carries the
+    /// response of the prices to the spending. The start is the spending of the last evaluation when warm
+    /// (every rank keeps every country's, so a moved country starts the same), else the household-free
+    /// start of `CompositePrices.startingSpending`: a cold evaluation, or one from an anchor, depends on
+    /// the prices alone. The reported aggregates are those of the last round, at the prices reported.
+    func solveCountryWithComposites(_ i: Int, prices: Prices, options: EvaluationOptions) -> CountryOutcome {
+        let supply = world.supply, m = world.count
+        var problem = world.householdProblem(country: i, model: model, income: income,
+                                             prices: pricesWithPlaceholders(prices))
+        let c = supply.spendingElasticity / problem.sigma
+        let warm = options.warmStart && anchor[i] == nil
+        var spending = warm ? lastSpending[i] : nil
+        if spending == nil {
+            spending = CompositePrices.startingSpending(world: world, importer: i, wages: prices.wages,
+                                                        sigma: problem.sigma, meanEfficiency: income.meanZ)
+        }
+        var y = spending!.map { log($0) }
+        var round = options
+        var worst = Double.infinity, solves = 0
+        var collapsed: (source: Int, share: Double)?
+        while solves < Self.compositeMaxSolves {
+            problem.prices = supply.buyerPrices(world: world, importer: i, wages: prices.wages, spending: y.map { exp($0) })
+            var outcome = solveHouseholds(i, problem: problem, options: round, loadAnchor: solves == 0)
+            solves += 1
+            round.warmStart = true
+            if outcome.failed { return outcome }
+            let x = outcome.aggregates.imports
+            let f = (0..<m).map { log(x[$0]) - y[$0] }
+            let previous = worst
+            worst = normInf(f)
+            guard worst.isFinite else { break }
+            // Settled: below the tolerance, or at the households' own noise floor (a round that barely
+            // improves on the last and is within 10× the tolerance only follows the warm household solve's
+            // remaining convergence, not the composite prices).
+            let settled = worst <= options.householdTolerance
+                || (solves >= 3 && worst > 0.5 * previous && worst <= 10 * options.householdTolerance)
+            if settled && solves >= 2 {
+                outcome.buyerPrices = problem.prices
+                return outcome
+            }
+            // A source whose spending share has fallen below 1e-12 and still falls has no interior fixed point
+            // in reach: its price rises as its spending shrinks faster than the households turn away from it
+            // (CRRA households at high prices). Stop and name it rather than iterate into underflow.
+            let shares = CompositePrices.shares(x)
+            if let j = (0..<m).first(where: { shares[$0] < 1e-12 && f[$0] < 0 }), solves >= 3 {
+                collapsed = (j, shares[j])
+                break
+            }
+            let step = CompositePrices.newtonStep(residual: f, shares: shares, c: c)
+            for j in 0..<m { y[j] += step[j] }
+        }
+        households[i]!.reset(); distributions[i]!.reset()
+        return CountryOutcome(aggregates: .unavailable(varieties: m),
+                              household: HouseholdSolveStats(iterations: 0, converged: false, policyChange: .nan),
+                              distribution: DistributionStats(iterations: 0, converged: false, change: .nan),
+                              failure: collapsed.map { CountryFailure(kind: .compositeCollapse, variety: $0.source + 1, iteration: solves, value: $0.share) }
+                                ?? CountryFailure(kind: .compositePrices, iteration: solves, value: worst))
+    }
+
+    /// `prices` with buyer prices present, so that the household problem can be built before the composite
+    /// prices are known (they are replaced in every round).
+    private func pricesWithPlaceholders(_ prices: Prices) -> Prices {
+        var p = prices
+        if p.buyerPrices == nil { p.buyerPrices = [[Double]](repeating: [Double](repeating: 1, count: world.count), count: world.count) }
+        return p
+    }
+}
