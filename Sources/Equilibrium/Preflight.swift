@@ -110,7 +110,8 @@ extension World {
             if !model.isLogUtility {
                 let p = supply.spendingElasticity > 0
                     ? supply.buyerPrices(world: self, importer: i, wages: prices.wages, spending: CompositePrices.startingSpending(
-                        world: self, importer: i, wages: prices.wages, sigma: scaling.sigma, meanEfficiency: income.meanZ))
+                        world: self, importer: i, wages: prices.wages, sigma: scaling.sigma, income: income,
+                        homeQuality: scaling.homeQuality(income)))
                     : buyerPrices(importer: i, wages: prices.wages)
                 let cLow = (w * zMin - interest) / (p.max() ?? 1)
                 let cHigh = (r * scaling.topAssets + w * zMax + scaling.debtLimit) / (p.min() ?? 1)

@@ -6,13 +6,16 @@ import Solvers
 
 extension WorldEvaluator {
     /// Household solves a country's composite fixed point may use before it is reported as not settling.
-    static let compositeMaxSolves = 60
+    static let compositeMaxSolves = 30
+    /// The loosest household tolerance of a country whose prices depend on its spending.
+    static let compositeHouseholdTolerance = 1e-9
 
     /// Solve country i's households together with its buyer prices: y = log X_i· (its spending on every
     /// source) must reproduce itself through p_i·(y) and the households' choices at those prices. Each
     /// round solves the households at p(y) (warm from the round before) and takes the Newton step of
-    /// `CompositePrices` on F = log X_new − y, until max |F| is at most the household tolerance (or within
-    /// 10× of it once the rounds stop improving: the floor set by the household solves), and at least twice, so that even a round started at the answer (a finite-difference neighbour) carries the
+    /// `CompositePrices` on F = log X_new − y, accelerated by Anderson mixing (the logit Jacobian is only
+    /// approximate under CRRA and a home-quality shifter), until max |F| is at most the household tolerance (or within
+    /// 100× of it once the rounds stop improving: the floor set by the household solves), and at least twice, so that even a round started at the answer (a finite-difference neighbour) carries the
     /// response of the prices to the spending. The start is the spending of the last evaluation when warm
     /// (every rank keeps every country's, so a moved country starts the same), else the household-free
     /// start of `CompositePrices.startingSpending`: a cold evaluation, or one from an anchor, depends on
@@ -25,17 +28,28 @@ extension WorldEvaluator {
         let warm = options.warmStart && anchor[i] == nil
         var spending = warm ? lastSpending[i] : nil
         if spending == nil {
-            spending = CompositePrices.startingSpending(world: world, importer: i, wages: prices.wages,
-                                                        sigma: problem.sigma, meanEfficiency: income.meanZ)
+            spending = CompositePrices.startingSpending(world: world, importer: i, wages: prices.wages, sigma: problem.sigma,
+                                                        income: income, homeQuality: problem.homeQuality)
         }
         var y = spending!.map { log($0) }
         var round = options
-        var worst = Double.infinity, solves = 0
+        var mixer = CompositePrices.Anderson(memory: 4)
+        var worst = Double.infinity, solves = 0, exactRounds = 0
         var collapsed: (source: Int, share: Double)?
+        // Early rounds solve the households only as tightly as the composite error warrants (a hundredth of
+        // the last error), so that most of the work is done once, at the full tolerance, near the answer.
+        // The prices respond to the households' spending, so their noise is amplified into the market
+        // residuals: the households of a country with composites are solved to at most 1e-9 whatever the
+        // evaluation asks (1e-6 would leave the solver a residual whose noise is larger than its slope).
+        let target = min(options.householdTolerance, Self.compositeHouseholdTolerance)
+        round.householdTolerance = warm && spending != nil ? target : max(target, min(1e-6, target * 1e4))
         while solves < Self.compositeMaxSolves {
+            round.distributionTolerance = max(options.distributionTolerance, round.householdTolerance)
             problem.prices = supply.buyerPrices(world: world, importer: i, wages: prices.wages, spending: y.map { exp($0) })
             var outcome = solveHouseholds(i, problem: problem, options: round, loadAnchor: solves == 0)
             solves += 1
+            let exact = round.householdTolerance <= target
+            if exact { exactRounds += 1 }
             round.warmStart = true
             if outcome.failed { return outcome }
             let x = outcome.aggregates.imports
@@ -43,12 +57,12 @@ extension WorldEvaluator {
             let previous = worst
             worst = normInf(f)
             guard worst.isFinite else { break }
-            // Settled: below the tolerance, or at the households' own noise floor (a round that barely
-            // improves on the last and is within 10× the tolerance only follows the warm household solve's
-            // remaining convergence, not the composite prices).
-            let settled = worst <= options.householdTolerance
-                || (solves >= 3 && worst > 0.5 * previous && worst <= 10 * options.householdTolerance)
-            if settled && solves >= 2 {
+            // Settled, in a round at the full tolerance: below it, or at the households' own noise floor (a
+            // round that barely improves on the last and is within 100× the tolerance only follows the warm
+            // household solve's remaining convergence, not the composite prices).
+            let settled = worst <= target
+                || (exactRounds >= 2 && worst > 0.5 * previous && worst <= 100 * target)
+            if exact && settled && solves >= 2 {
                 outcome.buyerPrices = problem.prices
                 return outcome
             }
@@ -60,8 +74,12 @@ extension WorldEvaluator {
                 collapsed = (j, shares[j])
                 break
             }
-            let step = CompositePrices.newtonStep(residual: f, shares: shares, c: c)
-            for j in 0..<m { y[j] += step[j] }
+            y = mixer.next(y, step: CompositePrices.newtonStep(residual: f, shares: shares, c: c))
+            // The households' noise in log X is some hundred times their tolerance: keep it a tenth of the
+            // composite error. A new tolerance makes the old residuals incomparable: the mixing restarts.
+            let tighter = max(target, min(round.householdTolerance, 1e-3 * worst))
+            if tighter < round.householdTolerance { mixer = CompositePrices.Anderson(memory: 4) }
+            round.householdTolerance = tighter
         }
         households[i]!.reset(); distributions[i]!.reset()
         return CountryOutcome(aggregates: .unavailable(varieties: m),

@@ -91,7 +91,8 @@ final class FirmWorldCommandTests: XCTestCase {
             (["--set", "firms.sigma=1"], "firms.sigma"),
             (["--set", "firms.shape=2.5"], "firms.shape"),
             (["--set", "firms.distribution=\"weibull\""], "firms.distribution"),
-            (["--set", "firms.households=\"hat\""], "firms.households"),
+            // HAT's households need the household model's tables.
+            (["--set", "firms.households=\"hat\""], "[model] missing section"),
             (["--set", "firms.entry=\"fixed\""], "firms.entry_mass"),
             (["--set", "firms.lower_bound=[0.25, 0.3]"], "firms.lower_bound"),
             (["--set", "firms.lognormal_sigma=0.5"], "firms.lognormal_sigma"),
