@@ -14,7 +14,8 @@ extension WorldEvaluator {
     /// source) must reproduce itself through p_i·(y) and the households' choices at those prices. Each
     /// round solves the households at p(y) (warm from the round before) and takes the Newton step of
     /// `CompositePrices` on F = log X_new − y, accelerated by Anderson mixing (the logit Jacobian is only
-    /// approximate under CRRA and a home-quality shifter), until max |F| is at most the household tolerance (or within
+    /// approximate under CRRA and a home-quality shifter), until max_j |X_new,j − e^(y_j)| / Σ X_new is at
+    /// most the household tolerance (or within
     /// 100× of it once the rounds stop improving: the floor set by the household solves), and at least twice, so that even a round started at the answer (a finite-difference neighbour) carries the
     /// response of the prices to the spending. The start is the spending of the last evaluation when warm
     /// (every rank keeps every country's, so a moved country starts the same), else the household-free
@@ -54,14 +55,22 @@ extension WorldEvaluator {
             if outcome.failed { return outcome }
             let x = outcome.aggregates.imports
             let f = (0..<m).map { log(x[$0]) - y[$0] }
+            // The error that reaches the market residuals is in levels: the largest gap between the spending
+            // the prices assumed and the spending found, relative to total spending (a tiny flow's noisy log
+            // does not hold the loop up).
+            var total = 0.0
+            for v in x { total += v }
             let previous = worst
-            worst = normInf(f)
-            guard worst.isFinite else { break }
+            worst = 0
+            for j in 0..<m { worst = max(worst, abs(x[j] - exp(y[j])) / total) }
+            guard worst.isFinite, f.allSatisfy({ $0.isFinite }) else { worst = .infinity; break }
             // Settled, in a round at the full tolerance: below it, or at the households' own noise floor (a
             // round that barely improves on the last and is within 100× the tolerance only follows the warm
-            // household solve's remaining convergence, not the composite prices).
+            // household solve's remaining convergence, not the composite prices; so does a fourth such
+            // round within 100× that still wanders).
             let settled = worst <= target
                 || (exactRounds >= 2 && worst > 0.5 * previous && worst <= 100 * target)
+                || (exactRounds >= 4 && worst <= 100 * target)
             if exact && settled && solves >= 2 {
                 outcome.buyerPrices = problem.prices
                 return outcome

@@ -43,7 +43,7 @@ public struct CountryFailure: Sendable, Equatable, Packable {
         case .otherGridBlock:
             return "another block of the country's grid failed (household iteration \(iteration))"
         case .compositePrices:
-            return "the composite prices did not settle: max |change of log spending| \(value) after \(iteration) household solves"
+            return "the composite prices did not settle: spending still moves by \(value) of the total after \(iteration) household solves"
         case .compositeCollapse:
             return "the spending on the composite of variety \(variety) collapses (share \(value) after \(iteration) household solves): its price rises faster than the households turn away from it, so the fixed point of prices and spending has no interior solution from here (lower the fixed costs or the scale economy 1/(sigma-1) - 1/k)"
         }

@@ -63,6 +63,24 @@ final class HatFirmsCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: base + "/other"))
     }
 
+    /// Gravity as a guide with firms in the composites: `hat calibrate` on the reduced Eaton–Kortum grid, from
+    /// the shifted start of ek19-calibrate-small.toml, re-fits the 46 parameters to the data's moments.
+    func testCalibrationWithFirmsRecoversTheMoments() throws {
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let ones = "[" + Array(repeating: "1.0", count: 19).joined(separator: ", ") + "]"
+        let domestic = "[" + Array(repeating: "0.3", count: 19).joined(separator: ", ") + "]"
+        let r = try mpirun(ranks: 2, ["calibrate", configPath("ek19-calibrate-small.toml"), "--out", out,
+                                      "--set", "world.data_dir=\"\(ekDirectory)\"", "--set", "firms.households=\"hat\"",
+                                      "--set", "firms.sigma=5", "--set", "firms.shape=5", "--set", "firms.entry_cost=\(ones)",
+                                      "--set", "firms.fixed_cost=0.6", "--set", "firms.domestic_fixed_cost=\(domestic)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let c = try readJSON(out + "/calibration.json")
+        XCTAssertEqual(c["status"] as? String, "converged")
+        XCTAssertLessThanOrEqual(c["max_abs_gap"] as? Double ?? 1, 1e-8)
+        XCTAssertEqual((c["parameters"] as? [Double])?.count, 46)
+    }
+
     /// Bad input: exit 2, one line naming the key, nothing written.
     func testBadInputNamesTheKey() throws {
         let base = temporaryDirectory()
