@@ -78,14 +78,18 @@ final class FirmCompositeTests: XCTestCase {
         }
     }
 
-    /// Free entry without market fixed costs reproduces the plain HAT equilibrium with A_i = Ã_i/m: the
-    /// same wages, R, trade shares and household policies, on a two- and a three-country world.
+    /// Without market fixed costs the plain HAT equilibrium is reproduced: the same wages, R, trade shares
+    /// and household policies, on a two- and a three-country world, under free entry (A_i = Ã_i/m) and with a
+    /// fixed mass whose profits are paid in proportion to labour income (A_i = Ã_i).
     func testNestingIdentityReproducesPlainHAT() throws {
         for name in ["two-country.toml", "three-country.toml"] {
+          for entry in [FirmEntry.free, .fixed(mass: [0.3, 0.2, 0.4])] {
             let (config, plain, plainEvaluator) = try solve(name)
             XCTAssertTrue(plain.converged)
             var world = config.world
-            world.supply = supply(world.count, fixed: 0, domestic: 0)
+            let fixedEntry: FirmEntry
+            if case let .fixed(mass) = entry { fixedEntry = .fixed(mass: Array(mass.prefix(world.count))) } else { fixedEntry = .free }
+            world.supply = supply(world.count, fixed: 0, domestic: 0, entry: fixedEntry)
             let evaluator = try WorldEvaluator(world: world, model: config.model, communicator: MPIEnvironment.world())
             let nested = try solveEquilibrium(evaluator: evaluator, options: config.equilibrium)
             XCTAssertTrue(nested.converged, name)
@@ -101,6 +105,7 @@ final class FirmCompositeTests: XCTestCase {
                 for k in 0..<c1.count { worst = max(worst, abs(c1[k] - c0[k]) / c0[k]) }
                 XCTAssertLessThan(worst, 1e-8, "\(name) country \(i + 1) consumption policy")
             }
+          }
         }
     }
 
