@@ -64,7 +64,8 @@ for name in ["ek19-baseline", "melitz-hat-ek19"]:
         row["us_domestic_sellers_share_of_entrants"] = f["sellers"][u][u] / f["entry_mass"][u]
         row["spending_elasticity"] = f["spending_elasticity"]
     doc[name] = row
-s = json.load(open(f"{out}/melitz-representative/summary.json"))
+rep_summary = f"{out}/melitz-representative/summary.json"
+s = json.load(open(rep_summary)) if os.path.exists(rep_summary) else {"status": "not solved"}
 rep_ok = s["status"] == "converged" and os.path.exists(f"{out}/melitz-representative/us-cut/counterfactual.json")
 if rep_ok:
   c = json.load(open(f"{out}/melitz-representative/us-cut/counterfactual.json"))
@@ -88,5 +89,6 @@ r = doc["melitz-representative"]
 if rep_ok:
     print(f"| representative consumer, Melitz firms | (one consumer) | {r['welfare_change_percent']:.3f} | {fmt(r['acr_percent'])} | {r['aggregate_elasticity']:.3f} | {fmt(r['us_exporter_share'])} | {r['home_share_before']:.4f} |")
 else:
-    print(f"| representative consumer, Melitz firms | not solved: {r['status']} (residual {r['solver']['residual']:.3g}) | | | | | |")
+    why = open(f"{out}/melitz-representative.log").read().strip().splitlines()[-1:] or ["not converged"]
+    print(f"| representative consumer, Melitz firms | not solved: {why[0][:160]} | | | | | |")
 PY

@@ -226,10 +226,19 @@ public struct MelitzEquilibrium: Sendable {
         }
         // To the joint solve's own tolerance: where every cutoff is interior this is the equilibrium, and the
         // joint solve then only confirms it (one evaluation, no Jacobian).
+        // From equal wages, then from the frictionless world's wages, w_i^(1+θ_w) ∝ S_i/L_i = b_i^k/f_E,i: with
+        // productivity spread over orders of magnitude, equal wages are too far for the hybrid method.
         let finder = HybridRootFinder(tolerance: 0.1 * tolerance, maxIterations: 500)
-        guard let r = try? finder.solve(from: [Double](repeating: 0, count: n - 1), residual: residual),
-              r.residual.allSatisfy({ $0.isFinite }) else { return nil }
-        return r.x.map(exp) + [1]
+        let frictionless = (0..<n).map { logBase[$0][$0] - log(world.labour[$0]) }
+        let starts = [[Double](repeating: 0, count: n - 1),
+                      (0..<(n - 1)).map { (frictionless[$0] - frictionless[n - 1]) / (1 + thetaW) }]
+        var first: [Double]?
+        for start in starts {
+            guard let r = try? finder.solve(from: start, residual: residual), r.residual.allSatisfy({ $0.isFinite }) else { continue }
+            if r.converged { return r.x.map(exp) + [1] }
+            if first == nil { first = r.x.map(exp) + [1] }
+        }
+        return first
     }
 
     /// A start for worlds that are not all untruncated Pareto: the Pareto closed-form wages of the surrogate

@@ -10,17 +10,9 @@ final class HatFirmsCommandTests: XCTestCase {
     let config = configPath("melitz-hat-two-country.toml")
 
     func testTwoCountryWorldOnOneTwoAndThreeRanks() throws {
-        let base = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: base) }
-        var texts: [String] = []
-        for ranks in [1, 2, 3] {
-            let out = base + "/r\(ranks)"
-            let r = ranks == 1 ? try hat(["solve", config, "--out", out]) : try mpirun(ranks: ranks, ["solve", config, "--out", out])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            texts.append(try summaryTextWithoutRunFields(out + "/summary.json"))
-        }
-        XCTAssertEqual(texts[1], texts[0]); XCTAssertEqual(texts[2], texts[0])
-        let s = try readJSON(base + "/r1/summary.json")
+        let runs = try summaries(config: config)
+        XCTAssertEqual(runs[1].text, runs[0].text); XCTAssertEqual(runs[2].text, runs[0].text)
+        let s = runs[0].summary
         XCTAssertEqual(s["status"] as? String, "converged")
         XCTAssertEqual(s["supply"] as? String, "melitz")
         let firms = try XCTUnwrap(s["firms"] as? [String: Any])

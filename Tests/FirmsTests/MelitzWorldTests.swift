@@ -45,6 +45,31 @@ final class MelitzWorldTests: XCTestCase {
         assertClose(hat.wages, after.wages, 1e-12, "hat algebra wages")
     }
 
+    /// Productivity spread over orders of magnitude (b from 0.002 to 1, k 5: ten orders in b^k): the wages
+    /// span a factor of about 25, and the equilibrium is still found; free entry and spending hold at it.
+    func testWideProductivitySpreadSolves() throws {
+        var fixed = [[Double]](repeating: [Double](repeating: 3, count: 4), count: 4)
+        var tau = [[Double]](repeating: [Double](repeating: 1, count: 4), count: 4)
+        for n in 0..<4 {
+            fixed[n][n] = 1
+            for i in 0..<4 where i != n { tau[n][i] = 1.4 + 0.1 * Double(n + i) }
+        }
+        let bounds: [Double] = [0.002, 0.05, 1, 0.3]
+        let world = MelitzWorld(names: ["A", "B", "C", "D"], labour: [1, 2, 3, 0.5], sigma: 4,
+                                distributions: bounds.map { ProductivityDistribution.pareto(shape: 5, lowerBound: $0) },
+                                entryCosts: [1, 1, 1, 1], fixedCosts: fixed, tradeCosts: tau)
+        let s = try MelitzEquilibrium(world: world).solve()
+        XCTAssertTrue(s.report.converged, "\(s.report)")
+        XCTAssertGreaterThan(s.wages[2] / s.wages[0], 10)
+        try s.checkConditions(requireInterior: true)
+        // Spending equals income: every country's sales, over all markets, pay its wage bill.
+        for i in 0..<4 {
+            var sold = 0.0
+            for n in 0..<4 { sold += s.sales[n][i] }
+            XCTAssertEqual(sold / (s.wages[i] * world.labour[i]), 1, accuracy: 1e-9)
+        }
+    }
+
     /// Tariffs with revenue rebated: hat algebra (with its tariff terms) equals a re-solve, for a tariff
     /// imposed, and the flows' elasticity to 1 + t is −kσ/(σ−1) at fixed wages (FIRMS-SPEC §4, verified here).
     func testTariffsByHatAlgebraAndResolveAgree() throws {
