@@ -44,7 +44,7 @@ struct FirmsCommand: ParsableCommand {
             let started = Date()
             StopSignal.install()
             guard options.isFirmWorld else {
-                throw ValidationError(ConfigError(file: options.config, key: "firms", problem: "hat firms simulate needs a firm world (a [firms] table)").description)
+                throw ValidationError(ConfigError(file: options.config, key: "firms", problem: "hat firms simulate needs a firm world with households = \"representative\" (a [firms] table; under HAT's households the firms are inside the composites and are not drawn)").description)
             }
             let loaded = try options.loadFirmWorld()
             let comm = MPIEnvironment.world()

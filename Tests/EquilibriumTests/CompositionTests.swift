@@ -16,13 +16,14 @@ final class CompositionTests: XCTestCase {
 
     // MARK: Typed messages
 
-    func outcome(failure: CountryFailure?) -> CountryOutcome {
+    func outcome(failure: CountryFailure?, buyerPrices: [Double]? = nil) -> CountryOutcome {
         var w = MessageWriter()
         // Built through the message layer itself so that the test needs no internal initialiser.
         w.write(1.25); w.write(-0.0); w.write(Double.nan); w.write(3.5); w.write([0.1, Double.infinity, -2])
         w.write(1e-300); w.write(0.0)
         w.write(17); w.write(true); w.write(4e-7); w.write(120); w.write(false); w.write(Double.ulpOfOne)
         if let failure { w.write(true); failure.pack(into: &w) } else { w.write(false) }
+        if let buyerPrices { w.write(true); w.write(buyerPrices) } else { w.write(false) }
         var r = MessageReader(w.bytes)
         return try! CountryOutcome(unpacking: &r)
     }
@@ -33,7 +34,7 @@ final class CompositionTests: XCTestCase {
         let failure = try CountryFailure(packed: fw.bytes)
         XCTAssertEqual(failure.kind, .nonMonotoneGrid)
         XCTAssertEqual([failure.asset, failure.shock, failure.variety, failure.iteration], [3, 4, 5, 6])
-        for original in [outcome(failure: nil), outcome(failure: failure)] {
+        for original in [outcome(failure: nil), outcome(failure: failure), outcome(failure: nil, buyerPrices: [1.5, -0.0, 2e-300])] {
             let copy = try CountryOutcome(packed: original.packed)
             XCTAssertEqual(copy.packed, original.packed, "bit-for-bit, NaN and −0 included")
             XCTAssertEqual(copy.aggregates.bondDemand.sign, .minus)
@@ -41,6 +42,7 @@ final class CompositionTests: XCTestCase {
             XCTAssertEqual(copy.aggregates.imports[1], .infinity)
             XCTAssertEqual(copy.household.iterations, 17)
             XCTAssertEqual(copy.failure, original.failure)
+            XCTAssertEqual(copy.buyerPrices?.map(\.bitPattern), original.buyerPrices?.map(\.bitPattern))
         }
         // Malformed messages are errors, not crashes.
         let bytes = outcome(failure: failure).packed

@@ -170,6 +170,11 @@ final class ConfigurationKeysTests: XCTestCase {
     /// two-country.toml with `key` set to `value` (with the fixed-rate closure for its R); the calibration's
     /// keys on the small calibration (its shifts need a world built from data).
     func load(_ key: ConfigKey, _ value: String) throws {
+        if key.section == "firms" && key.name == "households" && value == "\"hat\"" {
+            // HAT's households: the household model's loader, on its two-country world with firms.
+            _ = try ConfigurationLoader.load(path: configPath("melitz-hat-two-country.toml"), overrides: ["firms.households=\"hat\""])
+            return
+        }
         if key.section == "firms" {
             // A firm world (three countries): the file and overrides under which the key applies.
             var file = "melitz-appendix.toml", context: [String] = []
