@@ -162,10 +162,8 @@ public final class WorldEvaluator {
             // gathered results and the root rank logs one line. Blocks of a split country fail together
             // (the household step agrees on failures before anyone throws).
             hh.reset(); dist.reset()
-            return CountryOutcome(aggregates: .unavailable(varieties: world.count),
-                                  household: HouseholdSolveStats(iterations: 0, converged: false, policyChange: .nan),
-                                  distribution: DistributionStats(iterations: 0, converged: false, change: .nan),
-                                  failure: (error as? HouseholdError).map(CountryFailure.init) ?? CountryFailure(kind: .nonPositiveConsumption))
+            return .failed(varieties: world.count,
+                           failure: (error as? HouseholdError).map(CountryFailure.init) ?? CountryFailure(kind: .nonPositiveConsumption))
         }
     }
 

@@ -2,7 +2,6 @@
 // economies, e.g. Melitz firms inside each importer–exporter composite).
 import Foundation
 import HATModel
-import Solvers
 
 extension WorldEvaluator {
     /// Household solves a country's composite fixed point may use before it is reported as not settling.
@@ -11,39 +10,39 @@ extension WorldEvaluator {
     static let compositeHouseholdTolerance = 1e-9
 
     /// Solve country i's households together with its buyer prices: y = log X_i· (its spending on every
-    /// source) must reproduce itself through p_i·(y) and the households' choices at those prices. Each
-    /// round solves the households at p(y) (warm from the round before) and takes the Newton step of
+    /// source) must reproduce itself through p_i·(y) and the households' choices at those prices.
+    ///
+    /// Each round solves the households at p(y), warm from the round before, and takes the Newton step of
     /// `CompositePrices` on F = log X_new − y, accelerated by Anderson mixing (the logit Jacobian is only
-    /// approximate under CRRA and a home-quality shifter), until max_j |X_new,j − e^(y_j)| / Σ X_new is at
-    /// most the household tolerance (or within
-    /// 100× of it once the rounds stop improving: the floor set by the household solves), and at least twice, so that even a round started at the answer (a finite-difference neighbour) carries the
-    /// response of the prices to the spending. The start is the spending of the last evaluation when warm
-    /// (every rank keeps every country's, so a moved country starts the same), else the household-free
-    /// start of `CompositePrices.startingSpending`: a cold evaluation, or one from an anchor, depends on
-    /// the prices alone. The reported aggregates are those of the last round, at the prices reported.
+    /// approximate under CRRA and a home-quality shifter). The loop ends when max_j |X_new,j − e^(y_j)| / Σ X_new
+    /// is at most the household tolerance, or within 100× of it once the rounds stop improving (the floor set
+    /// by the household solves); and not before the second round, so that even a round started at the answer
+    /// (a finite-difference neighbour) carries the response of the prices to the spending.
+    ///
+    /// The start is the spending of the last evaluation when warm (every rank keeps every country's, so a
+    /// moved country starts the same), else the household-free start of `CompositePrices.startingSpending`:
+    /// a cold evaluation, or one from an anchor, depends on the prices alone. The reported aggregates are
+    /// those of the last round, at the prices reported.
     func solveCountryWithComposites(_ i: Int, prices: Prices, options: EvaluationOptions) -> CountryOutcome {
         let supply = world.supply, m = world.count
-        var problem = world.householdProblem(country: i, model: model, income: income,
-                                             prices: pricesWithPlaceholders(prices))
+        // The buyer prices are set in every round below; until then the problem carries NaN placeholders.
+        var problem = world.householdProblem(country: i, model: model, income: income, prices: prices)
         let c = supply.spendingElasticity / problem.sigma
-        let warm = options.warmStart && anchor[i] == nil
-        var spending = warm ? lastSpending[i] : nil
-        if spending == nil {
-            spending = CompositePrices.startingSpending(world: world, importer: i, wages: prices.wages, sigma: problem.sigma,
-                                                        income: income, homeQuality: problem.homeQuality)
-        }
-        var y = spending!.map { log($0) }
+        let warmSpending = options.warmStart && anchor[i] == nil ? lastSpending[i] : nil
+        let spending = warmSpending ?? CompositePrices.startingSpending(
+            world: world, importer: i, wages: prices.wages, sigma: problem.sigma, income: income, homeQuality: problem.homeQuality)
+        var y = spending.map { log($0) }
         var round = options
         var mixer = CompositePrices.Anderson(memory: 4)
         var worst = Double.infinity, solves = 0, exactRounds = 0
         var collapsed: (source: Int, share: Double)?
-        // Early rounds solve the households only as tightly as the composite error warrants (a hundredth of
+        // Early rounds solve the households only as tightly as the composite error warrants (a thousandth of
         // the last error), so that most of the work is done once, at the full tolerance, near the answer.
         // The prices respond to the households' spending, so their noise is amplified into the market
         // residuals: the households of a country with composites are solved to at most 1e-9 whatever the
         // evaluation asks (1e-6 would leave the solver a residual whose noise is larger than its slope).
         let target = min(options.householdTolerance, Self.compositeHouseholdTolerance)
-        round.householdTolerance = warm && spending != nil ? target : max(target, min(1e-6, target * 1e4))
+        round.householdTolerance = warmSpending != nil ? target : max(target, min(1e-6, target * 1e4))
         while solves < Self.compositeMaxSolves {
             round.distributionTolerance = max(options.distributionTolerance, round.householdTolerance)
             problem.prices = supply.buyerPrices(world: world, importer: i, wages: prices.wages, spending: y.map { exp($0) })
@@ -91,18 +90,8 @@ extension WorldEvaluator {
             round.householdTolerance = tighter
         }
         households[i]!.reset(); distributions[i]!.reset()
-        return CountryOutcome(aggregates: .unavailable(varieties: m),
-                              household: HouseholdSolveStats(iterations: 0, converged: false, policyChange: .nan),
-                              distribution: DistributionStats(iterations: 0, converged: false, change: .nan),
-                              failure: collapsed.map { CountryFailure(kind: .compositeCollapse, variety: $0.source + 1, iteration: solves, value: $0.share) }
-                                ?? CountryFailure(kind: .compositePrices, iteration: solves, value: worst))
-    }
-
-    /// `prices` with buyer prices present, so that the household problem can be built before the composite
-    /// prices are known (they are replaced in every round).
-    private func pricesWithPlaceholders(_ prices: Prices) -> Prices {
-        var p = prices
-        if p.buyerPrices == nil { p.buyerPrices = [[Double]](repeating: [Double](repeating: 1, count: world.count), count: world.count) }
-        return p
+        return .failed(varieties: m, failure: collapsed.map {
+            CountryFailure(kind: .compositeCollapse, variety: $0.source + 1, iteration: solves, value: $0.share)
+        } ?? CountryFailure(kind: .compositePrices, iteration: solves, value: worst))
     }
 }

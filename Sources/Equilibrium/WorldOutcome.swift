@@ -67,6 +67,13 @@ public struct CountryOutcome: Sendable, Packable {
         self.aggregates = aggregates; self.household = household; self.distribution = distribution
         self.failure = failure; self.buyerPrices = buyerPrices
     }
+
+    /// A country that could not be evaluated: NaN aggregates, no solve statistics, and why.
+    static func failed(varieties: Int, failure: CountryFailure) -> CountryOutcome {
+        CountryOutcome(aggregates: .unavailable(varieties: varieties),
+                       household: HouseholdSolveStats(iterations: 0, converged: false, policyChange: .nan),
+                       distribution: DistributionStats(iterations: 0, converged: false, change: .nan), failure: failure)
+    }
 }
 
 /// The world at given prices: every country's aggregates, in country order, on every rank.
